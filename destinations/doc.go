@@ -1,0 +1,18 @@
+// Package destinations delivers requests to tools, and holds the catalog of
+// tool definitions.
+//
+// Delivery is a Sender per destination: a rate limiter (adaptive on 429), a
+// circuit breaker (sony/gobreaker/v2) around the whole send, and a small
+// number of in-process attempts (hashicorp/go-retryablehttp) with jitter and a
+// capped Retry-After. Every response is classified as DESIGN.md says: 2xx
+// succeeded; 408, 423, 429, 5xx except 501, timeouts and connection errors are
+// retryable; other 4xx are permanent. A Batcher groups items per action by
+// count, bytes and linger, and splits per-item failures back to their items.
+//
+// The catalog is data: one folder per tool under catalog/, holding a
+// definition.yaml (settings, endpoints, auth, batching, rate limits and preset
+// actions), a README and golden testdata. Go code appears only where a tool's
+// API needs it, such as parsing per-item errors.
+//
+// It imports nothing else from switchyard.
+package destinations

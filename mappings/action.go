@@ -1,0 +1,191 @@
+package mappings
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// ActionSpec is an action as written: in a catalog preset, or in a
+// destination file (where it may override a preset).
+type ActionSpec struct {
+	Name string
+	// Trigger is a boolean expression over the event; empty matches all.
+	Trigger string
+	// ForEach, when set, is an expression yielding a list: the action then
+	// renders one request per element, with the element as `item` and its
+	// position as `index` (a Braze purchase per product, for example).
+	ForEach string
+	// Method is a literal HTTP method; empty means POST.
+	Method string
+	// URL and Headers are templates: text with {{ expression }} parts.
+	URL     string
+	Headers map[string]string
+	// Fields is the body: a tree whose string leaves are expressions.
+	Fields any
+}
+
+// Action is a compiled ActionSpec.
+type Action struct {
+	Name    string
+	Method  string
+	trigger *Program
+	foreach *Program
+	url     *Template
+	headers []compiledHeader
+	fields  *Fields
+}
+
+type compiledHeader struct {
+	name string
+	tmpl *Template
+}
+
+var methods = map[string]bool{"GET": true, "POST": true, "PUT": true, "PATCH": true, "DELETE": true}
+
+// Action compiles a spec. Errors are *ExprError whose Path names the part
+// at fault: "trigger", "foreach", "url", "headers.X" or "fields.a.b".
+func (c *Compiler) Action(s ActionSpec) (*Action, error) {
+	a := &Action{Name: s.Name, Method: strings.ToUpper(s.Method)}
+	if a.Method == "" {
+		a.Method = "POST"
+	}
+	if !methods[a.Method] {
+		return nil, &ExprError{Path: "method", Message: fmt.Sprintf("unknown HTTP method %q (want GET, POST, PUT, PATCH or DELETE)", s.Method)}
+	}
+	var err error
+	if strings.TrimSpace(s.Trigger) != "" {
+		if a.trigger, err = c.Bool("trigger", s.Trigger); err != nil {
+			return nil, err
+		}
+	}
+	if strings.TrimSpace(s.ForEach) != "" {
+		if a.foreach, err = c.Expr("foreach", s.ForEach); err != nil {
+			return nil, err
+		}
+	}
+	if s.URL != "" {
+		if a.url, err = c.Template("url", s.URL, TemplateURL); err != nil {
+			return nil, err
+		}
+	}
+	names := make([]string, 0, len(s.Headers))
+	for k := range s.Headers {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		t, err := c.Template("headers."+k, s.Headers[k], TemplateText)
+		if err != nil {
+			return nil, err
+		}
+		a.headers = append(a.headers, compiledHeader{name: k, tmpl: t})
+	}
+	if s.Fields != nil {
+		if a.fields, err = c.Fields("fields", s.Fields); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+// HasBody reports whether the action renders a body.
+func (a *Action) HasBody() bool { return a.fields != nil }
+
+// HasURL reports whether the action names its own URL.
+func (a *Action) HasURL() bool { return a.url != nil }
+
+// TriggerSource returns the trigger expression ("" when it matches all).
+func (a *Action) TriggerSource() string {
+	if a.trigger == nil {
+		return ""
+	}
+	return a.trigger.src
+}
+
+// Matches evaluates the trigger.
+func (a *Action) Matches(env *Env) (bool, error) {
+	if a.trigger == nil {
+		return true, nil
+	}
+	return a.trigger.Bool(env)
+}
+
+// Rendered is one request's worth of an action: what the destination layer
+// turns into HTTP.
+type Rendered struct {
+	Action  string
+	Method  string
+	URL     string // "" when the action has none (the destination supplies it)
+	Headers [][2]string
+	Body    any // nil when the action has no fields
+	// Index is the foreach position, 0 without foreach.
+	Index int
+}
+
+// Render evaluates the action for env. With a foreach it returns one
+// Rendered per element (none for an empty list). env.Item and env.Index
+// are restored afterwards.
+func (a *Action) Render(env *Env) ([]Rendered, error) {
+	if a.foreach == nil {
+		r, err := a.renderOne(env)
+		if err != nil {
+			return nil, err
+		}
+		return []Rendered{r}, nil
+	}
+	v, err := a.foreach.Eval(env)
+	if err != nil {
+		return nil, err
+	}
+	var items []any
+	switch x := v.(type) {
+	case nil:
+	case []any:
+		items = x
+	case []map[string]any:
+		for _, m := range x {
+			items = append(items, m)
+		}
+	default:
+		return nil, &ExprError{Path: "foreach", Source: a.foreach.src, Message: fmt.Sprintf("yields %T, not a list", v)}
+	}
+	saveItem, saveIndex := env.Item, env.Index
+	defer func() { env.Item, env.Index = saveItem, saveIndex }()
+	out := make([]Rendered, 0, len(items))
+	for i, it := range items {
+		env.Item, env.Index = it, i
+		r, err := a.renderOne(env)
+		if err != nil {
+			return nil, fmt.Errorf("item %d: %w", i, err)
+		}
+		r.Index = i
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func (a *Action) renderOne(env *Env) (Rendered, error) {
+	r := Rendered{Action: a.Name, Method: a.Method}
+	var err error
+	if a.url != nil {
+		if r.URL, err = a.url.Render(env); err != nil {
+			return r, err
+		}
+	}
+	for _, h := range a.headers {
+		v, err := h.tmpl.Render(env)
+		if err != nil {
+			return r, err
+		}
+		if v != "" {
+			r.Headers = append(r.Headers, [2]string{h.name, v})
+		}
+	}
+	if a.fields != nil {
+		if r.Body, err = a.fields.Render(env); err != nil {
+			return r, err
+		}
+	}
+	return r, nil
+}

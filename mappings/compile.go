@@ -1,0 +1,138 @@
+package mappings
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/vm"
+)
+
+// ExprLimits bound the cost of expressions.
+type ExprLimits struct {
+	// MaxNodes bounds the size of one compiled expression (expr MaxNodes).
+	MaxNodes uint
+	// MemoryBudget bounds what one evaluation may allocate (expr's VM
+	// memory budget, in its own units: roughly elements created).
+	MemoryBudget uint
+}
+
+// DefaultExprLimits are far above any catalog preset.
+var DefaultExprLimits = ExprLimits{MaxNodes: 2000, MemoryBudget: 100_000}
+
+// Compiler compiles the mapping language. It is safe for concurrent use.
+type Compiler struct {
+	limits  ExprLimits
+	options []expr.Option
+}
+
+// NewCompiler returns a compiler with every registered helper.
+func NewCompiler(limits ExprLimits) *Compiler {
+	if limits.MaxNodes == 0 {
+		limits.MaxNodes = DefaultExprLimits.MaxNodes
+	}
+	if limits.MemoryBudget == 0 {
+		limits.MemoryBudget = DefaultExprLimits.MemoryBudget
+	}
+	opts := []expr.Option{expr.Env(&Env{}), expr.MaxNodes(limits.MaxNodes)}
+	scoped := map[string]bool{}
+	for _, h := range Helpers() {
+		opts = append(opts, expr.Function(h.Name, h.Fn, h.Types...))
+		if h.EventScoped {
+			scoped[h.Name] = true
+		}
+	}
+	opts = append(opts, expr.Patch(envInjector{names: scoped}))
+	return &Compiler{limits: limits, options: opts}
+}
+
+// ExprError is an expression that does not compile, or fails at run time.
+// Line and Column are 1-based positions inside the expression source.
+type ExprError struct {
+	Path    string // where the expression sits, for example "fields.events.time"
+	Source  string
+	Line    int
+	Column  int
+	Message string
+}
+
+func (e *ExprError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s: %s (at %d:%d of %q)", e.Path, e.Message, e.Line, e.Column, e.Source)
+	}
+	return fmt.Sprintf("%s: %s", e.Path, e.Message)
+}
+
+func exprError(path, src string, err error) *ExprError {
+	e := &ExprError{Path: path, Source: src, Message: err.Error()}
+	var fe *file.Error
+	if errors.As(err, &fe) {
+		e.Message = fe.Message
+		e.Line = fe.Line
+		e.Column = fe.Column + 1 // expr columns are 0-based
+		if e.Line == 0 {
+			e.Line = 1
+		}
+	}
+	return e
+}
+
+// Program is one compiled expression.
+type Program struct {
+	src    string
+	path   string
+	prog   *vm.Program
+	budget uint
+}
+
+// Source returns the expression text.
+func (p *Program) Source() string { return p.src }
+
+var vmPool = sync.Pool{New: func() any { return &vm.VM{} }}
+
+// Eval runs the program. A run-time error names the expression's path.
+func (p *Program) Eval(env *Env) (any, error) {
+	m := vmPool.Get().(*vm.VM)
+	m.MemoryBudget = p.budget
+	out, err := m.Run(p.prog, env)
+	vmPool.Put(m)
+	if err != nil {
+		return nil, exprError(p.path, p.src, err)
+	}
+	return out, nil
+}
+
+// Bool runs a boolean program; nil counts as false.
+func (p *Program) Bool(env *Env) (bool, error) {
+	v, err := p.Eval(env)
+	if err != nil {
+		return false, err
+	}
+	b, _ := v.(bool)
+	return b, nil
+}
+
+// Expr compiles an expression of any type. path names it in errors.
+func (c *Compiler) Expr(path, src string) (*Program, error) {
+	return c.compile(path, src)
+}
+
+// Bool compiles an expression that must yield a boolean (a trigger or
+// filter).
+func (c *Compiler) Bool(path, src string) (*Program, error) {
+	return c.compile(path, src, expr.AsBool())
+}
+
+func (c *Compiler) compile(path, src string, extra ...expr.Option) (*Program, error) {
+	opts := c.options
+	if len(extra) > 0 {
+		opts = append(append([]expr.Option{}, c.options...), extra...)
+	}
+	prog, err := expr.Compile(src, opts...)
+	if err != nil {
+		return nil, exprError(path, src, err)
+	}
+	return &Program{src: src, path: path, prog: prog, budget: c.limits.MemoryBudget}, nil
+}

@@ -1,0 +1,125 @@
+package mappings
+
+import (
+	"time"
+
+	"github.com/expr-lang/expr/ast"
+)
+
+// Env is what an expression sees: the event's fields under their Segment
+// JSON names, the destination's settings, and, inside a foreach, the item.
+// Absent fields are nil, so that a fields leaf over them is omitted.
+type Env struct {
+	Type              string         `expr:"type"`
+	Event             any            `expr:"event"`
+	UserID            any            `expr:"userId"`
+	AnonymousID       any            `expr:"anonymousId"`
+	MessageID         string         `expr:"messageId"`
+	Timestamp         string         `expr:"timestamp"` // skew-corrected, RFC 3339 in UTC with milliseconds
+	Traits            map[string]any `expr:"traits"`
+	Properties        map[string]any `expr:"properties"`
+	Context           map[string]any `expr:"context"`
+	Name              any            `expr:"name"`
+	Category          any            `expr:"category"`
+	GroupID           any            `expr:"groupId"`
+	PreviousID        any            `expr:"previousId"`
+	Integrations      map[string]any `expr:"integrations"`
+	SentAt            any            `expr:"sentAt"`
+	ReceivedAt        any            `expr:"receivedAt"`
+	OriginalTimestamp any            `expr:"originalTimestamp"`
+	// Raw is the whole event as sent, for fields outside the spec.
+	Raw map[string]any `expr:"raw"`
+	// Source is the source id the event was published under.
+	Source string `expr:"source"`
+	// Settings are the destination's settings, secrets included: they are
+	// redacted on output, never in evaluation.
+	Settings map[string]any `expr:"settings"`
+	// Item and Index are the current element of an action's foreach.
+	Item  any `expr:"item"`
+	Index int `expr:"index"`
+
+	ev *Event
+}
+
+// TimestampLayout is how Env.Timestamp and the time helpers print ISO times.
+const TimestampLayout = "2006-01-02T15:04:05.000Z07:00"
+
+// NewEnv prepares the environment for one event. settings may be nil.
+func NewEnv(e *Event, source string, settings map[string]any) *Env {
+	env := &Env{}
+	env.Reset(e, source, settings)
+	return env
+}
+
+// Reset points env at another event, so a lane can reuse one Env.
+func (env *Env) Reset(e *Event, source string, settings map[string]any) {
+	r := e.Raw
+	*env = Env{
+		Type:              e.Type,
+		Event:             r["event"],
+		UserID:            nonEmpty(e.UserID),
+		AnonymousID:       nonEmpty(e.AnonymousID),
+		MessageID:         e.MessageID,
+		Timestamp:         e.Timestamp.UTC().Format(TimestampLayout),
+		Traits:            asMap(r["traits"]),
+		Properties:        e.Properties,
+		Context:           e.Context,
+		Name:              r["name"],
+		Category:          r["category"],
+		GroupID:           r["groupId"],
+		PreviousID:        r["previousId"],
+		Integrations:      e.Integrations,
+		SentAt:            r["sentAt"],
+		ReceivedAt:        r["receivedAt"],
+		OriginalTimestamp: r["originalTimestamp"],
+		Raw:               r,
+		Source:            source,
+		Settings:          settings,
+		ev:                e,
+	}
+}
+
+// SettingsEnv is an environment with settings only, for expressions that
+// must not depend on an event (batch envelopes).
+func SettingsEnv(settings map[string]any) *Env {
+	return &Env{Settings: settings, ev: &Event{Raw: map[string]any{}, Timestamp: time.Now()}}
+}
+
+// EventOf returns the event behind env (helpers use it).
+func (env *Env) EventOf() *Event { return env.ev }
+
+func nonEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func asMap(v any) map[string]any {
+	m, _ := v.(map[string]any)
+	return m
+}
+
+// envInjector rewrites calls of event-scoped helpers, email() for example,
+// into email($env), so helpers read the event without the operator passing it.
+type envInjector struct{ names map[string]bool }
+
+func (p envInjector) Visit(node *ast.Node) {
+	c, ok := (*node).(*ast.CallNode)
+	if !ok {
+		return
+	}
+	id, ok := c.Callee.(*ast.IdentifierNode)
+	if !ok || !p.names[id.Value] {
+		return
+	}
+	if len(c.Arguments) > 0 {
+		if a, ok := c.Arguments[0].(*ast.IdentifierNode); ok && a.Value == "$env" {
+			return
+		}
+	}
+	ast.Patch(node, &ast.CallNode{
+		Callee:    c.Callee,
+		Arguments: append([]ast.Node{&ast.IdentifierNode{Value: "$env"}}, c.Arguments...),
+	})
+}

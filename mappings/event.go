@@ -1,0 +1,217 @@
+package mappings
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// Event types of the Segment spec.
+const (
+	TypeIdentify = "identify"
+	TypeTrack    = "track"
+	TypePage     = "page"
+	TypeScreen   = "screen"
+	TypeGroup    = "group"
+	TypeAlias    = "alias"
+)
+
+// EventTypes lists the six Segment call types in spec order.
+var EventTypes = []string{TypeIdentify, TypeTrack, TypePage, TypeScreen, TypeGroup, TypeAlias}
+
+// Limits bound what Decode accepts. Zero fields take the defaults.
+type Limits struct {
+	// MaxBytes is the largest event accepted. Segment's own limit is 32 KB.
+	MaxBytes int
+	// MaxDepth is the deepest JSON nesting accepted (objects and arrays).
+	MaxDepth int
+	// MaxProperties bounds the number of keys in any one object, and the
+	// number of elements in any one array.
+	MaxProperties int
+}
+
+// DefaultLimits are Segment's documented per-event limit and generous
+// structural bounds that no real SDK reaches.
+var DefaultLimits = Limits{MaxBytes: 32 << 10, MaxDepth: 32, MaxProperties: 1000}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxBytes <= 0 {
+		l.MaxBytes = DefaultLimits.MaxBytes
+	}
+	if l.MaxDepth <= 0 {
+		l.MaxDepth = DefaultLimits.MaxDepth
+	}
+	if l.MaxProperties <= 0 {
+		l.MaxProperties = DefaultLimits.MaxProperties
+	}
+	return l
+}
+
+// InvalidError says why an event was refused, naming the field at fault.
+type InvalidError struct {
+	MessageID string // empty when the event has none
+	Field     string // JSON field at fault, empty for whole-event errors
+	Reason    string
+}
+
+func (e *InvalidError) Error() string {
+	where := ""
+	if e.MessageID != "" {
+		where = "event " + e.MessageID + ": "
+	}
+	if e.Field != "" {
+		return where + "field " + e.Field + ": " + e.Reason
+	}
+	return where + e.Reason
+}
+
+// IsInvalid reports whether err is (or wraps) an *InvalidError.
+func IsInvalid(err error) bool {
+	var ie *InvalidError
+	return errors.As(err, &ie)
+}
+
+// Event is a decoded, validated Segment event.
+type Event struct {
+	// Raw is the event as decoded, every field the sender set.
+	Raw map[string]any
+
+	Type        string
+	MessageID   string
+	UserID      string // "" when absent
+	AnonymousID string // "" when absent
+	// Timestamp is when the event happened, corrected for client clock skew
+	// where sentAt and receivedAt allow (see CorrectTimestamp).
+	Timestamp time.Time
+
+	Traits       map[string]any // identify and group: traits; others: context.traits
+	Properties   map[string]any // track, page, screen
+	Context      map[string]any
+	Integrations map[string]any
+}
+
+// Name returns the track event name ("" for other types).
+func (e *Event) Name() string {
+	s, _ := e.Raw["event"].(string)
+	return s
+}
+
+// Decode parses and validates one Segment event. receivedAt is the time the
+// platform received the event (the stream time); it is used when the event
+// carries no receivedAt of its own. Every error is an *InvalidError.
+func Decode(data []byte, receivedAt time.Time, lim Limits) (*Event, error) {
+	lim = lim.withDefaults()
+	if len(data) > lim.MaxBytes {
+		return nil, &InvalidError{Reason: fmt.Sprintf("event is %d bytes, over the %d byte limit", len(data), lim.MaxBytes)}
+	}
+	if err := checkShape(data, lim); err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var raw map[string]any
+	if err := dec.Decode(&raw); err != nil {
+		return nil, &InvalidError{Reason: "not a JSON object: " + err.Error()}
+	}
+	if dec.More() {
+		return nil, &InvalidError{Reason: "trailing data after the JSON object"}
+	}
+	if raw == nil {
+		return nil, &InvalidError{Reason: "not a JSON object: null"}
+	}
+	normaliseNumbers(raw)
+	return FromMap(raw, receivedAt)
+}
+
+// FromMap validates an already-decoded event. It keeps raw as Event.Raw.
+func FromMap(raw map[string]any, receivedAt time.Time) (*Event, error) {
+	e := &Event{Raw: raw}
+	var ok bool
+	if e.Type, ok = raw["type"].(string); !ok {
+		return nil, &InvalidError{MessageID: idString(raw["messageId"]), Field: "type", Reason: "missing or not a string"}
+	}
+	e.MessageID = idString(raw["messageId"])
+	if e.MessageID == "" {
+		return nil, &InvalidError{Field: "messageId", Reason: "missing: every event needs a messageId (it is the dedupe key)"}
+	}
+	bad := func(field, reason string) error {
+		return &InvalidError{MessageID: e.MessageID, Field: field, Reason: reason}
+	}
+	switch e.Type {
+	case TypeIdentify, TypeTrack, TypePage, TypeScreen, TypeGroup, TypeAlias:
+	default:
+		return nil, bad("type", fmt.Sprintf("unknown type %q (want identify, track, page, screen, group or alias)", e.Type))
+	}
+	e.UserID = idString(raw["userId"])
+	e.AnonymousID = idString(raw["anonymousId"])
+	if e.UserID == "" && e.AnonymousID == "" {
+		return nil, bad("userId", "neither userId nor anonymousId is set")
+	}
+	// Numeric ids are legal JSON but every tool wants strings: store the
+	// normalised form so expressions see what tools will receive.
+	if e.UserID != "" {
+		raw["userId"] = e.UserID
+	}
+	if e.AnonymousID != "" {
+		raw["anonymousId"] = e.AnonymousID
+	}
+	switch e.Type {
+	case TypeTrack:
+		if s, _ := raw["event"].(string); s == "" {
+			return nil, bad("event", "a track call needs a non-empty event name")
+		}
+	case TypeGroup:
+		if idString(raw["groupId"]) == "" {
+			return nil, bad("groupId", "a group call needs a groupId")
+		}
+		raw["groupId"] = idString(raw["groupId"])
+	case TypeAlias:
+		if idString(raw["previousId"]) == "" {
+			return nil, bad("previousId", "an alias call needs a previousId")
+		}
+		raw["previousId"] = idString(raw["previousId"])
+	}
+	for _, f := range []string{"traits", "properties", "context", "integrations"} {
+		v, present := raw[f]
+		if !present || v == nil {
+			continue
+		}
+		if _, isObj := v.(map[string]any); !isObj {
+			return nil, bad(f, "must be an object")
+		}
+	}
+	e.Context, _ = raw["context"].(map[string]any)
+	e.Integrations, _ = raw["integrations"].(map[string]any)
+	e.Properties, _ = raw["properties"].(map[string]any)
+	switch e.Type {
+	case TypeIdentify, TypeGroup:
+		e.Traits, _ = raw["traits"].(map[string]any)
+	default:
+		e.Traits, _ = e.Context["traits"].(map[string]any)
+	}
+	ts, err := CorrectTimestamp(raw, receivedAt)
+	if err != nil {
+		return nil, &InvalidError{MessageID: e.MessageID, Field: err.field, Reason: err.reason}
+	}
+	e.Timestamp = ts
+	return e, nil
+}
+
+// idString returns an identifier as a string: strings as they are, numbers
+// in their shortest decimal form. Anything else counts as absent.
+func idString(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case json.Number:
+		return x.String()
+	}
+	return ""
+}

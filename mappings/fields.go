@@ -1,0 +1,132 @@
+package mappings
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+)
+
+// Fields is a compiled fields tree: a YAML tree whose string leaves are
+// expressions and whose numbers and booleans are literals. Rendering omits
+// a leaf that evaluates to nil rather than sending null.
+type Fields struct {
+	root fieldNode
+}
+
+type fieldNode struct {
+	kind     fieldKind
+	keys     []string    // object: keys, sorted
+	children []fieldNode // object values or list elements
+	prog     *Program    // expression leaf
+	literal  any         // literal leaf
+}
+
+type fieldKind uint8
+
+const (
+	fieldLiteral fieldKind = iota
+	fieldExpr
+	fieldObject
+	fieldList
+)
+
+// Fields compiles a tree made of map[string]any, []any, string (an
+// expression), and literal numbers, booleans and nulls. path prefixes the
+// path of every error, which names the offending leaf, for example
+// "fields.purchases.price".
+func (c *Compiler) Fields(path string, tree any) (*Fields, error) {
+	n, err := c.fieldNode(path, tree)
+	if err != nil {
+		return nil, err
+	}
+	return &Fields{root: n}, nil
+}
+
+func (c *Compiler) fieldNode(path string, v any) (fieldNode, error) {
+	switch x := v.(type) {
+	case string:
+		p, err := c.Expr(path, x)
+		if err != nil {
+			return fieldNode{}, err
+		}
+		return fieldNode{kind: fieldExpr, prog: p}, nil
+	case map[string]any:
+		n := fieldNode{kind: fieldObject, keys: make([]string, 0, len(x))}
+		for k := range x {
+			n.keys = append(n.keys, k)
+		}
+		sort.Strings(n.keys)
+		for _, k := range n.keys {
+			child, err := c.fieldNode(joinPath(path, k), x[k])
+			if err != nil {
+				return fieldNode{}, err
+			}
+			n.children = append(n.children, child)
+		}
+		return n, nil
+	case []any:
+		n := fieldNode{kind: fieldList}
+		for i, e := range x {
+			child, err := c.fieldNode(path+"["+strconv.Itoa(i)+"]", e)
+			if err != nil {
+				return fieldNode{}, err
+			}
+			n.children = append(n.children, child)
+		}
+		return n, nil
+	case nil, bool, int, int64, uint64, float64:
+		return fieldNode{kind: fieldLiteral, literal: x}, nil
+	}
+	return fieldNode{}, &ExprError{Path: path, Message: fmt.Sprintf("unsupported value of type %T", v)}
+}
+
+func joinPath(base, key string) string {
+	if base == "" {
+		return key
+	}
+	return base + "." + key
+}
+
+// Render evaluates the tree. A nil leaf is left out of its object; in a list
+// it is kept as null, so that positions keep their meaning.
+func (f *Fields) Render(env *Env) (any, error) {
+	if f == nil {
+		return nil, nil
+	}
+	return f.root.render(env)
+}
+
+func (n *fieldNode) render(env *Env) (any, error) {
+	switch n.kind {
+	case fieldLiteral:
+		return n.literal, nil
+	case fieldExpr:
+		return n.prog.Eval(env)
+	case fieldObject:
+		out := make(map[string]any, len(n.keys))
+		for i := range n.children {
+			v, err := n.children[i].render(env)
+			if err != nil {
+				return nil, err
+			}
+			if v != nil {
+				out[n.keys[i]] = v
+			}
+		}
+		return out, nil
+	case fieldList:
+		out := make([]any, len(n.children))
+		for i := range n.children {
+			v, err := n.children[i].render(env)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = v
+		}
+		return out, nil
+	}
+	return nil, nil
+}
+
+// Empty reports whether the tree has nothing to render.
+func (f *Fields) Empty() bool { return f == nil || (f.root.kind == fieldObject && len(f.root.keys) == 0) }

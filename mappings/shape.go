@@ -1,0 +1,91 @@
+package mappings
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+)
+
+// checkShape bounds nesting depth and container sizes with one pass over the
+// bytes, before the decoder allocates anything: a hostile event is refused
+// for the price of a scan. Malformed JSON is left for the decoder to report.
+func checkShape(data []byte, lim Limits) error {
+	var counts []int // elements seen in each open container
+	inString, escaped := false, false
+	for _, c := range data {
+		if inString {
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+			if n := len(counts); n > 0 && counts[n-1] == 0 {
+				counts[n-1] = 1
+			}
+		case '{', '[':
+			if n := len(counts); n > 0 && counts[n-1] == 0 {
+				counts[n-1] = 1
+			}
+			if len(counts) >= lim.MaxDepth {
+				return &InvalidError{Reason: fmt.Sprintf("JSON nesting is deeper than the %d level limit", lim.MaxDepth)}
+			}
+			counts = append(counts, 0)
+		case '}', ']':
+			if len(counts) > 0 {
+				counts = counts[:len(counts)-1]
+			}
+		case ',':
+			if n := len(counts); n > 0 {
+				counts[n-1]++
+				if counts[n-1] > lim.MaxProperties {
+					return &InvalidError{Reason: fmt.Sprintf("an object or array has more than %d entries", lim.MaxProperties)}
+				}
+			}
+		case ' ', '\t', '\r', '\n', ':':
+		default:
+			if n := len(counts); n > 0 && counts[n-1] == 0 {
+				counts[n-1] = 1
+			}
+		}
+	}
+	return nil
+}
+
+// normaliseNumbers turns json.Number values into int64 when they are whole
+// and fit, else float64, so that ids keep every digit and arithmetic works.
+func normaliseNumbers(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			switch e.(type) {
+			case json.Number, map[string]any, []any:
+				x[k] = normaliseNumbers(e)
+			}
+		}
+	case []any:
+		for i, e := range x {
+			switch e.(type) {
+			case json.Number, map[string]any, []any:
+				x[i] = normaliseNumbers(e)
+			}
+		}
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return i
+		}
+		f, err := x.Float64()
+		if err != nil || math.IsInf(f, 0) {
+			return x.String() // out of range: keep the digits as text
+		}
+		return f
+	}
+	return v
+}
