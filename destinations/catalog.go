@@ -1,0 +1,236 @@
+package destinations
+
+import (
+	"embed"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Definition is one tool of the catalog, read from
+// catalog/<tool>/definition.yaml. It is data: the router compiles its
+// presets with the mapping language, and `switchyard catalog`, the docs and
+// the JSON Schema of destination files are generated from it.
+type Definition struct {
+	// Name is the destination type operators write (`type: braze`).
+	Name string `yaml:"name"`
+	// Title is the tool's display name. The integrations object may use it.
+	Title string `yaml:"title"`
+	// Category: email, push, analytics or notify.
+	Category    string `yaml:"category"`
+	Description string `yaml:"description"`
+	// Docs is the public API documentation the definition follows.
+	Docs string `yaml:"docs"`
+	// Aliases are more names the integrations object may use.
+	Aliases  []string  `yaml:"aliases"`
+	Settings []Setting `yaml:"settings"`
+	// Endpoints map a setting (a region or data center) to a base URL,
+	// offered to expressions as settings.endpoint unless the operator sets
+	// endpoint.
+	Endpoints *Endpoints `yaml:"endpoints"`
+	// Request holds the defaults of every preset: method, URL and headers
+	// (auth lives here).
+	Request RequestDef `yaml:"request"`
+	// Batch is the default batching of presets; nil sends one event per
+	// request.
+	Batch *BatchDef `yaml:"batch"`
+	// Rate is the tool's documented limit.
+	Rate RateDef `yaml:"rate"`
+	// Dedupe names the payload field fed from messageId, for the docs.
+	Dedupe string `yaml:"dedupe"`
+	// ItemErrors names the parser of per-item errors in batch responses
+	// (see RegisterItemErrors).
+	ItemErrors string   `yaml:"item_errors"`
+	Presets    []Preset `yaml:"presets"`
+	// Notes are remarks for the README and `switchyard catalog TOOL`, such as
+	// where this project deliberately differs from other routers.
+	Notes []string `yaml:"notes"`
+}
+
+// Setting is one setting of a tool.
+type Setting struct {
+	Name        string `yaml:"name"`
+	Description string `yaml:"description"`
+	Required    bool   `yaml:"required"`
+	// Secret settings must be ${ENV} references and are redacted on output.
+	Secret bool `yaml:"secret"`
+	// Format: string (default), url, email, number, bool, or enum.
+	Format  string   `yaml:"format"`
+	Enum    []string `yaml:"enum"`
+	Default any      `yaml:"default"`
+	Example string   `yaml:"example"`
+}
+
+// Endpoints select a base URL by the value of a setting.
+type Endpoints struct {
+	Setting string            `yaml:"setting"`
+	Values  map[string]string `yaml:"values"`
+}
+
+// RequestDef is the request part of a preset or of the tool's defaults.
+type RequestDef struct {
+	Method  string            `yaml:"method"`
+	URL     string            `yaml:"url"`
+	Headers map[string]string `yaml:"headers"`
+}
+
+// BatchDef is how a tool takes several events in one request.
+type BatchDef struct {
+	Disabled bool `yaml:"disabled"`
+	// Key is where the items go: body[Key] is the JSON array of items; ""
+	// means the body is the array itself.
+	Key string `yaml:"key"`
+	// Envelope is the rest of the body, a fields tree over settings only.
+	Envelope any    `yaml:"envelope"`
+	MaxItems int    `yaml:"max_items"`
+	MaxBytes int    `yaml:"max_bytes"`
+	Linger   string `yaml:"linger"`
+}
+
+// RateDef is a tool's documented rate limit.
+type RateDef struct {
+	RPS         float64 `yaml:"rps"`
+	Concurrency int     `yaml:"concurrency"`
+	Note        string  `yaml:"note"`
+}
+
+// Preset is a ready-made action.
+type Preset struct {
+	Name        string `yaml:"name"`
+	Title       string `yaml:"title"`
+	Description string `yaml:"description"`
+	// Default presets are enabled when a destination lists none.
+	Default bool       `yaml:"default"`
+	Trigger string     `yaml:"trigger"`
+	ForEach string     `yaml:"foreach"`
+	Request RequestDef `yaml:"request"`
+	Fields  any        `yaml:"fields"`
+	// Batch overrides the tool's batching for this preset.
+	Batch *BatchDef `yaml:"batch"`
+	// Contract names what its payload is checked against in tests.
+	Contract *Contract `yaml:"contract"`
+	// Docs is the API page of this preset's endpoint.
+	Docs string `yaml:"docs"`
+}
+
+// Contract points at the published API contract a preset's payload must
+// satisfy: an OpenAPI operation, or a JSON Schema kept in the project.
+type Contract struct {
+	// OpenAPI is a file under ../shared/contracts (for example
+	// "klaviyo/create_event.json") with Path and Method naming the operation.
+	OpenAPI string `yaml:"openapi"`
+	Path    string `yaml:"path"`
+	Method  string `yaml:"method"`
+	// Schema is a JSON Schema file in the tool's folder, for tools that
+	// publish no contract; SchemaSource cites the page it follows.
+	Schema       string `yaml:"schema"`
+	SchemaSource string `yaml:"schema_source"`
+	// Batched: the schema describes the whole batch body, not one item.
+	Batched bool `yaml:"batched"`
+}
+
+// Preset returns the preset called name.
+func (d *Definition) Preset(name string) (*Preset, bool) {
+	for i := range d.Presets {
+		if d.Presets[i].Name == name {
+			return &d.Presets[i], true
+		}
+	}
+	return nil, false
+}
+
+// Setting returns the setting called name.
+func (d *Definition) Setting(name string) (*Setting, bool) {
+	for i := range d.Settings {
+		if d.Settings[i].Name == name {
+			return &d.Settings[i], true
+		}
+	}
+	return nil, false
+}
+
+// IntegrationNames are the names the integrations object may use for this
+// tool: its title and aliases.
+func (d *Definition) IntegrationNames() []string {
+	return append([]string{d.Title}, d.Aliases...)
+}
+
+//go:embed catalog
+var catalogFS embed.FS
+
+var (
+	catalogOnce sync.Once
+	catalog     map[string]*Definition
+	catalogErr  error
+)
+
+// Catalog returns every tool definition by type name. The definitions are
+// embedded in the binary; an invalid one is a build defect, reported here.
+func Catalog() (map[string]*Definition, error) {
+	catalogOnce.Do(func() { catalog, catalogErr = loadCatalog(catalogFS) })
+	return catalog, catalogErr
+}
+
+// Lookup returns the definition of a tool type.
+func Lookup(name string) (*Definition, bool) {
+	c, err := Catalog()
+	if err != nil {
+		return nil, false
+	}
+	d, ok := c[name]
+	return d, ok
+}
+
+// Tools lists the catalog's type names, sorted.
+func Tools() []string {
+	c, _ := Catalog()
+	out := make([]string, 0, len(c))
+	for k := range c {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// CatalogFS returns the embedded catalog folder (definitions, READMEs,
+// schemas and testdata).
+func CatalogFS() fs.FS {
+	sub, _ := fs.Sub(catalogFS, "catalog")
+	return sub
+}
+
+func loadCatalog(fsys fs.FS) (map[string]*Definition, error) {
+	out := map[string]*Definition{}
+	files, err := fs.Glob(fsys, "catalog/*/definition.yaml")
+	if err != nil {
+		return nil, err
+	}
+	var problems []string
+	for _, f := range files {
+		data, err := fs.ReadFile(fsys, f)
+		if err != nil {
+			return nil, err
+		}
+		var d Definition
+		dec := yaml.NewDecoder(strings.NewReader(string(data)))
+		dec.KnownFields(true)
+		if err := dec.Decode(&d); err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v", f, err))
+			continue
+		}
+		if want := path.Base(path.Dir(f)); d.Name != want {
+			problems = append(problems, fmt.Sprintf("%s: name %q does not match its folder %q", f, d.Name, want))
+			continue
+		}
+		out[d.Name] = &d
+	}
+	if len(problems) > 0 {
+		return out, fmt.Errorf("catalog: %s", strings.Join(problems, "; "))
+	}
+	return out, nil
+}
