@@ -129,4 +129,6 @@ func (n *fieldNode) render(env *Env) (any, error) {
 }
 
 // Empty reports whether the tree has nothing to render.
-func (f *Fields) Empty() bool { return f == nil || (f.root.kind == fieldObject && len(f.root.keys) == 0) }
+func (f *Fields) Empty() bool {
+	return f == nil || (f.root.kind == fieldObject && len(f.root.keys) == 0)
+}

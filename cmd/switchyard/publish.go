@@ -1,0 +1,253 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"github.com/switchyard/switchyard/config"
+	"github.com/switchyard/switchyard/mappings"
+	"github.com/switchyard/switchyard/router"
+)
+
+// connectFor joins the NATS a config points at: its url, or the embedded
+// server's listen address when it runs one.
+func connectFor(cfg *config.Config) (*nats.Conn, jetstream.JetStream, error) {
+	url := router.NATSURL(cfg)
+	nc := cfg.Global.NATS
+	if url == "" {
+		listen := nc.Embedded.Listen
+		if listen == "" {
+			listen = router.DefaultEmbeddedListen
+		}
+		url = "nats://" + listen
+		if nc.Embedded.Token != "" {
+			nc.Token = nc.Embedded.Token
+		}
+	}
+	conn, err := router.Connect(nc, url)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w (is `switchyard serve` running?)", err)
+	}
+	js, err := jetstream.New(conn)
+	if err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	return conn, js, nil
+}
+
+// loadConfigOnly loads a config directory for commands that need NATS
+// settings and destinations but do not route.
+func loadConfigOnly(dir string, stderr io.Writer) (*config.Config, bool) {
+	cfg, diags := config.Load(dir, config.Options{})
+	if cfg == nil || diags.Err() != nil {
+		for _, d := range diags.Errors() {
+			fmt.Fprintln(stderr, d.String())
+		}
+		return nil, false
+	}
+	return cfg, true
+}
+
+func newMessageID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// newBar shows progress on a terminal, and nothing otherwise.
+func newBar(stderr io.Writer, total int64, what string) *progressbar.ProgressBar {
+	f, ok := stderr.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return progressbar.DefaultSilent(total, what)
+	}
+	return progressbar.NewOptions64(total,
+		progressbar.OptionSetWriter(stderr),
+		progressbar.OptionSetDescription(what),
+		progressbar.OptionShowCount(),
+		progressbar.OptionShowIts(),
+		progressbar.OptionSetItsString("events"),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionClearOnFinish(),
+	)
+}
+
+type rejects struct {
+	mu       sync.Mutex
+	byReason map[string][]int
+	n        int
+}
+
+func (r *rejects) add(n int, reason string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.byReason == nil {
+		r.byReason = map[string][]int{}
+	}
+	r.byReason[reason] = append(r.byReason[reason], n)
+	r.n++
+}
+
+func (r *rejects) print(w io.Writer) {
+	reasons := make([]string, 0, len(r.byReason))
+	for k := range r.byReason {
+		reasons = append(reasons, k)
+	}
+	sort.Slice(reasons, func(i, j int) bool { return len(r.byReason[reasons[i]]) > len(r.byReason[reasons[j]]) })
+	for _, k := range reasons {
+		at := r.byReason[k]
+		shown := at
+		if len(shown) > 5 {
+			shown = shown[:5]
+		}
+		s := make([]string, len(shown))
+		for i, n := range shown {
+			s[i] = fmt.Sprintf("#%d", n)
+		}
+		more := ""
+		if len(at) > len(shown) {
+			more = fmt.Sprintf(" and %d more", len(at)-len(shown))
+		}
+		fmt.Fprintf(w, "  %6d  %s (events %s%s)\n", len(at), k, strings.Join(s, ", "), more)
+	}
+}
+
+func runPublish(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("publish", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("config", ".", "config directory (for NATS settings and source names)")
+	source := fs.String("source", "", "source id: events go to events.<source>.<type> (required)")
+	window := fs.Int("window", 256, "publishes awaiting JetStream's ack at most")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if !config.NamePattern.MatchString(*source) {
+		fmt.Fprintln(stderr, "publish: --source is required: lowercase letters, digits, - and _")
+		return 2
+	}
+	cfg, ok := loadConfigOnly(*dir, stderr)
+	if !ok {
+		return 1
+	}
+	if len(cfg.Global.Sources) > 0 {
+		known := false
+		for _, s := range cfg.Global.Sources {
+			known = known || s.Name == *source
+		}
+		if !known {
+			fmt.Fprintf(stderr, "publish: source %q is not declared in %s\n", *source, config.GlobalFile)
+			return 1
+		}
+	}
+	in, name, err := openInput(fs.Args())
+	if err != nil {
+		fmt.Fprintln(stderr, "publish:", err)
+		return 1
+	}
+	defer in.Close()
+	nc, _, err := connectFor(cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "publish:", err)
+		return 1
+	}
+	defer nc.Close()
+
+	ajs, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(max(*window, 1)))
+	if err != nil {
+		fmt.Fprintln(stderr, "publish:", err)
+		return 1
+	}
+	lim := mappings.Limits{MaxBytes: cfg.Global.Limits.MaxEventBytes, MaxDepth: cfg.Global.Limits.MaxDepth, MaxProperties: cfg.Global.Limits.MaxProperties}
+	bar := newBar(stderr, -1, "publishing "+name)
+	var (
+		rej                  rejects
+		published, dups, gen int
+		mu                   sync.Mutex
+		wg                   sync.WaitGroup
+	)
+	readErr := eachEvent(in, func(n int, raw json.RawMessage) error {
+		var m map[string]any
+		if err := json.Unmarshal(raw, &m); err != nil || m == nil {
+			rej.add(n, "not a JSON object")
+			return nil
+		}
+		if _, has := m["messageId"]; !has {
+			m["messageId"] = newMessageID()
+			gen++
+			raw, _ = json.Marshal(m)
+		}
+		ev, err := mappings.Decode(raw, time.Now(), lim)
+		if err != nil {
+			var ie *mappings.InvalidError
+			if errors.As(err, &ie) {
+				ie.MessageID = ""
+			}
+			rej.add(n, err.Error())
+			return nil
+		}
+		msg := nats.NewMsg("events." + *source + "." + ev.Type)
+		msg.Data = raw
+		msg.Header.Set(jetstream.MsgIDHeader, ev.MessageID)
+		fut, err := ajs.PublishMsgAsync(msg)
+		if err != nil {
+			rej.add(n, "publish: "+err.Error())
+			return nil
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case ack := <-fut.Ok():
+				mu.Lock()
+				if ack.Duplicate {
+					dups++
+				} else {
+					published++
+				}
+				mu.Unlock()
+			case err := <-fut.Err():
+				rej.add(n, "JetStream refused: "+err.Error())
+			}
+			_ = bar.Add(1)
+		}()
+		return nil
+	})
+	wg.Wait()
+	select {
+	case <-ajs.PublishAsyncComplete():
+	case <-time.After(30 * time.Second):
+		fmt.Fprintln(stderr, "publish: timed out waiting for JetStream acks")
+	}
+	_ = bar.Finish()
+	fmt.Fprintf(stdout, "published %d, duplicates %d, rejected %d", published, dups, rej.n)
+	if gen > 0 {
+		fmt.Fprintf(stdout, " (%d without messageId got a generated one)", gen)
+	}
+	fmt.Fprintln(stdout)
+	if rej.n > 0 {
+		rej.print(stdout)
+	}
+	if readErr != nil {
+		fmt.Fprintln(stderr, "publish: reading", name+":", readErr)
+		return 1
+	}
+	if rej.n > 0 {
+		return 1
+	}
+	return 0
+}

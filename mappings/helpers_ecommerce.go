@@ -1,0 +1,355 @@
+package mappings
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// E-commerce helpers, following the Segment E-commerce Events v2 spec
+// (https://segment.com/docs/connections/spec/ecommerce/v2/).
+
+const ecommerceSpec = "Segment E-commerce v2 spec (https://segment.com/docs/connections/spec/ecommerce/v2/)"
+
+// propertyNumber reads properties.<key> as a float64: nil when absent or
+// blank, an error naming the property when present but not a number.
+func propertyNumber(ev *Event, key string) (any, error) {
+	f, ok, err := toNumber(ev.Properties[key])
+	if err != nil {
+		return nil, fmt.Errorf("properties.%s: %w", key, err)
+	}
+	if !ok {
+		return nil, nil
+	}
+	return f, nil
+}
+
+// firstNumber is the first of keys present in properties, as propertyNumber
+// reads it. A present but malformed value is an error, not a reason to fall
+// through to the next key: a total of "ten" must not become the revenue.
+func firstNumber(ev *Event, keys ...string) (any, error) {
+	for _, k := range keys {
+		v, err := propertyNumber(ev, k)
+		if err != nil || v != nil {
+			return v, err
+		}
+	}
+	return nil, nil
+}
+
+// singleProductEvents are the v2 events whose product is described at the
+// top of properties instead of in a products list.
+var singleProductEvents = map[string]bool{
+	"Product Clicked": true, "Product Viewed": true, "Product Added": true, "Product Removed": true,
+	"Product Added to Wishlist": true, "Product Removed from Wishlist": true,
+	"Wishlist Product Added to Cart": true, "Product Shared": true, "Product Reviewed": true,
+}
+
+// carriesOneProduct reports whether a track call's properties describe one
+// product: a single-product event of the spec, or any event whose
+// properties hold a product_id or sku but no products list.
+func carriesOneProduct(ev *Event) bool {
+	if ev.Type != TypeTrack || len(ev.Properties) == 0 {
+		return false
+	}
+	if singleProductEvents[canonicalSpecName(ev.Name(), ecommerceEvents)] {
+		return true
+	}
+	v, _ := firstKey(ev.Properties, "product_id", "productId", "sku")
+	return v != nil
+}
+
+// productList reads properties.products. ok is false when the event has no
+// products list. A list sent as JSON text (form-encoded sources do that) is
+// decoded; a single object is taken as a list of one.
+func productList(ev *Event) (list []any, ok bool, err error) {
+	switch x := ev.Properties["products"].(type) {
+	case nil:
+		return nil, false, nil
+	case []any:
+		return x, true, nil
+	case map[string]any:
+		return []any{x}, true, nil
+	case string:
+		if strings.TrimSpace(x) == "" {
+			return nil, false, nil
+		}
+		var l []any
+		dec := json.NewDecoder(strings.NewReader(x))
+		dec.UseNumber() // ids keep every digit, as in Decode
+		if err := dec.Decode(&l); err != nil {
+			return nil, false, fmt.Errorf("properties.products: not a list: %q", truncate(x, 40))
+		}
+		normaliseNumbers(l)
+		return l, true, nil
+	default:
+		return nil, false, fmt.Errorf("properties.products: not a list: %s", kindOf(x))
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// normalisedProducts is products() without the registry plumbing.
+func normalisedProducts(ev *Event) ([]any, error) {
+	list, ok, err := productList(ev)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		if !carriesOneProduct(ev) {
+			return []any{}, nil
+		}
+		p, err := normaliseProduct(ev.Properties, "properties")
+		if err != nil {
+			return nil, err
+		}
+		return []any{p}, nil
+	}
+	out := make([]any, 0, len(list))
+	for i, e := range list {
+		m, isObj := e.(map[string]any)
+		if !isObj {
+			continue // the spec's products are objects; a stray string or null is noise
+		}
+		p, err := normaliseProduct(m, "properties.products["+strconv.Itoa(i)+"]")
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// normaliseProduct returns a new map (src, being the event, is shared and
+// never changed) with the spec's product fields in their canonical form and
+// every other key of src kept. Null values are dropped.
+func normaliseProduct(src map[string]any, path string) (map[string]any, error) {
+	out := make(map[string]any, len(src)+3)
+	for k, v := range src {
+		if v != nil {
+			out[k] = v
+		}
+	}
+	// E-commerce v2: product_id is "Database id of the product"; id and sku
+	// stand in for it when a sender used those, as v1 of the spec did (id).
+	if v, _ := firstKey(src, "product_id", "productId", "id", "sku"); v != nil {
+		if s, ok := text(v); ok {
+			out["product_id"] = s
+		}
+	}
+	if s, ok := text(src["sku"]); ok {
+		out["sku"] = s
+	}
+	if v, k := firstKey(src, "image_url", "imageUrl"); k != "" {
+		out["image_url"] = v
+	}
+	price, ok, err := toNumber(src["price"])
+	if err != nil {
+		return nil, fmt.Errorf("%s.price: %w", path, err)
+	}
+	if ok {
+		out["price"] = price
+	} else {
+		delete(out, "price")
+	}
+	// E-commerce v2: quantity is "Quantity of a product"; absent means one.
+	q, ok, err := toNumber(src["quantity"])
+	if err != nil {
+		return nil, fmt.Errorf("%s.quantity: %w", path, err)
+	}
+	if ok {
+		out["quantity"] = wholeOrFloat(q)
+	} else {
+		out["quantity"] = int64(1)
+	}
+	pos, ok, err := toNumber(src["position"])
+	if err != nil {
+		return nil, fmt.Errorf("%s.position: %w", path, err)
+	}
+	if ok {
+		out["position"] = wholeOrFloat(pos)
+	} else {
+		delete(out, "position")
+	}
+	return out, nil
+}
+
+func init() {
+	money := func(name, doc string, keys ...string) {
+		register(Helper{
+			Name:        name,
+			EventScoped: true,
+			Fn: func(params ...any) (any, error) {
+				ev, err := eventOf(name, params)
+				if err != nil {
+					return nil, err
+				}
+				return firstNumber(ev, keys...)
+			},
+			Types:     []any{new(func(*Env) any)},
+			Signature: name + "() float64",
+			Doc: doc + " Numbers sent as strings (\"10.50\") are parsed; nil when absent; a value that is not " +
+				"a number is an error such as `properties." + keys[0] + ": not a number: \"ten\"`, never " +
+				"silently dropped.",
+			Example: name + "()",
+		})
+	}
+	money("revenue", "Returns properties.revenue. "+ecommerceSpec+": revenue is the revenue of the order, "+
+		"excluding shipping and tax (Order Completed); it is also the field Segment's analytics "+
+		"destinations read as the event's revenue. No fallback: use total() or value() for those chains.",
+		"revenue")
+	money("total", "Returns what the customer paid: properties.total, else properties.revenue, else "+
+		"properties.value. "+ecommerceSpec+": total is revenue with shipping and tax, less discounts; "+
+		"senders that only track revenue (or value) get that instead.",
+		"total", "revenue", "value")
+	money("value", "Returns the monetary value of the event: properties.value, else properties.revenue, else "+
+		"properties.total. For tools whose `value` means that (GA4 purchase value, Klaviyo $value, Meta "+
+		"value). "+ecommerceSpec+": revenue is the order's value for attribution (it leaves out shipping "+
+		"and tax), so it comes before total.",
+		"value", "revenue", "total")
+	money("subtotal", "Returns properties.subtotal. "+ecommerceSpec+": order total after discounts but before "+
+		"shipping and taxes.", "subtotal")
+	money("shipping", "Returns properties.shipping. "+ecommerceSpec+": shipping cost of the order.", "shipping")
+	money("tax", "Returns properties.tax. "+ecommerceSpec+": total tax of the order.", "tax")
+	money("discount", "Returns properties.discount. "+ecommerceSpec+": total discount of the order.", "discount")
+
+	register(Helper{
+		Name:        "currency",
+		EventScoped: true,
+		Fn: func(params ...any) (any, error) {
+			ev, err := eventOf("currency", params)
+			if err != nil {
+				return nil, err
+			}
+			switch c := ev.Properties["currency"].(type) {
+			case nil:
+				return "USD", nil
+			case string:
+				if c = strings.ToUpper(strings.TrimSpace(c)); c == "" {
+					return "USD", nil
+				}
+				return c, nil
+			default:
+				return nil, fmt.Errorf("properties.currency: want an ISO 4217 code such as \"EUR\", got %s", kindOf(c))
+			}
+		},
+		Types:     []any{new(func(*Env) string)},
+		Signature: "currency() string",
+		Doc: "Returns the ISO 4217 currency code of the event, \"USD\" when none is given. " + ecommerceSpec +
+			": properties.currency is the currency of the transaction, and Segment assumes USD when it is " +
+			"not set. The code is trimmed and upper-cased (\"eur\" → \"EUR\"); absent or empty gives \"USD\". " +
+			"Never nil; a currency that is not a string is an error.",
+		Example: `currency()`,
+	})
+	register(Helper{
+		Name:        "products",
+		EventScoped: true,
+		Fn: func(params ...any) (any, error) {
+			ev, err := eventOf("products", params)
+			if err != nil {
+				return nil, err
+			}
+			return normalisedProducts(ev)
+		},
+		Types:     []any{new(func(*Env) []any)},
+		Signature: "products() list",
+		Doc: "Returns the event's products as a list of objects, never nil (an empty list when there are none, " +
+			"so map(products(), ...) and foreach need no guard). " + ecommerceSpec + ": multi-product events " +
+			"(Order Completed, Cart Viewed, Checkout Started, ...) carry properties.products; single-product " +
+			"events (Product Viewed, Product Added, Product Removed, Product Clicked, Product Added to Wishlist, " +
+			"...) describe the product at the top of properties, and then the list holds that one product; so " +
+			"does any track call without a products list whose properties have product_id or sku. Each product " +
+			"is a new object with every original key (nulls dropped) plus, normalised: product_id (a string: " +
+			"product_id, else productId, else id, else sku), sku (string), price (float64, strings parsed), " +
+			"quantity (whole numbers as integers, default 1 when absent: the spec's quantity counts units), " +
+			"position (number), image_url (also read from imageUrl); category, brand, variant, coupon, url " +
+			"and name are kept as sent. Elements that are not objects are skipped; a list sent as JSON text " +
+			"is decoded; a price, quantity or position that is not a number is an error naming it, for " +
+			"example `properties.products[1].price: not a number: \"ten\"`. Inside map(), put an object literal " +
+			"in parentheses, as in the example: a bare { there opens expr's predicate, not an object.",
+		Example: `map(products(), ({"id": .product_id, "line_total": .price * .quantity}))`,
+	})
+	register(Helper{
+		Name:        "product",
+		EventScoped: true,
+		Fn: func(params ...any) (any, error) {
+			ev, err := eventOf("product", params)
+			if err != nil {
+				return nil, err
+			}
+			list, ok, err := productList(ev)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				if !carriesOneProduct(ev) {
+					return nil, nil
+				}
+				return normaliseProduct(ev.Properties, "properties")
+			}
+			var one map[string]any
+			for i, e := range list {
+				m, isObj := e.(map[string]any)
+				if !isObj {
+					continue
+				}
+				if one != nil {
+					return nil, nil // several products: no single one
+				}
+				if one, err = normaliseProduct(m, "properties.products["+strconv.Itoa(i)+"]"); err != nil {
+					return nil, err
+				}
+			}
+			if one == nil {
+				return nil, nil // not a typed nil: a nil leaf must be omitted
+			}
+			return one, nil
+		},
+		Types:     []any{new(func(*Env) any)},
+		Signature: "product() map",
+		Doc: "Returns the event's one product, normalised as by products(), or nil. For single-product events of the " +
+			ecommerceSpec + " (Product Viewed, Product Added, ...), the product described at the top of " +
+			"properties; for an event whose products list holds exactly one product, that product. nil when " +
+			"the event has no product or several.",
+		Example: `product().product_id`,
+	})
+	register(Helper{
+		Name:        "orderId",
+		EventScoped: true,
+		Fn: func(params ...any) (any, error) {
+			ev, err := eventOf("orderId", params)
+			if err != nil {
+				return nil, err
+			}
+			v, _ := firstKey(ev.Properties, "order_id", "orderId")
+			return textOf(v), nil
+		},
+		Types:     []any{new(func(*Env) any)},
+		Signature: "orderId() string",
+		Doc: "Returns the order id as a string (numeric ids keep every digit): properties.order_id, else " +
+			"properties.orderId. " + ecommerceSpec + ": order_id identifies the order on Checkout Started, " +
+			"Order Completed, Order Updated, Order Refunded and Order Cancelled. checkout_id is deliberately " +
+			"not a fallback: it names the checkout session, not the order, and a refund (which carries " +
+			"order_id) would no longer match its purchase in the tool.",
+		Example: `orderId()`,
+	})
+	register(Helper{
+		Name:        "ecommerceEvent",
+		EventScoped: true,
+		Fn:          specNameHelper("ecommerceEvent", ecommerceEvents),
+		Types:       []any{new(func(*Env) any), new(func(*Env, string) any)},
+		Signature:   "ecommerceEvent([name string]) string",
+		Doc: "Returns the spec's spelling of the event's name when it is an e-commerce event, else nil. " +
+			"It reads the track event's name, or name when given, and looks it up among the events of the " +
+			ecommerceSpec + ". Names match ignoring case, surrounding spaces and '_' for ' ' " +
+			"(\"order completed\", \"order_completed\" → \"Order Completed\"), so a trigger can match the " +
+			"spelling senders really use: `ecommerceEvent() == \"Order Completed\"`.",
+		Example: `ecommerceEvent()`,
+	})
+}

@@ -1,0 +1,112 @@
+package mappings
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+)
+
+// Time helpers. Segment spec times (timestamp, sentAt, traits.createdAt,
+// ...) are ISO-8601 strings (Common Fields spec, "Timestamps"); tools want
+// ISO-8601 in UTC, Unix seconds or Unix milliseconds.
+
+// unixMillisThreshold tells Unix milliseconds from Unix seconds: 1e11
+// seconds is the year 5138, while 1e11 milliseconds is March 1973, so no
+// plausible time in seconds is above it and none in milliseconds below it.
+const unixMillisThreshold = 1e11
+
+// maxUnixMillis bounds what is read as a Unix time (about the year 33658 in
+// milliseconds), so that garbage is an error, not a time far in the future.
+const maxUnixMillis = 1e15
+
+// toTime reads a time: an ISO-8601 string, a time.Time (from expr's now()
+// and date()), or a Unix time in seconds or milliseconds, as a number or a
+// string of digits. ok is false for nil and blank strings.
+func toTime(v any) (t time.Time, ok bool, err error) {
+	switch x := v.(type) {
+	case nil:
+		return time.Time{}, false, nil
+	case time.Time:
+		return x, true, nil
+	case string:
+		s := strings.TrimSpace(x)
+		if s == "" {
+			return time.Time{}, false, nil
+		}
+		if t, ok := ParseTime(s); ok {
+			return t, true, nil
+		}
+		if f, ok, err := toNumber(s); ok && err == nil && math.Abs(f) <= maxUnixMillis {
+			return unixTime(f), true, nil
+		}
+		return time.Time{}, false, fmt.Errorf("not an ISO-8601 time or Unix time: %q", x)
+	case int64, int, float64, json.Number:
+		f, _, err := toNumber(x)
+		if err != nil {
+			return time.Time{}, false, err
+		}
+		if math.Abs(f) > maxUnixMillis {
+			return time.Time{}, false, fmt.Errorf("Unix time out of range: %s", Stringify(x))
+		}
+		return unixTime(f), true, nil
+	}
+	return time.Time{}, false, fmt.Errorf("not a time: %s", kindOf(v))
+}
+
+// unixTime reads f as Unix seconds, or Unix milliseconds when it is beyond
+// unixMillisThreshold.
+func unixTime(f float64) time.Time {
+	if math.Abs(f) > unixMillisThreshold {
+		ms := math.Round(f)
+		return time.UnixMilli(int64(ms)).UTC()
+	}
+	sec, frac := math.Modf(f)
+	return time.Unix(int64(sec), int64(math.Round(frac*1e9))).UTC()
+}
+
+// timeHelper registers a one-argument time conversion.
+func timeHelper(name, sig, doc, example string, conv func(time.Time) any) {
+	register(Helper{
+		Name: name,
+		Fn: func(params ...any) (any, error) {
+			if len(params) != 1 {
+				return nil, fmt.Errorf("%s: want one argument, got %d", name, len(params))
+			}
+			t, ok, err := toTime(params[0])
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", name, err)
+			}
+			if !ok {
+				return nil, nil
+			}
+			return conv(t), nil
+		},
+		Types:     []any{new(func(any) any)},
+		Signature: sig,
+		Doc: doc + " t may be an ISO-8601 string (a time without a zone is UTC), a time (now(), date(...)), or " +
+			"a Unix time in seconds or milliseconds, as a number or a string of digits: a value above 1e11 is " +
+			"read as milliseconds (1e11 s is the year 5138, 1e11 ms is 1973). nil or \"\" gives nil; anything " +
+			"else is an error. Segment Common Fields spec: times are ISO-8601 " +
+			"(https://segment.com/docs/connections/spec/common/#timestamps).",
+		Example: example,
+	})
+}
+
+func init() {
+	timeHelper("iso", "iso(t any) string",
+		"Returns t as ISO-8601 in UTC with milliseconds, \"2006-01-02T15:04:05.000Z\", the form of the "+
+			"event's own `timestamp` field.",
+		`iso(traits.createdAt)`,
+		func(t time.Time) any { return t.UTC().Format(TimestampLayout) })
+	timeHelper("unixSeconds", "unixSeconds(t any) int",
+		"Returns t as whole Unix seconds (fractions dropped), as Mixpanel's `time` or Braze's epoch fields "+
+			"take it.",
+		`unixSeconds(timestamp)`,
+		func(t time.Time) any { return t.Unix() })
+	timeHelper("unixMillis", "unixMillis(t any) int",
+		"Returns t as Unix milliseconds, as Amplitude's `time` takes it.",
+		`unixMillis(timestamp)`,
+		func(t time.Time) any { return t.UnixMilli() })
+}

@@ -1,0 +1,120 @@
+package router
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// DLQ entry headers. The entry's data is the original event, byte for byte.
+const (
+	HeaderReason       = "Switchyard-Reason"
+	HeaderStatus       = "Switchyard-Status"
+	HeaderAttempts     = "Switchyard-Attempts"
+	HeaderFirstAttempt = "Switchyard-First-Attempt"
+	HeaderFailedAt     = "Switchyard-Failed-At"
+	HeaderAction       = "Switchyard-Action"
+	HeaderResponse     = "Switchyard-Response"
+	HeaderDestination  = "Switchyard-Destination"
+	HeaderSubject      = "Switchyard-Subject"
+	HeaderStreamSeq    = "Switchyard-Stream-Seq"
+	HeaderMessageID    = "Switchyard-Message-Id"
+)
+
+// DLQSubject is where a destination's dead letters go.
+func DLQSubject(dest string) string { return "dlq." + dest }
+
+// DeadLetter is one entry of the DLQ stream.
+type DeadLetter struct {
+	Destination  string
+	Subject      string // the event's original subject
+	Data         []byte // the original event
+	MessageID    string
+	Reason       string
+	Status       int
+	Attempts     int
+	FirstAttempt time.Time
+	FailedAt     time.Time
+	// Actions that failed; empty when the whole event failed (invalid).
+	Actions   []string
+	Response  []byte
+	StreamSeq uint64
+}
+
+// headerValue makes a value safe for a NATS header and bounds it.
+func headerValue(s string, max int) string {
+	s = strings.Map(func(r rune) rune {
+		if r == '\r' || r == '\n' {
+			return ' '
+		}
+		return r
+	}, s)
+	if max > 0 && len(s) > max {
+		s = s[:max]
+	}
+	return s
+}
+
+// Msg builds the NATS message, redacting every header.
+func (dl *DeadLetter) Msg(r *Redactor, maxHeader int) *nats.Msg {
+	m := nats.NewMsg(DLQSubject(dl.Destination))
+	m.Data = dl.Data
+	set := func(k, v string) {
+		if v != "" {
+			m.Header.Set(k, headerValue(r.String(v), maxHeader))
+		}
+	}
+	set(HeaderReason, dl.Reason)
+	set(HeaderStatus, strconv.Itoa(dl.Status))
+	set(HeaderAttempts, strconv.Itoa(dl.Attempts))
+	if !dl.FirstAttempt.IsZero() {
+		set(HeaderFirstAttempt, dl.FirstAttempt.UTC().Format(time.RFC3339Nano))
+	}
+	set(HeaderFailedAt, dl.FailedAt.UTC().Format(time.RFC3339Nano))
+	set(HeaderAction, strings.Join(dl.Actions, ","))
+	set(HeaderResponse, string(dl.Response))
+	set(HeaderDestination, dl.Destination)
+	set(HeaderSubject, dl.Subject)
+	set(HeaderMessageID, dl.MessageID)
+	if dl.StreamSeq > 0 {
+		set(HeaderStreamSeq, strconv.FormatUint(dl.StreamSeq, 10))
+		// A crash between this publish and the ack redelivers the event:
+		// the dedupe window keeps the DLQ from holding it twice.
+		m.Header.Set(jetstream.MsgIDHeader, fmt.Sprintf("%s:%d", dl.Destination, dl.StreamSeq))
+	}
+	return m
+}
+
+// ParseDeadLetter reads a DLQ entry.
+func ParseDeadLetter(m jetstream.Msg) (*DeadLetter, error) {
+	h := m.Headers()
+	dl := &DeadLetter{
+		Destination: h.Get(HeaderDestination), Subject: h.Get(HeaderSubject), Data: m.Data(),
+		MessageID: h.Get(HeaderMessageID), Reason: h.Get(HeaderReason), Response: []byte(h.Get(HeaderResponse)),
+	}
+	dl.Status, _ = strconv.Atoi(h.Get(HeaderStatus))
+	dl.Attempts, _ = strconv.Atoi(h.Get(HeaderAttempts))
+	dl.FirstAttempt, _ = time.Parse(time.RFC3339Nano, h.Get(HeaderFirstAttempt))
+	dl.FailedAt, _ = time.Parse(time.RFC3339Nano, h.Get(HeaderFailedAt))
+	dl.StreamSeq, _ = strconv.ParseUint(h.Get(HeaderStreamSeq), 10, 64)
+	if a := h.Get(HeaderAction); a != "" {
+		dl.Actions = strings.Split(a, ",")
+	}
+	if dl.Destination == "" {
+		dl.Destination = strings.TrimPrefix(m.Subject(), "dlq.")
+	}
+	return dl, nil
+}
+
+// publishDeadLetter writes an entry and waits for JetStream's ack.
+func publishDeadLetter(ctx context.Context, js jetstream.JetStream, dl *DeadLetter, r *Redactor, maxHeader int) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_, err := js.PublishMsg(ctx, dl.Msg(r, maxHeader))
+	return err
+}

@@ -1,0 +1,612 @@
+package router
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/switchyard/switchyard/destinations"
+	"github.com/switchyard/switchyard/mappings"
+)
+
+// ackWait is the consumers' AckWait. Held messages are kept alive with
+// InProgress well before it runs out, so a slow tool never causes a
+// redelivery of what is still being sent.
+const ackWait = 30 * time.Second
+
+// fetchMax bounds one pull request.
+const fetchMax = 1000
+
+// lane runs one destination: it pulls from the destination's durable
+// consumer, routes each event, hands requests to the sender or a batcher,
+// and settles each message exactly once: ack, nak with a delay, or dead
+// letter then ack.
+type lane struct {
+	r       *Router
+	plan    *Plan
+	cons    jetstream.Consumer
+	sender  *destinations.Sender
+	samples *samples
+	log     *slog.Logger
+	env     *mappings.Env // owned by the pull goroutine
+
+	batchMu  sync.Mutex
+	batchers map[*destinations.BatchSpec]*destinations.Batcher
+
+	slots chan struct{} // one per held message
+	freed chan struct{} // a slot came free
+
+	mu     sync.Mutex
+	held   map[uint64]*delivery           // by stream sequence
+	done   map[uint64]map[string]struct{} // requests already delivered, per message, across redeliveries
+	queues map[string][]*delivery         // ordering: user -> waiting deliveries (head is in progress)
+
+	ctx      context.Context // cancelled on stop: no more pulling
+	cancel   context.CancelFunc
+	sendCtx  context.Context // cancelled when a graceful stop times out
+	sendStop context.CancelFunc
+	pulling  sync.WaitGroup
+	sending  sync.WaitGroup
+	settled  sync.WaitGroup // one per held message
+}
+
+// delivery is one message held by a lane.
+type delivery struct {
+	msg        jetstream.Msg
+	seq        uint64
+	streamTime time.Time
+	delivered  uint64 // JetStream's delivery count
+	subject    string
+	source     string
+	ev         *mappings.Event
+	userKey    string
+	firstSeen  time.Time
+	progress   time.Time // last InProgress (or receipt)
+
+	mu        sync.Mutex
+	pending   int
+	tries     int // failed rounds, across redeliveries and in-process holds
+	failures  []Failure
+	retry     *destinations.Result
+	retryReqs []Outbound
+	last      *destinations.Result
+	lastAct   string
+	attempts  int
+	timer     *time.Timer
+}
+
+func newLane(r *Router, p *Plan, cons jetstream.Consumer) (*lane, error) {
+	cfg := p.Policy.Sender
+	cfg.Observer = observer{r.metrics}
+	cfg.ItemErrors = p.itemErrs
+	s, err := destinations.NewSender(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p.Name, err)
+	}
+	l := &lane{
+		r: r, plan: p, cons: cons, sender: s,
+		samples:  newSamples(p.Redactor),
+		log:      r.log.With("destination", p.Name),
+		env:      &mappings.Env{},
+		batchers: map[*destinations.BatchSpec]*destinations.Batcher{},
+		slots:    make(chan struct{}, p.Policy.MaxInFlight),
+		freed:    make(chan struct{}, 1),
+		held:     map[uint64]*delivery{},
+		done:     map[uint64]map[string]struct{}{},
+		queues:   map[string][]*delivery{},
+	}
+	l.ctx, l.cancel = context.WithCancel(context.Background())
+	l.sendCtx, l.sendStop = context.WithCancel(context.Background())
+	r.metrics.touch(p.Name)
+	return l, nil
+}
+
+func (l *lane) start() {
+	l.pulling.Add(2)
+	go l.pull()
+	go l.tick()
+}
+
+// stop ends pulling, sends what is pending and waits for every held
+// message to be settled. After timeout, in-flight sends are cancelled:
+// their messages are nak'd, never acked undelivered.
+func (l *lane) stop(timeout time.Duration) {
+	l.cancel()
+	l.pulling.Wait()
+	l.batchMu.Lock()
+	for _, b := range l.batchers {
+		b.Flush()
+	}
+	l.batchMu.Unlock()
+	done := make(chan struct{})
+	go func() { l.sending.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(timeout):
+		l.log.Warn("stop: in-flight sends did not finish in time; cancelling them (their events are redelivered)", "timeout", timeout)
+		l.sendStop()
+	}
+	l.batchMu.Lock()
+	for _, b := range l.batchers {
+		_ = b.Close(context.Background())
+	}
+	l.batchMu.Unlock()
+	// Deliveries waiting on an in-process retry (ordering) go back to
+	// JetStream now.
+	l.mu.Lock()
+	var waiting []*delivery
+	for _, d := range l.held {
+		d.mu.Lock()
+		if d.timer != nil && d.timer.Stop() {
+			waiting = append(waiting, d)
+		}
+		d.mu.Unlock()
+	}
+	l.mu.Unlock()
+	for _, d := range waiting {
+		l.nak(d, 0)
+	}
+	l.settled.Wait()
+	l.sendStop()
+	l.sender.Close()
+}
+
+// pull fetches messages while there is room and the breaker allows.
+func (l *lane) pull() {
+	defer l.pulling.Done()
+	lastErr := time.Time{}
+	for l.ctx.Err() == nil {
+		if !l.plan.Enabled {
+			<-l.ctx.Done()
+			return
+		}
+		if open, wait := l.sender.Open(); open {
+			// The backlog waits in JetStream, not here.
+			l.sleep(min(max(wait, 50*time.Millisecond), time.Second))
+			continue
+		}
+		free := cap(l.slots) - len(l.slots)
+		if free == 0 {
+			select {
+			case <-l.freed:
+			case <-l.ctx.Done():
+			}
+			continue
+		}
+		batch, err := l.cons.Fetch(min(free, fetchMax), jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			if time.Since(lastErr) > 10*time.Second {
+				l.log.Error("pull failed; retrying", "err", err)
+				lastErr = time.Now()
+			}
+			if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) {
+				if c, err := l.r.ensureConsumer(l.ctx, l.plan); err == nil {
+					l.cons = c
+				}
+			}
+			l.sleep(time.Second)
+			continue
+		}
+		for msg := range batch.Messages() {
+			l.slots <- struct{}{}
+			l.handle(msg)
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, jetstream.ErrNoHeartbeat) {
+			if time.Since(lastErr) > 10*time.Second {
+				l.log.Warn("pull ended with an error", "err", err)
+				lastErr = time.Now()
+			}
+		}
+	}
+}
+
+func (l *lane) sleep(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-l.ctx.Done():
+	}
+}
+
+// tick keeps held messages alive and publishes the lane's gauges.
+func (l *lane) tick() {
+	defer l.pulling.Done()
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	lag := time.Time{}
+	for {
+		select {
+		case <-l.ctx.Done():
+			return
+		case now := <-t.C:
+			l.mu.Lock()
+			var stale []*delivery
+			for _, d := range l.held {
+				if now.Sub(d.progress) > ackWait/3 {
+					d.progress = now
+					stale = append(stale, d)
+				}
+			}
+			n := len(l.held)
+			l.mu.Unlock()
+			for _, d := range stale {
+				_ = d.msg.InProgress()
+			}
+			l.r.metrics.InFlight.WithLabelValues(l.plan.Name).Set(float64(n))
+			l.r.metrics.RateLimit.WithLabelValues(l.plan.Name).Set(l.sender.Rate())
+			if now.Sub(lag) >= 5*time.Second {
+				lag = now
+				ctx, cancel := context.WithTimeout(l.ctx, 2*time.Second)
+				if info, err := l.cons.Info(ctx); err == nil {
+					l.r.metrics.Lag.WithLabelValues(l.plan.Name).Set(float64(info.NumPending + uint64(info.NumAckPending)))
+				}
+				cancel()
+			}
+		}
+	}
+}
+
+// handle routes one message. It runs on the pull goroutine.
+func (l *lane) handle(msg jetstream.Msg) {
+	now := time.Now()
+	d := &delivery{msg: msg, subject: msg.Subject(), firstSeen: now, progress: now}
+	if meta, err := msg.Metadata(); err == nil {
+		d.seq, d.streamTime, d.delivered = meta.Sequence.Stream, meta.Timestamp, meta.NumDelivered
+	}
+	if d.delivered > 1 {
+		d.tries = int(d.delivered - 1)
+	}
+	d.source = sourceOf(d.subject)
+	l.mu.Lock()
+	l.held[d.seq] = d
+	l.mu.Unlock()
+	l.settled.Add(1)
+
+	ev, err := mappings.Decode(msg.Data(), d.streamTime, l.plan.limits)
+	if err != nil {
+		l.samples.record(msg.Data(), "", nil, nil, "invalid", err.Error())
+		l.deadLetter(d, Invalid, err.Error(), nil)
+		return
+	}
+	d.ev = ev
+	rt := l.plan.Route(ev, d.source, msg.Data(), l.env, nil)
+	if rt.Outcome != "" {
+		l.settle(d, rt.Outcome)
+		_ = msg.Ack()
+		return
+	}
+	for _, f := range rt.Failures {
+		l.samples.record(msg.Data(), ev.MessageID, &destinations.Request{Action: f.Action}, nil, "render_error", f.Err.Error())
+	}
+	d.failures = rt.Failures
+	reqs := l.notDone(d.seq, rt.Requests)
+	if l.plan.Policy.OrderingUser {
+		d.userKey = ev.UserID
+		if d.userKey == "" {
+			d.userKey = "anon:" + ev.AnonymousID
+		}
+		d.retryReqs = reqs
+		l.mu.Lock()
+		q := l.queues[d.userKey]
+		l.queues[d.userKey] = append(q, d)
+		l.mu.Unlock()
+		if len(q) > 0 {
+			return // an earlier event of this user is in progress
+		}
+	}
+	l.dispatch(d, reqs)
+}
+
+// sourceOf reads the source id from events.<source>.<type>.
+func sourceOf(subject string) string {
+	parts := strings.SplitN(subject, ".", 3)
+	if len(parts) >= 2 {
+		return parts[1]
+	}
+	return ""
+}
+
+// notDone drops the requests an earlier delivery of this message already
+// delivered (another action failed and the message came back).
+func (l *lane) notDone(seq uint64, reqs []Outbound) []Outbound {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	done := l.done[seq]
+	if len(done) == 0 {
+		return reqs
+	}
+	out := reqs[:0:0]
+	for _, o := range reqs {
+		if _, ok := done[o.Key]; !ok {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// dispatch sends a delivery's requests; the last result settles it.
+func (l *lane) dispatch(d *delivery, reqs []Outbound) {
+	if len(reqs) == 0 {
+		l.finish(d)
+		return
+	}
+	d.mu.Lock()
+	d.pending = len(reqs)
+	d.retry, d.retryReqs = nil, nil
+	d.mu.Unlock()
+	for _, o := range reqs {
+		o := o
+		done := func(res destinations.Result) { l.complete(d, o, res) }
+		if o.Batch != nil {
+			l.batcher(o.Batch).Add(o.Req, done)
+			continue
+		}
+		l.sending.Add(1)
+		go func() {
+			defer l.sending.Done()
+			done(l.send(l.sendCtx, o.Req))
+		}()
+	}
+}
+
+func (l *lane) batcher(spec *destinations.BatchSpec) *destinations.Batcher {
+	l.batchMu.Lock()
+	defer l.batchMu.Unlock()
+	b, ok := l.batchers[spec]
+	if !ok {
+		s := *spec
+		s.OnBatch = func(action string, n int) {
+			l.r.metrics.BatchSize.WithLabelValues(l.plan.Name, action).Observe(float64(n))
+		}
+		b = destinations.NewBatcher(s, func(ctx context.Context, r *destinations.Request) destinations.Result {
+			l.sending.Add(1)
+			defer l.sending.Done()
+			return l.send(l.sendCtx, r)
+		})
+		l.batchers[spec] = b
+	}
+	return b
+}
+
+// send signs webhook requests and sends.
+func (l *lane) send(ctx context.Context, r *destinations.Request) destinations.Result {
+	if l.plan.webhook != nil {
+		if err := l.plan.sign(r, time.Now()); err != nil {
+			return destinations.Result{Class: destinations.Permanent, Err: err}
+		}
+	}
+	return l.sender.Send(ctx, r)
+}
+
+// complete records one request's result.
+func (l *lane) complete(d *delivery, o Outbound, res destinations.Result) {
+	l.sample(d, o, &res)
+	d.mu.Lock()
+	d.attempts += res.Attempts
+	switch res.Class {
+	case destinations.OK:
+		l.mu.Lock()
+		if l.done[d.seq] == nil {
+			l.done[d.seq] = map[string]struct{}{}
+		}
+		l.done[d.seq][o.Key] = struct{}{}
+		l.mu.Unlock()
+	case destinations.Permanent:
+		r := res
+		d.last, d.lastAct = &r, o.Action
+		d.failures = append(d.failures, Failure{Action: o.Action, Err: resultErr(&res)})
+	default:
+		r := res
+		d.retry, d.last, d.lastAct = &r, &r, o.Action
+		d.retryReqs = append(d.retryReqs, o)
+	}
+	d.pending--
+	last := d.pending == 0
+	d.mu.Unlock()
+	if last {
+		l.finish(d)
+	}
+}
+
+func resultErr(res *destinations.Result) error {
+	if res.Err != nil {
+		return res.Err
+	}
+	return fmt.Errorf("HTTP %d", res.Status)
+}
+
+func (l *lane) sample(d *delivery, o Outbound, res *destinations.Result) {
+	id := ""
+	if d.ev != nil {
+		id = d.ev.MessageID
+	}
+	if res.Class == destinations.OK {
+		if l.samples.wantSuccess(time.Now()) {
+			l.samples.record(d.msg.Data(), id, o.Req, res, "ok", "")
+		}
+		return
+	}
+	errText := ""
+	if res.Err != nil {
+		errText = res.Err.Error()
+	}
+	l.samples.record(d.msg.Data(), id, o.Req, res, res.Class.String(), errText)
+}
+
+// finish settles a delivery whose requests have all ended.
+func (l *lane) finish(d *delivery) {
+	d.mu.Lock()
+	retry := d.retry
+	d.mu.Unlock()
+	if retry != nil {
+		d.tries++
+		delay := l.retryDelay(d, retry)
+		window := l.plan.Policy.RetryWindow
+		if !d.streamTime.IsZero() && time.Since(d.streamTime)+delay > window {
+			reason := fmt.Sprintf("retry window of %s closed: %v", window, resultErr(retry))
+			l.deadLetter(d, DeadLettered, reason, append(failedActions(d.failures), d.lastAct))
+			return
+		}
+		l.r.metrics.Outcome(l.plan.Name, Retried)
+		if l.plan.Policy.OrderingUser && l.ctx.Err() == nil {
+			// Hold it: later events of this user wait behind it, others go on.
+			d.mu.Lock()
+			reqs := d.retryReqs
+			d.timer = time.AfterFunc(delay, func() {
+				d.mu.Lock()
+				d.timer = nil
+				d.mu.Unlock()
+				l.dispatch(d, reqs)
+			})
+			d.mu.Unlock()
+			return
+		}
+		l.nak(d, delay)
+		return
+	}
+	if len(d.failures) > 0 {
+		reason := d.failures[0].Err.Error()
+		if len(d.failures) > 1 {
+			reason = fmt.Sprintf("%s: %s (and %d more failed actions)", d.failures[0].Action, reason, len(d.failures)-1)
+		}
+		l.deadLetter(d, DeadLettered, reason, failedActions(d.failures))
+		return
+	}
+	if err := d.msg.Ack(); err != nil {
+		l.log.Warn("ack failed (the event may be delivered again)", "seq", d.seq, "err", err)
+	}
+	l.settle(d, Delivered)
+}
+
+func failedActions(fs []Failure) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, f := range fs {
+		if !seen[f.Action] {
+			seen[f.Action] = true
+			out = append(out, f.Action)
+		}
+	}
+	return out
+}
+
+// retryDelay is exponential with equal jitter, from the initial backoff
+// up to the maximum; a tool's Retry-After and an open breaker's cooldown
+// lengthen it.
+func (l *lane) retryDelay(d *delivery, res *destinations.Result) time.Duration {
+	pol := l.plan.Policy
+	base := pol.Backoff
+	for i := 1; i < d.tries && base < pol.BackoffMax; i++ {
+		base *= 2
+	}
+	base = min(base, pol.BackoffMax)
+	delay := base/2 + rand.N(base/2+1)
+	if res.RetryAfter > delay {
+		delay = res.RetryAfter
+	}
+	if res.BreakerOpen {
+		if open, wait := l.sender.Open(); open && wait > delay {
+			delay = wait + rand.N(wait/10+1)
+		}
+	}
+	return delay
+}
+
+func (l *lane) nak(d *delivery, delay time.Duration) {
+	if err := d.msg.NakWithDelay(delay); err != nil {
+		l.log.Warn("nak failed (the event is redelivered after the ack wait)", "seq", d.seq, "err", err)
+	}
+	l.release(d, false)
+}
+
+// deadLetter writes the DLQ entry, then acks. If the DLQ cannot be written
+// the message is nak'd: it is never acked without a trace.
+func (l *lane) deadLetter(d *delivery, o Outcome, reason string, actions []string) {
+	dl := &DeadLetter{
+		Destination: l.plan.Name, Subject: d.subject, Data: d.msg.Data(), Reason: reason,
+		FirstAttempt: d.firstSeen, FailedAt: time.Now(), Actions: actions, StreamSeq: d.seq,
+	}
+	if d.ev != nil {
+		dl.MessageID = d.ev.MessageID
+	}
+	if d.last != nil {
+		dl.Status, dl.Response = d.last.Status, d.last.Body
+	}
+	dl.Attempts = max(d.attempts, 1)
+	if d.streamTime.Before(dl.FirstAttempt) && d.delivered > 1 {
+		// Earlier deliveries happened before this process saw the event.
+		dl.FirstAttempt = d.streamTime
+	}
+	err := publishDeadLetter(context.Background(), l.r.js, dl, l.plan.Redactor, l.r.cfg.Global.Limits.MaxDLQHeaderBytes)
+	if err != nil {
+		l.r.metrics.DLQFailures.WithLabelValues(l.plan.Name).Inc()
+		l.log.Error("writing a dead letter failed; the event will be retried", "seq", d.seq, "err", err)
+		l.nak(d, 5*time.Second)
+		return
+	}
+	l.log.Info("dead-lettered", "messageId", dl.MessageID, "reason", l.plan.Redactor.String(reason), "status", dl.Status, "actions", strings.Join(actions, ","))
+	if err := d.msg.Ack(); err != nil {
+		l.log.Warn("ack after dead letter failed (the DLQ dedupes a repeat)", "seq", d.seq, "err", err)
+	}
+	l.settle(d, o)
+}
+
+// settle counts the final outcome and frees the slot.
+func (l *lane) settle(d *delivery, o Outcome) {
+	l.r.metrics.Outcome(l.plan.Name, o)
+	l.release(d, true)
+}
+
+// release frees a delivery's slot; final says the message is done for good.
+func (l *lane) release(d *delivery, final bool) {
+	var next *delivery
+	l.mu.Lock()
+	delete(l.held, d.seq)
+	if final {
+		delete(l.done, d.seq)
+	} else if len(l.done) > 100_000 {
+		// Bound the memory: forgetting only costs a repeated send.
+		for k := range l.done {
+			delete(l.done, k)
+			if len(l.done) <= 50_000 {
+				break
+			}
+		}
+	}
+	if d.userKey != "" {
+		q := l.queues[d.userKey]
+		if len(q) > 0 && q[0] == d {
+			q = q[1:]
+		}
+		if len(q) == 0 {
+			delete(l.queues, d.userKey)
+		} else {
+			l.queues[d.userKey] = q
+			next = q[0]
+		}
+	}
+	l.mu.Unlock()
+	<-l.slots
+	select {
+	case l.freed <- struct{}{}:
+	default:
+	}
+	l.settled.Done()
+	if next != nil {
+		if !final {
+			// The head went back to JetStream: the ones behind it must not
+			// overtake it, so they go back too.
+			l.nak(next, 0)
+			return
+		}
+		l.dispatch(next, l.notDone(next.seq, next.retryReqs))
+	}
+}

@@ -1,0 +1,123 @@
+package router
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/switchyard/switchyard/destinations"
+)
+
+// Metrics are the router's Prometheus metrics. Names and the outcome label
+// of switchyard_events_total are pinned by DESIGN.md.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	Events      *prometheus.CounterVec   // destination, outcome
+	Requests    *prometheus.HistogramVec // destination, action, class
+	BatchSize   *prometheus.HistogramVec // destination, action
+	Breaker     *prometheus.GaugeVec     // destination
+	Lag         *prometheus.GaugeVec     // destination
+	RateLimit   *prometheus.GaugeVec     // destination
+	InFlight    *prometheus.GaugeVec     // destination
+	Reloads     *prometheus.CounterVec   // result
+	DLQFailures *prometheus.CounterVec   // destination
+}
+
+// NewMetrics creates and registers the metrics on a fresh registry, with the
+// Go and process collectors.
+func NewMetrics() *Metrics {
+	r := prometheus.NewRegistry()
+	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := &Metrics{
+		Registry: r,
+		Events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchyard_events_total",
+			Help: "Events per destination by outcome: delivered, filtered, unmatched, retried, dead_lettered or invalid. For each destination, events published on its sources = delivered + filtered + unmatched + invalid + dead_lettered once the stream drains; retried counts redeliveries.",
+		}, []string{"destination", "outcome"}),
+		Requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "switchyard_request_duration_seconds",
+			Help:    "Duration of HTTP requests to tools, each attempt, by class (ok, retryable, permanent).",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"destination", "action", "class"}),
+		BatchSize: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "switchyard_batch_size",
+			Help:    "Events per batched request.",
+			Buckets: []float64{1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2000},
+		}, []string{"destination", "action"}),
+		Breaker: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "switchyard_breaker_state",
+			Help: "Circuit breaker state: 0 closed, 1 half-open, 2 open.",
+		}, []string{"destination"}),
+		Lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "switchyard_consumer_lag",
+			Help: "Messages of the destination's consumer not yet acknowledged: pending plus ack pending.",
+		}, []string{"destination"}),
+		RateLimit: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "switchyard_rate_limit",
+			Help: "Current adaptive request rate limit, requests per second (0: unlimited).",
+		}, []string{"destination"}),
+		InFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "switchyard_events_in_flight",
+			Help: "Events the destination's lane holds right now.",
+		}, []string{"destination"}),
+		Reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchyard_config_reloads_total",
+			Help: "Config reloads by result: applied, refused (the config did not validate; the old one keeps serving), unchanged.",
+		}, []string{"result"}),
+		DLQFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchyard_dlq_publish_failures_total",
+			Help: "Dead letters that could not be written to the DLQ stream (the event is redelivered, not lost).",
+		}, []string{"destination"}),
+	}
+	r.MustRegister(m.Events, m.Requests, m.BatchSize, m.Breaker, m.Lag, m.RateLimit, m.InFlight, m.Reloads, m.DLQFailures)
+	for _, res := range []string{"applied", "refused", "unchanged"} {
+		m.Reloads.WithLabelValues(res)
+	}
+	return m
+}
+
+// Outcome counts one outcome.
+func (m *Metrics) Outcome(dest string, o Outcome) { m.Events.WithLabelValues(dest, string(o)).Inc() }
+
+// touch makes a destination's series visible at zero from the start, so the
+// sums add up before anything happened.
+func (m *Metrics) touch(dest string) {
+	for _, o := range []Outcome{Delivered, Filtered, Unmatched, Retried, DeadLettered, Invalid} {
+		m.Events.WithLabelValues(dest, string(o))
+	}
+	m.Breaker.WithLabelValues(dest)
+	m.InFlight.WithLabelValues(dest)
+}
+
+// forget removes a removed destination's gauges (its counters stay, so
+// rates stay right across the removal).
+func (m *Metrics) forget(dest string) {
+	m.Breaker.DeleteLabelValues(dest)
+	m.Lag.DeleteLabelValues(dest)
+	m.RateLimit.DeleteLabelValues(dest)
+	m.InFlight.DeleteLabelValues(dest)
+}
+
+// observer adapts Metrics to destinations.Observer.
+type observer struct{ m *Metrics }
+
+func (o observer) Request(dest, action string, status int, class destinations.Class, d time.Duration) {
+	o.m.Requests.WithLabelValues(dest, action, class.String()).Observe(d.Seconds())
+}
+
+func (o observer) BreakerState(dest string, state string) {
+	v := 0.0
+	switch state {
+	case "half-open":
+		v = 1
+	case "open":
+		v = 2
+	}
+	o.m.Breaker.WithLabelValues(dest).Set(v)
+}
+
+func (o observer) Rate(dest string, rps float64) { o.m.RateLimit.WithLabelValues(dest).Set(rps) }
+
+var _ destinations.Observer = observer{}

@@ -1,0 +1,278 @@
+package router
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/switchyard/switchyard/config"
+)
+
+// Stream names (pinned).
+const (
+	EventsStream = "EVENTS"
+	DLQStream    = "DLQ"
+)
+
+// ConsumerName is a destination's durable consumer (pinned).
+func ConsumerName(dest string) string { return "dest_" + dest }
+
+// DefaultEmbeddedListen is where the embedded server listens (pinned).
+const DefaultEmbeddedListen = "127.0.0.1:4222"
+
+// NATSURL returns the servers to join: SWITCHYARD_NATS_URL wins over
+// nats.url. Empty means run the embedded server.
+func NATSURL(cfg *config.Config) string {
+	if u := os.Getenv("SWITCHYARD_NATS_URL"); u != "" {
+		return u
+	}
+	return cfg.Global.NATS.URL
+}
+
+// StartEmbedded runs a nats-server with JetStream storing under dataDir.
+func StartEmbedded(cfg config.Embedded, dataDir string) (*server.Server, error) {
+	listen := cfg.Listen
+	if listen == "" {
+		listen = DefaultEmbeddedListen
+	}
+	host, portS, err := net.SplitHostPort(listen)
+	if err != nil {
+		return nil, fmt.Errorf("nats.embedded.listen %q: %w", listen, err)
+	}
+	port, err := strconv.Atoi(portS)
+	if err != nil {
+		return nil, fmt.Errorf("nats.embedded.listen %q: bad port", listen)
+	}
+	store := filepath.Join(dataDir, "jetstream")
+	if err := os.MkdirAll(store, 0o750); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	opts := &server.Options{
+		ServerName: "switchyard",
+		Host:       host,
+		Port:       port,
+		JetStream:  true,
+		StoreDir:   store,
+		NoSigs:     true,
+		NoLog:      true,
+	}
+	if cfg.Token != "" {
+		opts.Authorization = cfg.Token
+	}
+	s, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("embedded NATS: %w", err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(15 * time.Second) {
+		s.Shutdown()
+		return nil, fmt.Errorf("embedded NATS did not start on %s: is the port taken (another switchyard or nats-server)? Set nats.embedded.listen, or nats.url to join a running server", listen)
+	}
+	return s, nil
+}
+
+// Connect joins NATS with the config's credentials and TLS.
+func Connect(cfg config.NATS, url string) (*nats.Conn, error) {
+	name := cfg.Name
+	if name == "" {
+		name = "switchyard"
+	}
+	opts := []nats.Option{
+		nats.Name(name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(500 * time.Millisecond),
+		nats.RetryOnFailedConnect(false),
+	}
+	if cfg.Credentials != "" {
+		opts = append(opts, nats.UserCredentials(cfg.Credentials))
+	}
+	if cfg.NKey != "" {
+		o, err := nats.NkeyOptionFromSeed(cfg.NKey)
+		if err != nil {
+			return nil, fmt.Errorf("nats.nkey: %w", err)
+		}
+		opts = append(opts, o)
+	}
+	if cfg.User != "" {
+		opts = append(opts, nats.UserInfo(cfg.User, cfg.Password))
+	}
+	if cfg.Token != "" {
+		opts = append(opts, nats.Token(cfg.Token))
+	}
+	if t := cfg.TLS; t.CA != "" || t.Cert != "" || t.InsecureSkipVerify {
+		if t.CA != "" {
+			opts = append(opts, nats.RootCAs(t.CA))
+		}
+		if t.Cert != "" {
+			opts = append(opts, nats.ClientCert(t.Cert, t.Key))
+		}
+		if t.InsecureSkipVerify {
+			opts = append(opts, nats.Secure(&tls.Config{InsecureSkipVerify: true})) //nolint:gosec // operator's explicit choice, logged
+		}
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to NATS at %s: %w", redactURL(url), err)
+	}
+	return nc, nil
+}
+
+// redactURL hides credentials in nats://user:pass@host URLs.
+func redactURL(u string) string {
+	parts := strings.Split(u, ",")
+	for i, p := range parts {
+		if at := strings.LastIndex(p, "@"); at >= 0 {
+			if s := strings.Index(p, "://"); s >= 0 && s < at {
+				parts[i] = p[:s+3] + Redacted + p[at:]
+			}
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+// EnsureStreams creates or updates EVENTS and DLQ.
+func EnsureStreams(ctx context.Context, js jetstream.JetStream, s config.Streams) error {
+	replicas := max(s.Replicas, 1)
+	events := jetstream.StreamConfig{
+		Name:        EventsStream,
+		Description: "Segment-spec events from collectors (switchyard)",
+		Subjects:    []string{"events.>"},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		Discard:     jetstream.DiscardOld,
+		MaxAge:      s.MaxAge.Or(7 * 24 * time.Hour),
+		Duplicates:  s.Duplicates.Or(2 * time.Minute),
+		MaxBytes:    orUnlimited(s.MaxBytes),
+		Replicas:    replicas,
+	}
+	dlq := jetstream.StreamConfig{
+		Name:        DLQStream,
+		Description: "Dead letters per destination: dlq.<destination> (switchyard)",
+		Subjects:    []string{"dlq.>"},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		MaxAge:      s.DLQMaxAge.Or(30 * 24 * time.Hour),
+		Duplicates:  2 * time.Minute,
+		Replicas:    replicas,
+	}
+	for _, sc := range []jetstream.StreamConfig{events, dlq} {
+		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+			return fmt.Errorf("stream %s: %w", sc.Name, err)
+		}
+	}
+	return nil
+}
+
+func orUnlimited(n int64) int64 {
+	if n <= 0 {
+		return -1
+	}
+	return n
+}
+
+// FilterSubjects are the subjects a destination reads.
+func FilterSubjects(sources []string) []string {
+	if len(sources) == 0 {
+		return []string{"events.>"}
+	}
+	out := make([]string, len(sources))
+	for i, s := range sources {
+		out[i] = "events." + s + ".>"
+	}
+	return out
+}
+
+// consumerConfig is a destination's durable consumer. An existing consumer
+// keeps where it started; only what may change is updated.
+func consumerConfig(p *Plan, existing *jetstream.ConsumerInfo) (jetstream.ConsumerConfig, error) {
+	cc := jetstream.ConsumerConfig{
+		Durable:       ConsumerName(p.Name),
+		Description:   "switchyard destination " + p.Name,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       ackWait,
+		MaxDeliver:    -1,
+		MaxAckPending: 20_000,
+		MaxWaiting:    512,
+	}
+	subjects := FilterSubjects(p.Sources)
+	if len(subjects) == 1 {
+		cc.FilterSubject = subjects[0]
+	} else {
+		cc.FilterSubjects = subjects
+	}
+	if existing != nil {
+		cc.DeliverPolicy = existing.Config.DeliverPolicy
+		cc.OptStartSeq = existing.Config.OptStartSeq
+		cc.OptStartTime = existing.Config.OptStartTime
+		cc.MaxAckPending = existing.Config.MaxAckPending
+		cc.Replicas = existing.Config.Replicas
+		return cc, nil
+	}
+	start, err := config.ParseStart(p.Config.Start)
+	if err != nil {
+		return cc, err
+	}
+	switch {
+	case start.All:
+		cc.DeliverPolicy = jetstream.DeliverAllPolicy
+	case !start.Time.IsZero():
+		cc.DeliverPolicy = jetstream.DeliverByStartTimePolicy
+		t := start.Time
+		cc.OptStartTime = &t
+	default:
+		cc.DeliverPolicy = jetstream.DeliverNewPolicy
+	}
+	return cc, nil
+}
+
+// ensureConsumer creates the destination's consumer, or updates its filter
+// (and clears a removal grace period) when it exists.
+func (r *Router) ensureConsumer(ctx context.Context, p *Plan) (jetstream.Consumer, error) {
+	var existing *jetstream.ConsumerInfo
+	c, err := r.js.Consumer(ctx, EventsStream, ConsumerName(p.Name))
+	switch {
+	case err == nil:
+		existing = c.CachedInfo()
+	case errors.Is(err, jetstream.ErrConsumerNotFound):
+	default:
+		return nil, fmt.Errorf("consumer %s: %w", ConsumerName(p.Name), err)
+	}
+	cc, err := consumerConfig(p, existing)
+	if err != nil {
+		return nil, err
+	}
+	if existing == nil {
+		c, err = r.js.CreateConsumer(ctx, EventsStream, cc)
+	} else {
+		c, err = r.js.UpdateConsumer(ctx, EventsStream, cc)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("consumer %s: %w", ConsumerName(p.Name), err)
+	}
+	return c, nil
+}
+
+// retireConsumer marks a removed destination's consumer for deletion after
+// the grace period of inactivity: JetStream deletes it then, even across
+// restarts, and a destination re-added in time resumes where it was.
+func (r *Router) retireConsumer(ctx context.Context, name string, grace time.Duration) error {
+	c, err := r.js.Consumer(ctx, EventsStream, ConsumerName(name))
+	if err != nil {
+		return err
+	}
+	cc := c.CachedInfo().Config
+	cc.InactiveThreshold = grace
+	_, err = r.js.UpdateConsumer(ctx, EventsStream, cc)
+	return err
+}

@@ -1,0 +1,124 @@
+package router
+
+import (
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/switchyard/switchyard/destinations"
+)
+
+// Sample is one delivery kept for /debug/deliveries, the equivalent of
+// Segment's "Event Delivery" view. Everything in it is redacted.
+type Sample struct {
+	Time      time.Time       `json:"time"`
+	MessageID string          `json:"messageId"`
+	Action    string          `json:"action"`
+	Outcome   string          `json:"outcome"` // ok, retryable, permanent, invalid, render_error
+	Error     string          `json:"error,omitempty"`
+	Attempts  int             `json:"attempts,omitempty"`
+	Event     string          `json:"event,omitempty"`
+	Request   *SampleRequest  `json:"request,omitempty"`
+	Response  *SampleResponse `json:"response,omitempty"`
+}
+
+// SampleRequest is the request part of a sample.
+type SampleRequest struct {
+	Method  string      `json:"method"`
+	URL     string      `json:"url"`
+	Headers http.Header `json:"headers"`
+	Body    string      `json:"body,omitempty"`
+	Items   int         `json:"items"`
+}
+
+// SampleResponse is the response part of a sample.
+type SampleResponse struct {
+	Status     int    `json:"status"`
+	Body       string `json:"body,omitempty"`
+	DurationMS int64  `json:"durationMs"`
+}
+
+const (
+	keepFailures     = 50
+	keepSuccesses    = 5
+	successEvery     = time.Second // at most one success sample a second
+	sampleBodyBytes  = 4096
+	sampleEventBytes = 4096
+)
+
+// samples keeps the last failures and a few successes of one destination.
+type samples struct {
+	mu          sync.Mutex
+	failures    []Sample
+	successes   []Sample
+	lastSuccess time.Time
+	redact      *Redactor
+}
+
+func newSamples(r *Redactor) *samples { return &samples{redact: r} }
+
+// wantSuccess says whether a success should be sampled now (cheap check
+// before building the sample).
+func (s *samples) wantSuccess(now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if now.Sub(s.lastSuccess) < successEvery {
+		return false
+	}
+	s.lastSuccess = now
+	return true
+}
+
+func truncate(b []byte, n int) string {
+	if len(b) > n {
+		return string(b[:n]) + "…(truncated)"
+	}
+	return string(b)
+}
+
+// record stores a sample, redacting it.
+func (s *samples) record(event []byte, msgID string, req *destinations.Request, res *destinations.Result, outcome string, errText string) {
+	sm := Sample{
+		Time: time.Now().UTC(), MessageID: msgID, Outcome: outcome,
+		Error: s.redact.String(errText), Event: s.redact.String(truncate(event, sampleEventBytes)),
+	}
+	if req != nil {
+		sm.Action = req.Action
+		sm.Request = &SampleRequest{
+			Method: req.Method, URL: s.redact.String(req.URL), Headers: s.redact.Header(req.Header),
+			Body: s.redact.String(truncate(req.Body, sampleBodyBytes)), Items: req.Items,
+		}
+	}
+	if res != nil {
+		sm.Attempts = res.Attempts
+		sm.Response = &SampleResponse{Status: res.Status, Body: s.redact.String(string(res.Body)), DurationMS: res.Duration.Milliseconds()}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if outcome == "ok" {
+		s.successes = appendRing(s.successes, sm, keepSuccesses)
+	} else {
+		s.failures = appendRing(s.failures, sm, keepFailures)
+	}
+}
+
+func appendRing(l []Sample, s Sample, max int) []Sample {
+	if len(l) >= max {
+		copy(l, l[1:])
+		l = l[:max-1]
+	}
+	return append(l, s)
+}
+
+// snapshot returns copies, newest first.
+func (s *samples) snapshot() (failures, successes []Sample) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := len(s.failures) - 1; i >= 0; i-- {
+		failures = append(failures, s.failures[i])
+	}
+	for i := len(s.successes) - 1; i >= 0; i-- {
+		successes = append(successes, s.successes[i])
+	}
+	return failures, successes
+}
