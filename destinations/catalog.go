@@ -43,6 +43,9 @@ type Definition struct {
 	Rate RateDef `yaml:"rate"`
 	// Dedupe names the payload field fed from messageId, for the docs.
 	Dedupe string `yaml:"dedupe"`
+	// Auth names a registered Authorizer (see RegisterAuth) for credentials
+	// a header template cannot express; empty for most tools.
+	Auth string `yaml:"auth"`
 	// ItemErrors names the parser of per-item errors in batch responses
 	// (see RegisterItemErrors).
 	ItemErrors string   `yaml:"item_errors"`
@@ -119,7 +122,8 @@ type Preset struct {
 }
 
 // Contract points at the published API contract a preset's payload must
-// satisfy: an OpenAPI operation, or a JSON Schema kept in the project.
+// satisfy: an OpenAPI operation, or a JSON Schema kept in the project. It
+// describes the body as sent: for a batching preset, the whole batch.
 type Contract struct {
 	// OpenAPI is a file under ../shared/contracts (for example
 	// "klaviyo/create_event.json") with Path and Method naming the operation.
@@ -130,8 +134,6 @@ type Contract struct {
 	// publish no contract; SchemaSource cites the page it follows.
 	Schema       string `yaml:"schema"`
 	SchemaSource string `yaml:"schema_source"`
-	// Batched: the schema describes the whole batch body, not one item.
-	Batched bool `yaml:"batched"`
 }
 
 // Preset returns the preset called name.

@@ -38,6 +38,7 @@ type Plan struct {
 	forward  bool
 	webhook  *webhookSpec
 	itemErrs destinations.ItemErrorParser
+	auth     destinations.Authorizer
 	limits   mappings.Limits
 	warnings config.Diagnostics
 	// forwardBatch batches forwarded events (webhook without actions).
@@ -176,6 +177,15 @@ func (pb *planBuilder) build() {
 	}
 	pb.settings()
 	pb.policy()
+	if p.Def != nil && p.Def.Auth != "" && pb.diags.Err() == nil {
+		f, err := destinations.AuthFor(p.Def.Auth)
+		if err == nil {
+			p.auth, err = f(p.Settings)
+		}
+		if err != nil {
+			pb.errAt("settings", "%s: %v", p.Def.Name, err)
+		}
+	}
 	switch d.Type {
 	case TypeWebhook:
 		pb.webhookActions()

@@ -1,0 +1,50 @@
+package destinations
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+)
+
+// Authorizer adds credentials a tool needs that a header template cannot
+// express, such as an OAuth access token minted from a service account
+// (FCM). It is called before each send, and must cache what it mints.
+type Authorizer interface {
+	Authorize(ctx context.Context, r *Request) error
+}
+
+// AuthFactory builds a destination's Authorizer from its settings. An error
+// is a configuration error (a malformed key, say), reported by validate.
+type AuthFactory func(settings map[string]any) (Authorizer, error)
+
+var (
+	authMu    sync.Mutex
+	authTypes = map[string]AuthFactory{}
+)
+
+// RegisterAuth names an AuthFactory; a definition selects it with `auth:`.
+func RegisterAuth(name string, f AuthFactory) {
+	authMu.Lock()
+	defer authMu.Unlock()
+	if _, dup := authTypes[name]; dup {
+		panic("destinations: auth registered twice: " + name)
+	}
+	authTypes[name] = f
+}
+
+// AuthFor returns the factory registered as name.
+func AuthFor(name string) (AuthFactory, error) {
+	authMu.Lock()
+	defer authMu.Unlock()
+	f, ok := authTypes[name]
+	if !ok {
+		names := make([]string, 0, len(authTypes))
+		for n := range authTypes {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		return nil, fmt.Errorf("unknown auth %q (registered: %v)", name, names)
+	}
+	return f, nil
+}

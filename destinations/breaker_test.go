@@ -1,0 +1,127 @@
+package destinations
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestSenderBreaker(t *testing.T) {
+	var healthy atomic.Bool
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		if !healthy.Load() {
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer srv.Close()
+	rec := &recorder{}
+	cfg := fastConfig("breaker")
+	cfg.Attempts = 2
+	cfg.Breaker = BreakerConfig{ConsecutiveFailures: 3, Cooldown: 300 * time.Millisecond}
+	cfg.Observer = rec
+	s := newSender(t, cfg)
+
+	for i := range 3 {
+		if open, _ := s.Open(); open {
+			t.Fatalf("open after %d failures", i)
+		}
+		if res := s.Send(context.Background(), post(srv.URL)); res.Class != Retryable || res.BreakerOpen {
+			t.Fatalf("send %d: %+v", i, res)
+		}
+	}
+	open, wait := s.Open()
+	if !open || wait <= 0 || wait > 300*time.Millisecond || s.State() != "open" {
+		t.Fatalf("Open() = %v, %s; state %s", open, wait, s.State())
+	}
+	before := n.Load()
+	res := s.Send(context.Background(), post(srv.URL))
+	if res.Class != Retryable || !res.BreakerOpen || res.Attempts != 0 || n.Load() != before {
+		t.Fatalf("send while open: %+v, server saw %d new requests", res, n.Load()-before)
+	}
+
+	healthy.Store(true)
+	deadline := time.Now().Add(5 * time.Second)
+	for s.State() == "open" && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if s.State() != "half-open" {
+		t.Fatalf("state after cooldown: %s", s.State())
+	}
+	if open, _ := s.Open(); open {
+		t.Fatal("Open() while half-open")
+	}
+	if res := s.Send(context.Background(), post(srv.URL)); res.Class != OK || res.Attempts != 1 {
+		t.Fatalf("probe: %+v", res)
+	}
+	if s.State() != "closed" {
+		t.Fatalf("state after successful probe: %s", s.State())
+	}
+	_, states, _ := rec.snapshot()
+	if strings.Join(states, ",") != "open,half-open,closed" {
+		t.Errorf("observed states %v", states)
+	}
+}
+
+func TestSenderBreakerReopensOnFailedProbe(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	defer srv.Close()
+	cfg := fastConfig("reopen")
+	cfg.Attempts = 1
+	cfg.Breaker = BreakerConfig{ConsecutiveFailures: 1, Cooldown: 100 * time.Millisecond}
+	s := newSender(t, cfg)
+	s.Send(context.Background(), post(srv.URL))
+	if s.State() != "open" {
+		t.Fatalf("state %s", s.State())
+	}
+	for deadline := time.Now().Add(5 * time.Second); s.State() == "open" && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if res := s.Send(context.Background(), post(srv.URL)); res.BreakerOpen || res.Attempts != 1 {
+		t.Fatalf("probe: %+v", res)
+	}
+	if open, wait := s.Open(); !open || wait <= 0 {
+		t.Fatalf("after failed probe: open %v wait %s", open, wait)
+	}
+}
+
+func TestSenderCancelledDoesNotTrip(t *testing.T) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	defer srv.Close()
+	cfg := fastConfig("cancel")
+	cfg.RetryWaitMin, cfg.RetryWaitMax = 10*time.Second, 10*time.Second
+	cfg.Breaker.ConsecutiveFailures = 1
+	s := newSender(t, cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		for n.Load() == 0 {
+			time.Sleep(5 * time.Millisecond)
+		}
+		cancel()
+	}()
+	start := time.Now()
+	res := s.Send(ctx, post(srv.URL))
+	if res.Class != Retryable || !errors.Is(res.Err, context.Canceled) || res.Attempts != 1 {
+		t.Fatalf("got %+v", res)
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Fatalf("cancellation did not stop the backoff wait")
+	}
+	if s.State() != "closed" {
+		t.Fatalf("a cancelled send tripped the breaker")
+	}
+}

@@ -1,0 +1,122 @@
+package destinations
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync"
+)
+
+// ItemErrorParser reads a tool's per-item error report from a 2xx response
+// to a batch of items. body is the response body as read, up to
+// SenderConfig.MaxResponseBytes (not just the excerpt). It returns the failed
+// items only; nil means every item was accepted. Indexes outside
+// [0, items) are ignored by the Batcher.
+type ItemErrorParser func(status int, body []byte, items int) []ItemError
+
+var itemErrorParsers = struct {
+	sync.RWMutex
+	m map[string]ItemErrorParser
+}{m: map[string]ItemErrorParser{}}
+
+// RegisterItemErrors makes a parser available by name, for the catalog's
+// `item_errors:` setting. It is meant for init functions: it panics when the
+// name is empty, the parser is nil, or the name is already taken.
+func RegisterItemErrors(name string, p ItemErrorParser) {
+	if name == "" || p == nil {
+		panic("destinations: RegisterItemErrors needs a name and a parser")
+	}
+	itemErrorParsers.Lock()
+	defer itemErrorParsers.Unlock()
+	if _, dup := itemErrorParsers.m[name]; dup {
+		panic("destinations: item error parser " + name + " registered twice")
+	}
+	itemErrorParsers.m[name] = p
+}
+
+// ItemErrorsParser returns the parser registered under name.
+func ItemErrorsParser(name string) (ItemErrorParser, bool) {
+	itemErrorParsers.RLock()
+	defer itemErrorParsers.RUnlock()
+	p, ok := itemErrorParsers.m[name]
+	return p, ok
+}
+
+func init() {
+	RegisterItemErrors("standard", StandardItemErrors)
+}
+
+// StandardItemErrors is the generic per-item error convention of the http
+// and webhook destinations in batch mode, registered as "standard".
+//
+// Per-item errors (item_errors: standard)
+//
+// A receiver that accepts a batch but rejects some of its items answers
+// 207 Multi-Status with a JSON body listing the rejected items by their
+// zero-based position in the batch array:
+//
+//	HTTP/1.1 207 Multi-Status
+//	Content-Type: application/json
+//
+//	{"errors": [
+//	  {"index": 2, "status": 400, "message": "bad email"},
+//	  {"index": 5, "status": 503, "message": "shard unavailable"}
+//	]}
+//
+// Only the listed items fail; every other item of the batch is delivered.
+// A listed item's outcome follows its own status exactly as a whole response
+// would: 408, 423, 429 and 5xx except 501 are retried later, any other
+// 4xx (and an entry without a status) is permanent and dead-lettered with
+// the message. Entries with a 2xx status, an index outside the batch, or a
+// repeated index are ignored.
+//
+// Any other 2xx status (200, 202, ...) means the whole batch was accepted,
+// whatever the body says. A 207 whose body is not this JSON shape cannot say
+// which items failed, so every item fails as permanent (dead-lettered with
+// the reason, to be replayed once the receiver is fixed) rather than be
+// reported as delivered. The body is read up to delivery's response limit
+// (64 KiB by default).
+func StandardItemErrors(status int, body []byte, items int) []ItemError {
+	if status != http.StatusMultiStatus {
+		return nil
+	}
+	var report struct {
+		Errors []struct {
+			Index   *int   `json:"index"`
+			Status  int    `json:"status"`
+			Message string `json:"message"`
+		} `json:"errors"`
+	}
+	if err := json.Unmarshal(body, &report); err != nil || report.Errors == nil {
+		msg := "207 response without a readable {\"errors\":[...]} list"
+		if err != nil {
+			msg = fmt.Sprintf("%s: %v", msg, err)
+		}
+		out := make([]ItemError, items)
+		for i := range out {
+			out[i] = ItemError{Index: i, Class: Permanent, Status: status, Message: msg}
+		}
+		return out
+	}
+	var out []ItemError
+	seen := make(map[int]bool, len(report.Errors))
+	for _, e := range report.Errors {
+		if e.Index == nil || *e.Index < 0 || *e.Index >= items || seen[*e.Index] {
+			continue
+		}
+		class := Permanent
+		if e.Status != 0 {
+			class = Classify(e.Status)
+		}
+		if class == OK {
+			continue
+		}
+		seen[*e.Index] = true
+		msg := e.Message
+		if msg == "" {
+			msg = "rejected by the receiver"
+		}
+		out = append(out, ItemError{Index: *e.Index, Class: class, Status: e.Status, Message: msg})
+	}
+	return out
+}
