@@ -341,3 +341,22 @@ func BenchmarkHelpers(b *testing.B) {
 		})
 	}
 }
+
+func TestEncodingHelpers(t *testing.T) {
+	c := NewCompiler(ExprLimits{})
+	for src, want := range map[string]any{
+		`base64("user:secret")`:           "dXNlcjpzZWNyZXQ=",
+		`base64(nil)`:                     nil,
+		`basicAuth("site", "key")`:        "Basic c2l0ZTprZXk=",
+		`basicAuth("anystring", "k-us6")`: "Basic YW55c3RyaW5nOmstdXM2",
+	} {
+		p, err := c.Expr("x", src)
+		if err != nil {
+			t.Fatalf("%s: %v", src, err)
+		}
+		got, err := p.Eval(&Env{})
+		if err != nil || got != want {
+			t.Errorf("%s = %v, %v; want %v", src, got, err, want)
+		}
+	}
+}
