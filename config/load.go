@@ -190,6 +190,22 @@ func (c *Config) checkGlobal() Diagnostics {
 		}
 		names[s.Name] = true
 	}
+	owner := map[string]string{}
+	for i, s := range g.Sources {
+		for j, k := range s.WriteKeys {
+			p := fmt.Sprintf("sources[%d].write_keys[%d]", i, j)
+			switch {
+			case k == "":
+				errAt(p, "write key is empty (an unset ${ENV}?)")
+			case owner[k] != "" && owner[k] != s.Name:
+				errAt(p, "write key is also a key of source %q: a key must name one source", owner[k])
+			}
+			owner[k] = s.Name
+		}
+	}
+	if g.Ingest.Enabled && len(owner) == 0 {
+		errAt("ingest.enabled", "the HTTP intake needs write keys: list them under sources[].write_keys")
+	}
 	if g.Log.Level != "" && !oneOf(g.Log.Level, "debug", "info", "warn", "error") {
 		errAt("log.level", "log level %q: want debug, info, warn or error", g.Log.Level)
 	}

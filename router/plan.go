@@ -154,7 +154,13 @@ func (pb *planBuilder) exprErr(prefix string, err error) {
 func (pb *planBuilder) build() {
 	d, p := pb.d, pb.p
 	gl := pb.b.Config.Global.Limits
-	p.limits = mappings.Limits{MaxBytes: gl.MaxEventBytes, MaxDepth: gl.MaxDepth, MaxProperties: gl.MaxProperties}
+	maxBytes := gl.MaxEventBytes
+	if maxBytes <= 0 {
+		maxBytes = mappings.DefaultLimits.MaxBytes
+	}
+	// The HTTP intake accepts events up to the limit as sent, then adds
+	// messageId, receivedAt and timestamps (ingest.EnrichmentHeadroom).
+	p.limits = mappings.Limits{MaxBytes: maxBytes + 1024, MaxDepth: gl.MaxDepth, MaxProperties: gl.MaxProperties}
 	switch d.Type {
 	case "":
 		return // reported by config

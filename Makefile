@@ -1,0 +1,63 @@
+# switchyard: the whole set-up is `make run` and `make test`.
+GO        ?= go
+BIN       := bin/switchyard
+CONFIG    ?= examples/quickstart
+DATA      ?= ./data
+SINK      ?= 127.0.0.1:9000
+FUZZTIME  ?= 15s
+PKGS      := ./...
+
+.PHONY: all build run sink publish-example test test-short vet fmt-check bench fuzz peer-report schema docs clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/switchyard
+
+# The quickstart: embedded NATS + the router on examples/quickstart, and a
+# local sink on $(SINK) printing every request the destinations send.
+# Publish a first event from another terminal with `make publish-example`.
+run: build
+	@echo "switchyard quickstart: sink on http://$(SINK), admin on http://127.0.0.1:8088 (Ctrl-C stops both)"
+	@$(BIN) sink --listen $(SINK) & sink=$$!; \
+	trap 'kill $$sink 2>/dev/null' EXIT INT TERM; \
+	$(BIN) serve --config $(CONFIG) --data $(DATA)
+
+sink: build
+	$(BIN) sink --listen $(SINK) --headers
+
+# Publish the quickstart's sample events to the running quickstart.
+publish-example: build
+	$(BIN) publish --config $(CONFIG) --source web $(CONFIG)/events.ndjson
+
+# The full suite, with the race detector. Node.js tests (a real Segment
+# client) install their npm packages on first run.
+test: vet fmt-check
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	$(MAKE) fuzz FUZZTIME=$(FUZZTIME)
+
+test-short:
+	$(GO) test -short -count=1 $(PKGS)
+
+vet:
+	$(GO) vet $(PKGS)
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+# Each fuzzer briefly (CI); run longer locally with FUZZTIME=10m.
+fuzz:
+	@./scripts/fuzz.sh $(FUZZTIME)
+
+bench:
+	$(GO) run ./bench $(BENCHFLAGS)
+
+peer-report:
+	$(GO) test ./internal/peercorpus -run TestPeerReport -count=1 -v -update
+
+schema: build
+	$(BIN) schema --out docs/schema
+
+clean:
+	rm -rf bin $(DATA)
