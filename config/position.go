@@ -51,10 +51,11 @@ func (c *Config) ExprPos(d *Destination, path string, line, col int) Pos {
 	switch p.Style {
 	case yaml.LiteralStyle, yaml.FoldedStyle:
 		// The text starts on the line after the | or >, at its indentation.
+		// The block's indentation is that of its first line.
 		ln := p.Line + line
 		indent := 0
-		if lines := c.lines[d.File]; ln-1 < len(lines) {
-			l := lines[ln-1]
+		if lines := c.lines[d.File]; p.Line < len(lines) {
+			l := lines[p.Line]
 			indent = len(l) - len(strings.TrimLeft(l, " "))
 		}
 		return Pos{File: d.File, Line: ln, Col: indent + col}
