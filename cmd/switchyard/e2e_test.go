@@ -1,0 +1,351 @@
+package main_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+var binPath string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "switchyard-e2e")
+	if err != nil {
+		panic(err)
+	}
+	binPath = filepath.Join(dir, "switchyard")
+	build := exec.Command("go", "build", "-race", "-o", binPath, ".")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		panic("building the binary: " + err.Error())
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// recorder is a tool receiving requests.
+type recorder struct {
+	*httptest.Server
+	mu   sync.Mutex
+	reqs []recorded
+	fail func(n int) int // status for the n-th request; nil: 200
+}
+
+type recorded struct {
+	Method, Path string
+	Header       http.Header
+	Body         []byte
+}
+
+func newRecorder(t *testing.T) *recorder {
+	rc := &recorder{}
+	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		rc.mu.Lock()
+		n := len(rc.reqs)
+		rc.reqs = append(rc.reqs, recorded{r.Method, r.URL.Path, r.Header.Clone(), b})
+		fail := rc.fail
+		rc.mu.Unlock()
+		status := 200
+		if fail != nil {
+			status = fail(n)
+		}
+		w.WriteHeader(status)
+	}))
+	t.Cleanup(rc.Close)
+	return rc
+}
+
+func (rc *recorder) all() []recorded {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return append([]recorded{}, rc.reqs...)
+}
+
+// instance is a running switchyard binary.
+type instance struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	admin  string
+	nats   string
+	ingest string
+	out    *safeBuffer
+	done   chan struct{}
+}
+
+type safeBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *safeBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *safeBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// quickstartCopy copies examples/quickstart into a temp dir, pointing its
+// destinations at the recorder and its listeners at free ports.
+func quickstartCopy(t *testing.T, sinkURL string, extraGlobal string) (dir string, natsPort, adminPort int) {
+	t.Helper()
+	dir = t.TempDir()
+	src := filepath.Join("..", "..", "examples", "quickstart")
+	natsPort, adminPort = freePort(t), freePort(t)
+	err := filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		dst := filepath.Join(dir, rel)
+		if info.IsDir() {
+			return os.MkdirAll(dst, 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		b = bytes.ReplaceAll(b, []byte("http://127.0.0.1:9000"), []byte(sinkURL))
+		if rel == "switchyard.yaml" {
+			b = append(b, []byte(fmt.Sprintf("\nnats:\n  embedded:\n    listen: 127.0.0.1:%d\nadmin:\n  listen: 127.0.0.1:%d\n%s", natsPort, adminPort, extraGlobal))...)
+		}
+		return os.WriteFile(dst, b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, natsPort, adminPort
+}
+
+func startBinary(t *testing.T, configDir, dataDir string, natsPort, adminPort int, env ...string) *instance {
+	t.Helper()
+	in := &instance{t: t, admin: fmt.Sprintf("http://127.0.0.1:%d", adminPort), nats: fmt.Sprintf("nats://127.0.0.1:%d", natsPort), out: &safeBuffer{}, done: make(chan struct{})}
+	in.cmd = exec.Command(binPath, "serve", "--config", configDir, "--data", dataDir, "--stop-timeout", "5s")
+	in.cmd.Stdout, in.cmd.Stderr = in.out, in.out
+	in.cmd.Env = append(os.Environ(), env...)
+	if err := in.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = in.cmd.Wait(); close(in.done) }()
+	t.Cleanup(func() { in.kill() })
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(in.admin + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return in
+			}
+		}
+		select {
+		case <-in.done:
+			t.Fatalf("switchyard exited early:\n%s", in.out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("switchyard not ready:\n%s", in.out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (in *instance) kill() {
+	if in.cmd.Process != nil {
+		_ = in.cmd.Process.Kill()
+	}
+	<-in.done
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (in *instance) stop() {
+	in.t.Helper()
+	_ = in.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-in.done:
+	case <-time.After(20 * time.Second):
+		in.t.Fatalf("no exit after SIGTERM:\n%s", in.out.String())
+	}
+	if code := in.cmd.ProcessState.ExitCode(); code != 0 {
+		in.t.Fatalf("exit code %d after SIGTERM:\n%s", code, in.out.String())
+	}
+}
+
+var metricLine = regexp.MustCompile(`^switchyard_events_total\{destination="([^"]+)",outcome="([^"]+)"\} (\S+)$`)
+
+// metrics reads switchyard_events_total from /metrics.
+func (in *instance) metrics() map[string]map[string]int {
+	in.t.Helper()
+	resp, err := http.Get(in.admin + "/metrics")
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out := map[string]map[string]int{}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if m := metricLine.FindStringSubmatch(sc.Text()); m != nil {
+			if out[m[1]] == nil {
+				out[m[1]] = map[string]int{}
+			}
+			v, _ := strconv.ParseFloat(m[3], 64)
+			out[m[1]][m[2]] = int(v)
+		}
+	}
+	return out
+}
+
+func settledOf(m map[string]int) int {
+	return m["delivered"] + m["filtered"] + m["unmatched"] + m["invalid"] + m["dead_lettered"]
+}
+
+func publish(t *testing.T, url string, subject string, events ...string) {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	for _, ev := range events {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(ev), &m); err != nil {
+			t.Fatal(err)
+		}
+		msg := nats.NewMsg(subject + "." + m["type"].(string))
+		msg.Data = []byte(ev)
+		msg.Header.Set(jetstream.MsgIDHeader, m["messageId"].(string))
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err := js.PublishMsg(ctx, msg)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func waitUntil(t *testing.T, within time.Duration, cond func() bool, msg func() string) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out: %s", msg())
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+// The quickstart, driven as a newcomer would: the binary with embedded NATS
+// on the example config, events published with nats.go, mapped requests at
+// the tool, and /metrics adding up.
+func TestQuickstartEndToEnd(t *testing.T) {
+	rec := newRecorder(t)
+	dir, natsPort, adminPort := quickstartCopy(t, rec.URL, "")
+	in := startBinary(t, dir, t.TempDir(), natsPort, adminPort)
+	events, err := os.ReadFile(filepath.Join(dir, "events.ndjson"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(events)), "\n")
+	publish(t, in.nats, "events.web", lines...)
+	waitUntil(t, 20*time.Second, func() bool {
+		m := in.metrics()
+		return settledOf(m["crm"]) == len(lines) && settledOf(m["raw-webhook"]) == len(lines)
+	}, func() string { return fmt.Sprintf("%v\n%s", in.metrics(), in.out.String()) })
+	m := in.metrics()
+	if m["crm"]["delivered"] != 2 || m["crm"]["unmatched"] != 1 || m["raw-webhook"]["delivered"] != 3 {
+		t.Errorf("metrics: %v", m)
+	}
+	var purchases, profiles int
+	for _, r := range rec.all() {
+		switch {
+		case r.Path == "/crm/purchases":
+			purchases++
+			var b map[string]any
+			_ = json.Unmarshal(r.Body, &b)
+			if b["currency"] != "EUR" || b["order_id"] != "o-1001" {
+				t.Errorf("purchase body %s", r.Body)
+			}
+		case r.Path == "/crm/profiles/u-42":
+			profiles++
+			if r.Method != "PUT" || !strings.Contains(string(r.Body), `"email":"Ada@Example.com"`) {
+				t.Errorf("profile %s %s", r.Method, r.Body)
+			}
+			if got := r.Header.Get("Authorization"); got != "Bearer demo-key-not-secret" {
+				t.Errorf("Authorization = %q", got)
+			}
+		}
+	}
+	if purchases != 2 || profiles != 1 {
+		t.Errorf("purchases %d (want one per product: 2), profiles %d", purchases, profiles)
+	}
+	in.stop()
+}
+
+func TestValidateCLIReportsPositionsAndExitCode(t *testing.T) {
+	dir := t.TempDir()
+	must := func(err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.MkdirAll(filepath.Join(dir, "destinations"), 0o755))
+	must(os.WriteFile(filepath.Join(dir, "switchyard.yaml"), []byte("sources:\n  - name: web\n"), 0o644))
+	must(os.WriteFile(filepath.Join(dir, "destinations", "a.yaml"), []byte("type: http\nsources: [web]\nactions:\n  a:\n    trigger: type == \"track\" && evnt\n    url: https://x.test\n    fields: {a: userId}\ndelivery:\n  timout: 1s\n"), 0o644))
+	must(os.WriteFile(filepath.Join(dir, "destinations", "b.yaml"), []byte("name: a\ntype: webhook\nsettings: {url: https://x.test}\n"), 0o644))
+	cmd := exec.Command(binPath, "validate", "--config", dir)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if cmd.ProcessState.ExitCode() != 1 {
+		t.Fatalf("exit code %d (err %v), want 1\n%s%s", cmd.ProcessState.ExitCode(), err, stdout.String(), stderr.String())
+	}
+	out := stdout.String()
+	for _, want := range []string{
+		filepath.Join(dir, "destinations", "a.yaml") + `:9:3: unknown key "timout" in delivery; did you mean "timeout"?`,
+		filepath.Join(dir, "destinations", "a.yaml") + `:5:33: actions.a.trigger: unknown name evnt`,
+		filepath.Join(dir, "destinations", "b.yaml") + `:1:7: destination name "a" is already used`,
+	} {
+		if !strings.Contains(out, want+"\n") && !strings.Contains(out, want) {
+			t.Errorf("missing line %q in:\n%s", want, out)
+		}
+	}
+	ok := exec.Command(binPath, "validate", "--config", filepath.Join("..", "..", "examples", "quickstart"))
+	if b, err := ok.CombinedOutput(); err != nil {
+		t.Errorf("quickstart does not validate: %v\n%s", err, b)
+	}
+}
