@@ -1,6 +1,7 @@
 package router
 
 import (
+	"context"
 	"encoding/json"
 	"slices"
 	"sort"
@@ -140,4 +141,64 @@ func joinNames(s []string) string {
 		out += n
 	}
 	return out
+}
+
+// SentRequest is one request `preview --send` sent, with the tool's answer.
+type SentRequest struct {
+	Request  PreviewRequest `json:"request"`
+	Status   int            `json:"status"`
+	Response string         `json:"response"`
+	Error    string         `json:"error,omitempty"`
+}
+
+// SendOnce sends an event's requests for real, once each (no retries, no
+// batching with other events), and returns the tool's answers, redacted.
+func (p *Plan) SendOnce(ctx context.Context, raw []byte, source string) ([]SentRequest, PreviewEvent, error) {
+	pv := p.Preview(raw, PreviewOptions{Source: source})
+	if pv.Outcome != "requests" {
+		return nil, pv, nil
+	}
+	cfg := p.Policy.Sender
+	cfg.Attempts = 1
+	cfg.ItemErrors = p.itemErrs
+	s, err := destinations.NewSender(cfg)
+	if err != nil {
+		return nil, pv, err
+	}
+	defer s.Close()
+	ev, err := mappings.Decode(raw, time.Now(), p.limits)
+	if err != nil {
+		return nil, pv, err
+	}
+	rt := p.Route(ev, source, raw, &mappings.Env{}, nil)
+	var out []SentRequest
+	for i, ob := range rt.Requests {
+		req := *ob.Req
+		req.Header = req.Header.Clone()
+		if ob.Batch != nil {
+			if req.Body, err = destinations.BatchBody(*ob.Batch, req.Body); err != nil {
+				return out, pv, err
+			}
+		}
+		if p.webhook != nil {
+			if err := p.sign(&req, time.Now()); err != nil {
+				return out, pv, err
+			}
+		}
+		if p.auth != nil {
+			if err := p.auth.Authorize(ctx, &req); err != nil {
+				return out, pv, err
+			}
+		}
+		res := s.Send(ctx, &req)
+		sr := SentRequest{Status: res.Status, Response: p.Redactor.String(string(res.Body))}
+		if i < len(pv.Requests) {
+			sr.Request = pv.Requests[i]
+		}
+		if res.Err != nil {
+			sr.Error = p.Redactor.String(res.Err.Error())
+		}
+		out = append(out, sr)
+	}
+	return out, pv, nil
 }

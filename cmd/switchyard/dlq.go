@@ -1,0 +1,308 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/switchyard/switchyard/config"
+	"github.com/switchyard/switchyard/router"
+)
+
+func runDLQ(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		fmt.Fprintln(stderr, "usage: switchyard dlq list|replay|purge --config DIR --destination NAME [flags]")
+		return 2
+	}
+	sub, args := args[0], args[1:]
+	fs := flag.NewFlagSet("dlq "+sub, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("config", ".", "config directory")
+	dest := fs.String("destination", "", "destination name (required)")
+	limit := fs.Int("limit", 0, "at most this many entries (0: all)")
+	since := fs.Duration("since", 0, "only entries dead-lettered within this long (e.g. 2h)")
+	asJSON := fs.Bool("json", false, "list: one JSON object per entry")
+	yes := fs.Bool("yes", false, "purge: really delete")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if !config.NamePattern.MatchString(*dest) {
+		fmt.Fprintln(stderr, "dlq: --destination is required")
+		return 2
+	}
+	switch sub {
+	case "list":
+		return dlqList(*dir, *dest, *limit, *since, *asJSON, stdout, stderr)
+	case "replay":
+		return dlqReplay(*dir, *dest, *limit, *since, stdout, stderr)
+	case "purge":
+		return dlqPurge(*dir, *dest, *yes, stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "dlq: unknown subcommand %q (want list, replay or purge)\n", sub)
+	return 2
+}
+
+// dlqEntries calls fn with each entry of a destination present when it
+// starts, oldest first, and the entry's DLQ stream sequence.
+func dlqEntries(ctx context.Context, js jetstream.JetStream, dest string, limit int, since time.Duration, fn func(seq uint64, dl *router.DeadLetter) bool) error {
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{router.DLQSubject(dest)}}
+	if since > 0 {
+		t := time.Now().Add(-since)
+		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &t
+	}
+	c, err := js.OrderedConsumer(ctx, router.DLQStream, cfg)
+	if err != nil {
+		return fmt.Errorf("reading the DLQ: %w", err)
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		return err
+	}
+	remaining := int(info.NumPending)
+	if limit > 0 && limit < remaining {
+		remaining = limit
+	}
+	for remaining > 0 {
+		batch, err := c.Fetch(min(remaining, 256), jetstream.FetchMaxWait(2*time.Second))
+		if err != nil {
+			return err
+		}
+		got := 0
+		for m := range batch.Messages() {
+			got++
+			remaining--
+			meta, err := m.Metadata()
+			if err != nil {
+				return err
+			}
+			dl, err := router.ParseDeadLetter(m)
+			if err != nil {
+				return err
+			}
+			if !fn(meta.Sequence.Stream, dl) {
+				return nil
+			}
+			if remaining == 0 {
+				break
+			}
+		}
+		if got == 0 {
+			return nil // entries were removed meanwhile
+		}
+	}
+	return nil
+}
+
+func dlqList(dir, dest string, limit int, since time.Duration, asJSON bool, stdout, stderr io.Writer) int {
+	cfg, ok := loadConfigOnly(dir, stderr)
+	if !ok {
+		return 1
+	}
+	nc, js, err := connectFor(cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "dlq:", err)
+		return 1
+	}
+	defer nc.Close()
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	if !asJSON {
+		fmt.Fprintln(tw, "FAILED AT\tSTATUS\tACTIONS\tMESSAGE ID\tREASON")
+	}
+	n := 0
+	err = dlqEntries(context.Background(), js, dest, limit, since, func(seq uint64, dl *router.DeadLetter) bool {
+		n++
+		if asJSON {
+			b, _ := json.Marshal(map[string]any{
+				"seq": seq, "failedAt": dl.FailedAt, "firstAttempt": dl.FirstAttempt, "status": dl.Status,
+				"attempts": dl.Attempts, "actions": dl.Actions, "messageId": dl.MessageID, "reason": dl.Reason,
+				"subject": dl.Subject, "response": string(dl.Response), "event": json.RawMessage(validJSON(dl.Data)),
+			})
+			fmt.Fprintln(stdout, string(b))
+			return true
+		}
+		reason := dl.Reason
+		if len(reason) > 120 {
+			reason = reason[:117] + "..."
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", dl.FailedAt.Local().Format(time.DateTime), dl.Status, strings.Join(dl.Actions, ","), dl.MessageID, reason)
+		return true
+	})
+	tw.Flush()
+	if err != nil {
+		fmt.Fprintln(stderr, "dlq:", err)
+		return 1
+	}
+	fmt.Fprintf(stderr, "%d dead letter(s) for %s\n", n, dest)
+	return 0
+}
+
+func validJSON(b []byte) []byte {
+	if json.Valid(b) {
+		return b
+	}
+	q, _ := json.Marshal(string(b))
+	return q
+}
+
+func dlqPurge(dir, dest string, yes bool, stdout, stderr io.Writer) int {
+	cfg, ok := loadConfigOnly(dir, stderr)
+	if !ok {
+		return 1
+	}
+	nc, js, err := connectFor(cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "dlq:", err)
+		return 1
+	}
+	defer nc.Close()
+	ctx := context.Background()
+	s, err := js.Stream(ctx, router.DLQStream)
+	if err != nil {
+		fmt.Fprintln(stderr, "dlq:", err)
+		return 1
+	}
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter(router.DLQSubject(dest)))
+	if err != nil {
+		fmt.Fprintln(stderr, "dlq:", err)
+		return 1
+	}
+	n := info.State.Subjects[router.DLQSubject(dest)]
+	if !yes {
+		fmt.Fprintf(stderr, "dlq purge would delete %d dead letter(s) of %s; run again with --yes\n", n, dest)
+		return 1
+	}
+	if err := s.Purge(ctx, jetstream.WithPurgeSubject(router.DLQSubject(dest))); err != nil {
+		fmt.Fprintln(stderr, "dlq:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "purged %d dead letter(s) of %s\n", n, dest)
+	return 0
+}
+
+// dlqReplay re-delivers dead letters to their destination only. An entry
+// is removed after its event was delivered (or is now filtered or
+// unmatched); one that fails again is replaced by an entry with the new
+// reason. Interrupting it loses nothing: at worst an event is sent twice.
+func dlqReplay(dir, dest string, limit int, since time.Duration, stdout, stderr io.Writer) int {
+	cfg, plans, diags := loadAndBuild(dir)
+	if diags.Err() != nil {
+		for _, d := range diags.Errors() {
+			fmt.Fprintln(stderr, d.String())
+		}
+		return 1
+	}
+	plan, ok := plans[dest]
+	if !ok {
+		fmt.Fprintf(stderr, "dlq replay: no destination %q in %s\n", dest, dir)
+		return 1
+	}
+	nc, js, err := connectFor(cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "dlq:", err)
+		return 1
+	}
+	defer nc.Close()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	stream, err := js.Stream(ctx, router.DLQStream)
+	if err != nil {
+		fmt.Fprintln(stderr, "dlq:", err)
+		return 1
+	}
+	rp, err := router.NewReplayer(plan)
+	if err != nil {
+		fmt.Fprintln(stderr, "dlq:", err)
+		return 1
+	}
+	var (
+		mu     sync.Mutex
+		counts = map[string]int{}
+		wg     sync.WaitGroup
+		window = make(chan struct{}, 128)
+	)
+	bar := newBar(stderr, -1, "replaying dead letters of "+dest)
+	maxHeader := cfg.Global.Limits.MaxDLQHeaderBytes
+	err = dlqEntries(ctx, js, dest, limit, since, func(seq uint64, dl *router.DeadLetter) bool {
+		if ctx.Err() != nil {
+			return false
+		}
+		var only map[string]bool
+		if len(dl.Actions) > 0 {
+			only = map[string]bool{}
+			for _, a := range dl.Actions {
+				only[a] = true
+			}
+		}
+		select {
+		case window <- struct{}{}:
+		case <-ctx.Done():
+			return false
+		}
+		wg.Add(1)
+		source := ""
+		if parts := strings.SplitN(dl.Subject, ".", 3); len(parts) >= 2 {
+			source = parts[1]
+		}
+		rp.Deliver(ctx, dl.Data, source, dl.FirstAttempt, only, func(res router.ReplayResult) {
+			defer func() { <-window; wg.Done(); _ = bar.Add(1) }()
+			kind := string(res.Outcome)
+			dctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			switch res.Outcome {
+			case router.Invalid:
+				kind = "still invalid (kept)"
+			case router.DeadLettered:
+				kind = "failed again (kept with the new reason)"
+				if err := plan.PublishDeadLetter(dctx, js, router.DeadLetterAgain(dl, res), maxHeader); err != nil {
+					kind = "failed again (kept as it was)"
+					break
+				}
+				_ = stream.DeleteMsg(dctx, seq)
+			default:
+				if err := stream.DeleteMsg(dctx, seq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+					kind += " (entry not removed: " + err.Error() + ")"
+				}
+			}
+			mu.Lock()
+			counts[kind]++
+			mu.Unlock()
+		})
+		return true
+	})
+	rp.Flush()
+	wg.Wait()
+	rp.Close(context.Background())
+	_ = bar.Finish()
+	total := 0
+	for _, n := range counts {
+		total += n
+	}
+	fmt.Fprintf(stdout, "replayed %d dead letter(s) of %s\n", total, dest)
+	for k, n := range counts {
+		fmt.Fprintf(stdout, "  %6d  %s\n", n, k)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "dlq:", err)
+		return 1
+	}
+	if ctx.Err() != nil {
+		fmt.Fprintln(stderr, "interrupted: entries not yet replayed stay in the DLQ")
+		return 130
+	}
+	if counts["failed again (kept with the new reason)"]+counts["failed again (kept as it was)"] > 0 {
+		return 1
+	}
+	return 0
+}
