@@ -178,12 +178,10 @@ func Catalog() (map[string]*Definition, error) {
 	return catalog, catalogErr
 }
 
-// Lookup returns the definition of a tool type.
+// Lookup returns the definition of a tool type. Definitions that load are
+// usable even when another one is defective.
 func Lookup(name string) (*Definition, bool) {
-	c, err := Catalog()
-	if err != nil {
-		return nil, false
-	}
+	c, _ := Catalog()
 	d, ok := c[name]
 	return d, ok
 }

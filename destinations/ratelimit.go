@@ -50,6 +50,8 @@ type limiter struct {
 	// limited is true while the adaptive limit is below its target, so that
 	// the success path needs no lock in the common case.
 	limited atomic.Bool
+	// pausedUntil (unix nanoseconds) holds attempts off after a Retry-After.
+	pausedUntil atomic.Int64
 
 	mu        sync.Mutex
 	cur       float64   // current limit; 0 = unlimited
@@ -90,6 +92,10 @@ func (l *limiter) acquire(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
+	if err := l.waitPause(ctx); err != nil {
+		<-l.sem
+		return err
+	}
 	if err := l.rl.Wait(ctx); err != nil {
 		<-l.sem
 		return err
@@ -101,6 +107,33 @@ func (l *limiter) acquire(ctx context.Context) error {
 }
 
 func (l *limiter) release() { <-l.sem }
+
+// pause holds every attempt off for d (a tool's Retry-After).
+func (l *limiter) pause(d time.Duration) {
+	until := time.Now().Add(d).UnixNano()
+	for {
+		cur := l.pausedUntil.Load()
+		if cur >= until || l.pausedUntil.CompareAndSwap(cur, until) {
+			return
+		}
+	}
+}
+
+func (l *limiter) waitPause(ctx context.Context) error {
+	for {
+		d := time.Until(time.Unix(0, l.pausedUntil.Load()))
+		if d <= 0 {
+			return nil
+		}
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		}
+	}
+}
 
 // count measures the attempt rate while unlimited, to pick a starting cap
 // on the first 429.
@@ -235,6 +268,13 @@ func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	}
 	st.lastStatus = resp.StatusCode
 	s.limit.observe(resp.StatusCode, start)
+	if resp.StatusCode == 429 || resp.StatusCode == 503 {
+		// The tool asked the whole destination to wait, not this request
+		// alone: every attempt holds off until then (capped).
+		if ra, ok := retryAfter(resp, time.Now()); ok && ra > 0 {
+			s.limit.pause(min(ra, s.cfg.MaxRetryAfter))
+		}
+	}
 	s.obs.Request(s.cfg.Name, st.action, resp.StatusCode, Classify(resp.StatusCode), d)
 	resp.Body = &attemptBody{ReadCloser: resp.Body, cancel: cancel, release: s.limit.release}
 	return resp, nil

@@ -21,8 +21,12 @@ import (
 // redelivery of what is still being sent.
 const ackWait = 30 * time.Second
 
-// fetchMax bounds one pull request.
-const fetchMax = 1000
+// fetchMax bounds one pull request, and fetchWait its life: a stopping
+// lane waits at most that long for its last pull to end.
+const (
+	fetchMax  = 1000
+	fetchWait = time.Second
+)
 
 // lane runs one destination: it pulls from the destination's durable
 // consumer, routes each event, hands requests to the sender or a batcher,
@@ -180,7 +184,7 @@ func (l *lane) pull() {
 			}
 			continue
 		}
-		batch, err := l.cons.Fetch(min(free, fetchMax), jetstream.FetchMaxWait(time.Second))
+		batch, err := l.cons.Fetch(min(free, fetchMax), jetstream.FetchMaxWait(fetchWait))
 		if err != nil {
 			if time.Since(lastErr) > 10*time.Second {
 				l.log.Error("pull failed; retrying", "err", err)
@@ -195,6 +199,12 @@ func (l *lane) pull() {
 			continue
 		}
 		for msg := range batch.Messages() {
+			if l.ctx.Err() != nil {
+				// Stopping: what still arrives on the open pull request goes
+				// back, late enough to land on the next puller, not this one.
+				_ = msg.NakWithDelay(fetchWait)
+				continue
+			}
 			l.slots <- struct{}{}
 			l.handle(msg)
 		}

@@ -88,9 +88,6 @@ func Build(cfg *config.Config) (map[string]*Plan, config.Diagnostics) {
 	b := NewBuilder(cfg)
 	plans := map[string]*Plan{}
 	var diags config.Diagnostics
-	if _, err := destinations.Catalog(); err != nil {
-		diags = append(diags, config.Diagnostic{Pos: config.Pos{File: "catalog"}, Message: err.Error()})
-	}
 	for _, d := range cfg.Destinations {
 		p, ds := b.Plan(d)
 		diags = append(diags, ds...)
@@ -168,7 +165,12 @@ func (pb *planBuilder) build() {
 	default:
 		def, ok := destinations.Lookup(d.Type)
 		if !ok {
-			pb.errAt("type", "unknown destination type %q (want webhook, http, or one of: %s)", d.Type, strings.Join(destinations.Tools(), ", "))
+			msg := fmt.Sprintf("unknown destination type %q (want webhook, http, or one of: %s)", d.Type, strings.Join(destinations.Tools(), ", "))
+			if _, err := destinations.Catalog(); err != nil {
+				// A definition that does not load is a build defect; say so.
+				msg += "; the catalog has defects: " + err.Error()
+			}
+			pb.errAt("type", "%s", msg)
 			return
 		}
 		p.Def = def
