@@ -231,7 +231,8 @@ func (l *lane) tick() {
 	defer l.pulling.Done()
 	t := time.NewTicker(2 * time.Second)
 	defer t.Stop()
-	lag := time.Time{}
+	lag := time.Now()
+	l.updateLag()
 	for {
 		select {
 		case <-l.ctx.Done():
@@ -254,13 +255,18 @@ func (l *lane) tick() {
 			l.r.metrics.RateLimit.WithLabelValues(l.plan.Name).Set(l.sender.Rate())
 			if now.Sub(lag) >= 5*time.Second {
 				lag = now
-				ctx, cancel := context.WithTimeout(l.ctx, 2*time.Second)
-				if info, err := l.cons.Info(ctx); err == nil {
-					l.r.metrics.Lag.WithLabelValues(l.plan.Name).Set(float64(info.NumPending + uint64(info.NumAckPending)))
-				}
-				cancel()
+				l.updateLag()
 			}
 		}
+	}
+}
+
+// updateLag publishes the consumer's pending plus ack-pending count.
+func (l *lane) updateLag() {
+	ctx, cancel := context.WithTimeout(l.ctx, 2*time.Second)
+	defer cancel()
+	if info, err := l.cons.Info(ctx); err == nil {
+		l.r.metrics.Lag.WithLabelValues(l.plan.Name).Set(float64(info.NumPending + uint64(info.NumAckPending)))
 	}
 }
 

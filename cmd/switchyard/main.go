@@ -26,6 +26,7 @@ func commands() []command {
 		{"validate", "check a config directory; print file:line:col: message per error", runValidate},
 		{"preview", "show the exact requests a destination would send for events", runPreview},
 		{"catalog", "list the tools, or show one tool's settings, actions and fields", runCatalog},
+		{"schema", "print the destination JSON Schema, or write both schemas with --out DIR (for editors)", runSchema},
 		{"publish", "publish events (NDJSON or a JSON array) to a source", runPublish},
 		{"dlq", "list, replay or purge a destination's dead letters", runDLQ},
 		{"replay", "re-deliver past events from EVENTS to one destination", runReplay},
