@@ -165,6 +165,14 @@ func (c *Config) parseFile(path string) (*yaml.Node, bool, Diagnostics) {
 		msg := strings.TrimPrefix(err.Error(), "yaml: ")
 		msg = yamlLine.ReplaceAllString(msg, "")
 		msg = strings.TrimLeft(msg, ": ")
+		// A ${ENV} reference inside a flow list or mapping ([${A}] or
+		// {k: ${A}}) reads as a nested mapping: the commonest slip.
+		for _, l := range c.lines[path][max(0, line-2):min(len(c.lines[path]), line)] {
+			if strings.Contains(l, "${") && strings.ContainsAny(l, "[{") {
+				msg += ` (inside [ ] or { }, quote ${ENV} references: ["${WRITE_KEY}"])`
+				break
+			}
+		}
 		return nil, false, Diagnostics{{Pos: Pos{File: path, Line: line, Col: 1}, Message: "YAML syntax: " + msg}}
 	}
 	if len(n.Content) == 0 {

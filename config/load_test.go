@@ -106,6 +106,12 @@ func TestErrorsNameFileLineAndColumn(t *testing.T) {
 			want:   []string{`switchyard.yaml:2:12: the HTTP intake needs write keys`},
 		},
 		{
+			name:   "env reference in a flow list",
+			global: "sources:\n  - name: web\n    write_keys: [${KEY}]\n",
+			dest:   "type: webhook\n",
+			want:   []string{`quote ${ENV} references: ["${WRITE_KEY}"]`},
+		},
+		{
 			name: "duplicate key",
 			dest: "type: webhook\ntype: http\n",
 			want: []string{`d.yaml:2:1: `},
