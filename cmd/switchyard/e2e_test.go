@@ -473,3 +473,46 @@ func TestKilledMidBatchDeliversEverythingAfterRestart(t *testing.T) {
 	t.Logf("delivered before SIGKILL: %d of %d", before, n)
 	in2.stop()
 }
+
+// An operator backfills with `publish`, then re-sends the last hour to one
+// destination with `replay`; the other destination is untouched.
+func TestPublishThenReplayToOneDestination(t *testing.T) {
+	a, b := newRecorder(t), newRecorder(t)
+	natsPort, adminPort := freePort(t), freePort(t)
+	dir := writeConfig(t, fmt.Sprintf("nats:\n  embedded:\n    listen: 127.0.0.1:%d\nadmin:\n  listen: 127.0.0.1:%d\nsources:\n  - name: web\n", natsPort, adminPort), map[string]string{
+		"a": fmt.Sprintf("type: webhook\nsettings:\n  url: %s/a\n", a.URL),
+		"b": fmt.Sprintf("type: webhook\nfilter: event != \"Skip\"\nsettings:\n  url: %s/b\n", b.URL),
+	})
+	in := startBinary(t, dir, t.TempDir(), natsPort, adminPort)
+	input := filepath.Join(t.TempDir(), "backfill.ndjson")
+	lines := []string{
+		`{"type":"track","messageId":"p-1","userId":"u1","event":"One"}`,
+		`{"type":"track","messageId":"p-2","userId":"u1","event":"Skip"}`,
+		`{"type":"track","messageId":"p-1","userId":"u1","event":"One again"}`,
+		`{"type":"track","userId":"u1","event":"No id"}`,
+		`{"type":"track","messageId":"p-4","event":"No user"}`,
+		`not json`,
+	}
+	if err := os.WriteFile(input, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, code := runCLI(t, "publish", "--config", dir, "--source", "web", input)
+	if code != 1 || !strings.Contains(out, "published 3, duplicates 1, rejected 1") || !strings.Contains(out, "neither userId nor anonymousId is set (events #5)") || !strings.Contains(out, "event #6 (byte 295): not JSON") {
+		t.Fatalf("publish (exit %d):\n%s", code, out)
+	}
+	waitUntil(t, 10*time.Second, func() bool { return settledOf(in.metrics()["b"]) == 3 && settledOf(in.metrics()["a"]) == 3 }, func() string { return fmt.Sprint(in.metrics()) })
+	if got := len(a.all()); got != 3 {
+		t.Fatalf("a got %d requests", got)
+	}
+	out, code = runCLI(t, "replay", "--config", dir, "--destination", "b", "--since", "1h")
+	if code != 0 || !strings.Contains(out, "replayed 3 event(s) to b: delivered 2, filtered 1") {
+		t.Fatalf("replay (exit %d):\n%s", code, out)
+	}
+	if got := len(b.all()); got != 4 {
+		t.Errorf("b got %d requests, want 2 live + 2 replayed", got)
+	}
+	if got := len(a.all()); got != 3 {
+		t.Errorf("replay to b touched a: %d requests", got)
+	}
+	in.stop()
+}
