@@ -101,7 +101,11 @@ func (n *fieldNode) render(env *Env) (any, error) {
 	case fieldLiteral:
 		return n.literal, nil
 	case fieldExpr:
-		return n.prog.Eval(env)
+		v, err := n.prog.Eval(env)
+		if err != nil {
+			return nil, err
+		}
+		return normalise(v), nil
 	case fieldObject:
 		out := make(map[string]any, len(n.keys))
 		for i := range n.children {
@@ -109,7 +113,7 @@ func (n *fieldNode) render(env *Env) (any, error) {
 			if err != nil {
 				return nil, err
 			}
-			if v != nil {
+			if !isNil(v) {
 				out[n.keys[i]] = v
 			}
 		}
@@ -131,4 +135,38 @@ func (n *fieldNode) render(env *Env) (any, error) {
 // Empty reports whether the tree has nothing to render.
 func (f *Fields) Empty() bool {
 	return f == nil || (f.root.kind == fieldObject && len(f.root.keys) == 0)
+}
+
+// isNil reports nil, including a nil map or list (an absent properties
+// object): a leaf over it is omitted, not sent as null.
+func isNil(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return true
+	case map[string]any:
+		return x == nil
+	case []any:
+		return x == nil
+	}
+	return false
+}
+
+// normalise turns what expr can build but JSON cannot encode into what it
+// can: maps with non-string keys (fromPairs) get their keys printed.
+func normalise(v any) any {
+	switch x := v.(type) {
+	case map[any]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[Stringify(k)] = normalise(e)
+		}
+		return out
+	case []any:
+		for i, e := range x {
+			if _, ok := e.(map[any]any); ok {
+				x[i] = normalise(e)
+			}
+		}
+	}
+	return v
 }

@@ -360,3 +360,54 @@ func TestEncodingHelpers(t *testing.T) {
 		}
 	}
 }
+
+func TestValueHelpers(t *testing.T) {
+	c := NewCompiler(ExprLimits{})
+	ev, err := Decode([]byte(`{"type":"identify","messageId":"m","userId":"u","traits":{"phone":"0044 20 7946 0000","name":"Zoë Élan"},"properties":null}`), time.Time{}, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := NewEnv(ev, "web", nil)
+	for src, want := range map[string]any{
+		`typeOf(traits)`:                 "object",
+		`typeOf(traits.name)`:            "string",
+		`typeOf(properties)`:             "null",
+		`typeOf([1])`:                    "list",
+		`typeOf(1.5)`:                    "number",
+		`truncate(traits.name, 3)`:       "Zoë",
+		`truncate(traits.name, 100)`:     "Zoë Élan",
+		`truncate(nil, 3)`:               nil,
+		`phoneE164()`:                    "+442079460000",
+		`phoneE164("020 7946 0000")`:     nil,
+		`phoneE164("+1 (555) 010-9999")`: "+15550109999",
+	} {
+		p, err := c.Expr("x", src)
+		if err != nil {
+			t.Fatalf("%s: %v", src, err)
+		}
+		got, err := p.Eval(env)
+		if err != nil || got != want {
+			t.Errorf("%s = %#v, %v; want %#v", src, got, err, want)
+		}
+	}
+}
+
+func TestAbsentObjectsAreOmittedNotNull(t *testing.T) {
+	c := NewCompiler(ExprLimits{})
+	f, err := c.Fields("fields", map[string]any{"p": "properties", "t": "traits", "pairs": `fromPairs([["a", 1]])`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, _ := Decode([]byte(`{"type":"track","messageId":"m","userId":"u","event":"E"}`), time.Time{}, Limits{})
+	got, err := f.Render(NewEnv(ev, "", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := got.(map[string]any)
+	if _, ok := m["p"]; ok {
+		t.Errorf("absent properties rendered as %v", m["p"])
+	}
+	if pairs, ok := m["pairs"].(map[string]any); !ok || pairs["a"] != 1 {
+		t.Errorf("fromPairs result %#v is not a JSON object", m["pairs"])
+	}
+}

@@ -19,7 +19,8 @@ type tsError struct{ field, reason string }
 func CorrectTimestamp(raw map[string]any, fallback time.Time) (time.Time, *tsError) {
 	get := func(f string) (time.Time, bool, *tsError) {
 		v, ok := raw[f]
-		if !ok || v == nil {
+		if !ok || v == nil || v == "" {
+			// SDKs in the wild send "" for an unknown time: absent.
 			return time.Time{}, false, nil
 		}
 		t, ok := ParseTime(v)

@@ -172,6 +172,14 @@ func (e *env) publishMany(n int, mk func(i int) map[string]any) {
 		if _, err := js.PublishMsgAsync(m); err != nil {
 			e.t.Fatal(err)
 		}
+		if i%2000 == 1999 {
+			// Bound what waits for acks: a loaded -race run acks slowly.
+			select {
+			case <-js.PublishAsyncComplete():
+			case <-time.After(60 * time.Second):
+				e.t.Fatal("publishing timed out")
+			}
+		}
 	}
 	select {
 	case <-js.PublishAsyncComplete():

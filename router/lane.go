@@ -47,10 +47,13 @@ type lane struct {
 	slots chan struct{} // one per held message
 	freed chan struct{} // a slot came free
 
-	mu     sync.Mutex
-	held   map[uint64]*delivery           // by stream sequence
-	done   map[uint64]map[string]struct{} // requests already delivered, per message, across redeliveries
-	queues map[string][]*delivery         // ordering: user -> waiting deliveries (head is in progress)
+	mu   sync.Mutex
+	held map[uint64]*delivery // by stream sequence
+	// done remembers, per message and across its redeliveries, the requests
+	// that already ended: nil for delivered, the failure for a permanent
+	// one. A redelivery (another request was retryable) sends neither again.
+	done   map[uint64]map[string]*Failure
+	queues map[string][]*delivery // ordering: user -> waiting deliveries (head is in progress)
 
 	ctx      context.Context // cancelled on stop: no more pulling
 	cancel   context.CancelFunc
@@ -103,7 +106,7 @@ func newLane(r *Router, p *Plan, cons jetstream.Consumer) (*lane, error) {
 		slots:    make(chan struct{}, p.Policy.MaxInFlight),
 		freed:    make(chan struct{}, 1),
 		held:     map[uint64]*delivery{},
-		done:     map[uint64]map[string]struct{}{},
+		done:     map[uint64]map[string]*Failure{},
 		queues:   map[string][]*delivery{},
 	}
 	l.ctx, l.cancel = context.WithCancel(context.Background())
@@ -303,7 +306,7 @@ func (l *lane) handle(msg jetstream.Msg) {
 		l.samples.record(msg.Data(), ev.MessageID, &destinations.Request{Action: f.Action}, nil, "render_error", f.Err.Error())
 	}
 	d.failures = rt.Failures
-	reqs := l.notDone(d.seq, rt.Requests)
+	reqs := l.notDone(d, rt.Requests)
 	if l.plan.Policy.OrderingUser {
 		d.userKey = ev.UserID
 		if d.userKey == "" {
@@ -331,21 +334,36 @@ func sourceOf(subject string) string {
 }
 
 // notDone drops the requests an earlier delivery of this message already
-// delivered (another action failed and the message came back).
-func (l *lane) notDone(seq uint64, reqs []Outbound) []Outbound {
+// ended (another request was retryable and the message came back), keeping
+// the permanent failures among them for the dead letter.
+func (l *lane) notDone(d *delivery, reqs []Outbound) []Outbound {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	done := l.done[seq]
+	done := l.done[d.seq]
 	if len(done) == 0 {
 		return reqs
 	}
 	out := reqs[:0:0]
 	for _, o := range reqs {
-		if _, ok := done[o.Key]; !ok {
+		f, ended := done[o.Key]
+		switch {
+		case !ended:
 			out = append(out, o)
+		case f != nil:
+			d.failures = append(d.failures, *f)
 		}
 	}
 	return out
+}
+
+// markDone records that a request of a message ended for good.
+func (l *lane) markDone(seq uint64, key string, f *Failure) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.done[seq] == nil {
+		l.done[seq] = map[string]*Failure{}
+	}
+	l.done[seq][key] = f
 }
 
 // dispatch sends a delivery's requests; the last result settles it.
@@ -417,16 +435,13 @@ func (l *lane) complete(d *delivery, o Outbound, res destinations.Result) {
 	d.attempts += res.Attempts
 	switch res.Class {
 	case destinations.OK:
-		l.mu.Lock()
-		if l.done[d.seq] == nil {
-			l.done[d.seq] = map[string]struct{}{}
-		}
-		l.done[d.seq][o.Key] = struct{}{}
-		l.mu.Unlock()
+		l.markDone(d.seq, o.Key, nil)
 	case destinations.Permanent:
 		r := res
 		d.last, d.lastAct = &r, o.Action
-		d.failures = append(d.failures, Failure{Action: o.Action, Err: resultErr(&res)})
+		f := Failure{Action: o.Action, Err: resultErr(&res)}
+		d.failures = append(d.failures, f)
+		l.markDone(d.seq, o.Key, &f)
 	default:
 		r := res
 		d.retry, d.last, d.lastAct = &r, &r, o.Action
@@ -631,6 +646,6 @@ func (l *lane) release(d *delivery, final bool) {
 			l.nak(next, 0)
 			return
 		}
-		l.dispatch(next, l.notDone(next.seq, next.retryReqs))
+		l.dispatch(next, next.retryReqs)
 	}
 }

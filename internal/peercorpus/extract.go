@@ -1,0 +1,607 @@
+package peercorpus
+
+import (
+	"encoding/json"
+	"math"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/switchyard/switchyard/mappings"
+)
+
+// Fields are the Segment semantics a tool's requests carry, reduced to a
+// form both routers' requests can be compared in.
+type Fields struct {
+	Identity string // the user the tool files the data under
+	Email    string
+	Event    string // the event name the tool records
+	Revenue  *float64
+	Prices   []float64
+	Quantity []float64
+	Currency string
+	Products []string // product ids
+	TimeMs   *int64
+}
+
+// FieldNames lists the compared fields, in report order.
+var FieldNames = []string{"identity", "email", "event", "revenue", "price", "quantity", "currency", "product ids", "time"}
+
+// Extractor reduces one router's requests for one input to Fields. Both
+// routers target the same public API, so one extractor reads both; where
+// the peer uses an older API shape (Klaviyo's, OneSignal's, SendGrid's
+// internal contact format) the extractor reads that too.
+type Extractor func(reqs []Request) Fields
+
+// Extractors are the per-tool extractors.
+var Extractors = map[string]Extractor{
+	"amplitude":  amplitudeFields,
+	"mixpanel":   mixpanelFields,
+	"ga4":        ga4Fields,
+	"braze":      brazeFields,
+	"customerio": customerioFields,
+	"iterable":   iterableFields,
+	"klaviyo":    klaviyoFields,
+	"sendgrid":   sendgridFields,
+	"mailchimp":  mailchimpFields,
+	"onesignal":  onesignalFields,
+}
+
+// Extract applies the tool's extractor; a tool without one yields no fields.
+func Extract(tool string, reqs []Request) Fields {
+	if x, ok := Extractors[tool]; ok {
+		return x(reqs)
+	}
+	return Fields{}
+}
+
+func amplitudeFields(reqs []Request) Fields {
+	var f Fields
+	var events []map[string]any
+	for _, r := range reqs {
+		for _, e := range list(get(r.Body, "events")) {
+			if m, ok := e.(map[string]any); ok {
+				events = append(events, m)
+			}
+		}
+	}
+	if len(events) == 0 {
+		return f
+	}
+	main := events[0]
+	for _, e := range events {
+		if text(e["event_type"]) != "Product Purchased" {
+			main = e
+			break
+		}
+	}
+	f.Identity = first(text(main["user_id"]), text(main["device_id"]))
+	f.Email = first(text(get(main, "user_properties", "$set", "email")), text(get(main, "user_properties", "email")))
+	f.Event = text(main["event_type"])
+	f.Revenue = number(main["revenue"])
+	f.Currency = text(get(main, "event_properties", "currency"))
+	f.TimeMs = millis(main["time"])
+	for _, e := range events {
+		f.addPrice(e["price"])
+		f.addQuantity(e["quantity"])
+		id := text(e["productId"])
+		if id == "" && text(e["event_type"]) == "Product Purchased" {
+			id = text(get(e, "event_properties", "product_id"))
+		}
+		f.addProduct(id)
+	}
+	return f
+}
+
+func mixpanelFields(reqs []Request) Fields {
+	var f Fields
+	var event, profile map[string]any
+	for _, r := range reqs {
+		for _, e := range list(r.Body) {
+			m, _ := e.(map[string]any)
+			switch {
+			case m == nil:
+			case m["event"] != nil && event == nil:
+				event = m
+			case m["$set"] != nil && profile == nil:
+				profile = m
+			}
+		}
+	}
+	if profile != nil {
+		f.Identity = text(profile["$distinct_id"])
+		f.Email = text(get(profile, "$set", "$email"))
+	}
+	if event != nil {
+		p := get(event, "properties")
+		f.Identity = text(get(p, "distinct_id"))
+		f.Event = text(event["event"])
+		f.Revenue = number(get(p, "revenue"))
+		f.Currency = text(get(p, "currency"))
+		f.TimeMs = millis(get(p, "time"))
+		f.Email = first(f.Email, text(get(p, "$email")), text(get(p, "email")))
+		f.addProducts(list(get(p, "products")), "price", "quantity", "product_id")
+	}
+	// Simplified ID Merge names anonymous users "$device:<id>" in the
+	// peer's profile updates; the id is the same user.
+	f.Identity = strings.TrimPrefix(f.Identity, "$device:")
+	return f
+}
+
+func ga4Fields(reqs []Request) Fields {
+	var f Fields
+	for _, r := range reqs {
+		b := r.Body
+		ev := get(list(get(b, "events")), "0")
+		if ev == nil {
+			continue
+		}
+		f.Identity = text(get(b, "client_id"))
+		f.Event = text(get(ev, "name"))
+		f.Revenue = number(get(ev, "params", "value"))
+		f.Currency = text(get(ev, "params", "currency"))
+		f.TimeMs = millis(get(b, "timestamp_micros"))
+		f.addProducts(list(get(ev, "params", "items")), "price", "quantity", "item_id")
+		break
+	}
+	return f
+}
+
+func brazeFields(reqs []Request) Fields {
+	var f Fields
+	for _, r := range reqs {
+		b := r.Body
+		for _, kind := range []string{"attributes", "events", "purchases"} {
+			for _, o := range list(get(b, kind)) {
+				f.Identity = first(f.Identity, text(get(o, "external_id")), text(get(o, "user_alias", "alias_name")), text(get(o, "braze_id")))
+				if kind == "attributes" {
+					f.Email = first(f.Email, text(get(o, "email")))
+				}
+			}
+		}
+		if e := get(list(get(b, "events")), "0"); e != nil && f.Event == "" {
+			f.Event = text(get(e, "name"))
+			f.TimeMs = millis(get(e, "time"))
+		}
+		for _, p := range list(get(b, "purchases")) {
+			f.addPrice(get(p, "price"))
+			f.addQuantity(get(p, "quantity"))
+			f.addProduct(text(get(p, "product_id")))
+			f.Currency = first(f.Currency, text(get(p, "currency")))
+			if f.TimeMs == nil {
+				f.TimeMs = millis(get(p, "time"))
+			}
+		}
+	}
+	return f
+}
+
+func customerioFields(reqs []Request) Fields {
+	var f Fields
+	for _, r := range reqs {
+		path := urlPath(r.URL)
+		if rest, ok := cut(path, "/customers/"); ok {
+			f.Identity = first(f.Identity, strings.SplitN(rest, "/", 2)[0])
+		}
+		ops := list(get(r.Body, "batch"))
+		if ops == nil && r.Body != nil {
+			ops = []any{r.Body}
+		}
+		for _, op := range ops {
+			f.Identity = first(f.Identity, text(get(op, "identifiers", "id")), text(get(op, "identifiers", "email")),
+				text(get(op, "identifiers", "cio_id")), text(get(op, "anonymous_id")))
+			f.Email = first(f.Email, text(get(op, "email")), text(get(op, "attributes", "email")), text(get(op, "identifiers", "email")))
+			if name := text(get(op, "name")); name != "" && f.Event == "" && (strings.Contains(path, "events") || get(op, "action") != nil) {
+				f.Event = name
+				f.Revenue = number(first(get(op, "data", "revenue"), get(op, "attributes", "revenue")))
+				f.Currency = text(first(get(op, "data", "currency"), get(op, "attributes", "currency")))
+				f.addProducts(list(first(get(op, "data", "products"), get(op, "attributes", "products"))), "price", "quantity", "product_id")
+			}
+			if f.TimeMs == nil {
+				f.TimeMs = millis(first(get(op, "timestamp"), get(op, "_timestamp")))
+			}
+		}
+	}
+	return f
+}
+
+func iterableFields(reqs []Request) Fields {
+	var f Fields
+	for _, r := range reqs {
+		path := urlPath(r.URL)
+		records := list(first(get(r.Body, "events"), get(r.Body, "users")))
+		if records == nil {
+			records = []any{r.Body}
+		}
+		for _, o := range records {
+			f.Identity = first(f.Identity, text(get(o, "userId")), text(get(o, "user", "userId")))
+			f.Email = first(f.Email, text(get(o, "email")), text(get(o, "user", "email")))
+			switch {
+			case strings.Contains(path, "trackPurchase"):
+				f.Event = first(f.Event, "trackPurchase")
+				f.Revenue = number(get(o, "total"))
+			case strings.Contains(path, "updateCart"):
+				f.Event = first(f.Event, "updateCart")
+			default:
+				f.Event = first(f.Event, text(get(o, "eventName")))
+			}
+			if f.TimeMs == nil {
+				f.TimeMs = millis(get(o, "createdAt"))
+			}
+			f.addProducts(list(get(o, "items")), "price", "quantity", "id")
+		}
+	}
+	if f.Identity == "" {
+		f.Identity = f.Email // Iterable files email-keyed projects under the email
+	}
+	return f
+}
+
+func klaviyoFields(reqs []Request) Fields {
+	var f Fields
+	for _, r := range reqs {
+		a := get(r.Body, "data", "attributes")
+		if a == nil {
+			a = r.Body // the legacy /api/track and /api/identify shapes
+		}
+		prof := first(get(a, "profile", "data", "attributes"), get(a, "profile"), get(a, "customer_properties"))
+		if prof == nil && text(get(r.Body, "data", "type")) == "profile" {
+			prof = a
+		}
+		f.Identity = first(f.Identity, text(get(prof, "external_id")), text(get(prof, "$id")), text(get(prof, "email")), text(get(prof, "$email")))
+		f.Email = first(f.Email, text(get(prof, "email")), text(get(prof, "$email")))
+		name := first(text(get(a, "metric", "data", "attributes", "name")), text(get(a, "metric", "name")), text(get(a, "event")))
+		if name == "" || f.Event != "" {
+			continue
+		}
+		p := get(a, "properties")
+		f.Event = name
+		f.Revenue = number(first(get(a, "value"), get(p, "$value"), get(p, "value")))
+		f.Currency = text(first(get(a, "value_currency"), get(p, "currency")))
+		f.TimeMs = millis(get(a, "time"))
+		f.addProduct(text(first(get(p, "ProductID"), get(p, "product_id"))))
+		f.addPrice(first(get(p, "Price"), get(p, "price")))
+		f.addQuantity(first(get(p, "Quantity"), get(p, "quantity")))
+		f.addProducts(list(first(get(p, "products"), get(p, "Items"))), "price", "quantity", "product_id")
+	}
+	return f
+}
+
+func sendgridFields(reqs []Request) Fields {
+	var f Fields
+	for _, r := range reqs {
+		c := first(get(list(get(r.Body, "contacts")), "0"), get(r.Body, "contactDetails"))
+		f.Identity = first(f.Identity, text(get(c, "external_id")), text(get(c, "email")))
+		f.Email = first(f.Email, text(get(c, "email")), text(get(list(get(list(get(r.Body, "personalizations")), "0", "to")), "0", "email")))
+	}
+	return f
+}
+
+func mailchimpFields(reqs []Request) Fields {
+	var f Fields
+	for _, r := range reqs {
+		if rest, ok := cut(urlPath(r.URL), "/members/"); ok {
+			f.Identity = first(f.Identity, strings.SplitN(rest, "/", 2)[0])
+		}
+		f.Email = first(f.Email, text(get(r.Body, "email_address")))
+		if strings.HasSuffix(urlPath(r.URL), "/events") && f.Event == "" {
+			f.Event = text(get(r.Body, "name"))
+			f.TimeMs = millis(get(r.Body, "occurred_at"))
+		}
+	}
+	return f
+}
+
+func onesignalFields(reqs []Request) Fields {
+	var f Fields
+	for _, r := range reqs {
+		path := urlPath(r.URL)
+		b := r.Body
+		f.Identity = first(f.Identity, text(get(b, "identity", "external_id")), text(get(b, "external_user_id")))
+		if rest, ok := cut(path, "/external_id/"); ok {
+			f.Identity = first(f.Identity, strings.SplitN(rest, "/", 2)[0])
+		} else if rest, ok := cut(path, "/users/"); ok {
+			f.Identity = first(f.Identity, strings.SplitN(rest, "/", 2)[0])
+		}
+		for _, s := range list(get(b, "subscriptions")) {
+			if strings.EqualFold(text(get(s, "type")), "Email") {
+				f.Email = first(f.Email, text(get(s, "token")))
+			}
+		}
+		if text(get(b, "device_type")) == "11" { // the v1 players API's email device
+			f.Email = first(f.Email, text(get(b, "identifier")))
+		}
+		for _, e := range list(get(b, "events")) {
+			f.Identity = first(f.Identity, text(get(e, "external_id")))
+			if f.Event == "" {
+				f.Event = text(get(e, "name"))
+				f.TimeMs = millis(get(e, "timestamp"))
+			}
+		}
+	}
+	return f
+}
+
+func (f *Fields) addPrice(v any) {
+	if n := number(v); n != nil {
+		f.Prices = append(f.Prices, *n)
+	}
+}
+
+func (f *Fields) addQuantity(v any) {
+	if n := number(v); n != nil {
+		f.Quantity = append(f.Quantity, *n)
+	}
+}
+
+func (f *Fields) addProduct(id string) {
+	if id != "" {
+		f.Products = append(f.Products, id)
+	}
+}
+
+func (f *Fields) addProducts(items []any, price, quantity, id string) {
+	for _, it := range items {
+		f.addPrice(get(it, price))
+		f.addQuantity(get(it, quantity))
+		f.addProduct(text(first(get(it, id), get(it, "sku"))))
+	}
+}
+
+// get walks maps by key and lists by index ("0").
+func get(v any, path ...string) any {
+	for _, p := range path {
+		switch x := v.(type) {
+		case map[string]any:
+			v = x[p]
+		case []any:
+			i, err := strconv.Atoi(p)
+			if err != nil || i < 0 || i >= len(x) {
+				return nil
+			}
+			v = x[i]
+		default:
+			return nil
+		}
+	}
+	return v
+}
+
+func list(v any) []any {
+	l, _ := v.([]any)
+	return l
+}
+
+// first returns the first argument that is neither nil nor "".
+func first[T comparable](vs ...T) T {
+	var zero T
+	for _, v := range vs {
+		if v != zero {
+			return v
+		}
+	}
+	return zero
+}
+
+// text prints ids and names the way both routers send them.
+func text(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return strings.TrimSpace(x)
+	case json.Number:
+		return x.String()
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case int:
+		return strconv.Itoa(x)
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case bool:
+		return strconv.FormatBool(x)
+	}
+	return ""
+}
+
+// number reads a number, or a string holding one.
+func number(v any) *float64 {
+	var f float64
+	var err error
+	switch x := v.(type) {
+	case json.Number:
+		f, err = x.Float64()
+	case float64:
+		f = x
+	case int:
+		f = float64(x)
+	case int64:
+		f = float64(x)
+	case string:
+		f, err = strconv.ParseFloat(strings.TrimSpace(x), 64)
+	default:
+		return nil
+	}
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		return nil
+	}
+	return &f
+}
+
+// millis reads a time as Unix milliseconds: an ISO-8601 string, or a Unix
+// time in seconds, milliseconds or microseconds (told apart by magnitude).
+func millis(v any) *int64 {
+	if s, ok := v.(string); ok {
+		if t, ok := mappings.ParseTime(s); ok {
+			ms := t.UnixMilli()
+			return &ms
+		}
+	}
+	n := number(v)
+	if n == nil || *n <= 0 {
+		return nil
+	}
+	x := *n
+	switch {
+	case x > 1e14: // microseconds
+		x /= 1e3
+	case x < 1e11: // seconds
+		x *= 1e3
+	}
+	ms := int64(math.Round(x))
+	return &ms
+}
+
+func urlPath(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	if p, err := url.PathUnescape(u.EscapedPath()); err == nil {
+		return p
+	}
+	return u.Path
+}
+
+func cut(s, sep string) (string, bool) {
+	i := strings.Index(s, sep)
+	if i < 0 {
+		return "", false
+	}
+	return s[i+len(sep):], true
+}
+
+// Agreement is how two routers compare on one field of one input.
+type Agreement int
+
+// The outcomes of comparing a field.
+const (
+	Neither  Agreement = iota // neither router sends the field
+	Agree                     // both send it, equal
+	Differ                    // both send it, different
+	OursOnly                  // only switchyard sends it
+	PeerOnly                  // only the peer sends it
+)
+
+// timeTolerance absorbs the peer's whole-second times.
+const timeTolerance = time.Second
+
+// Compare compares ours with the peer's fields, field by field, in
+// FieldNames order.
+func Compare(ours, peer Fields) []Agreement {
+	strs := func(a, b string, fold bool) Agreement {
+		if fold {
+			a, b = strings.ToLower(a), strings.ToLower(b)
+		}
+		return agreement(a != "", b != "", a == b)
+	}
+	nums := func(a, b *float64) Agreement {
+		return agreement(a != nil, b != nil, a != nil && b != nil && math.Abs(*a-*b) < 0.005)
+	}
+	lists := func(a, b []float64) Agreement {
+		return agreement(len(a) > 0, len(b) > 0, sameFloats(a, b))
+	}
+	times := func(a, b *int64) Agreement {
+		return agreement(a != nil, b != nil, a != nil && b != nil && math.Abs(float64(*a-*b)) <= float64(timeTolerance.Milliseconds()))
+	}
+	return []Agreement{
+		strs(ours.Identity, peer.Identity, false),
+		strs(ours.Email, peer.Email, true),
+		strs(ours.Event, peer.Event, false),
+		nums(ours.Revenue, peer.Revenue),
+		lists(ours.Prices, peer.Prices),
+		lists(ours.Quantity, peer.Quantity),
+		strs(ours.Currency, peer.Currency, true),
+		agreement(len(ours.Products) > 0, len(peer.Products) > 0, sameStrings(ours.Products, peer.Products)),
+		times(ours.TimeMs, peer.TimeMs),
+	}
+}
+
+func agreement(ours, peer, equal bool) Agreement {
+	switch {
+	case ours && peer && equal:
+		return Agree
+	case ours && peer:
+		return Differ
+	case ours:
+		return OursOnly
+	case peer:
+		return PeerOnly
+	}
+	return Neither
+}
+
+func sameFloats(a, b []float64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	x, y := append([]float64{}, a...), append([]float64{}, b...)
+	sort.Float64s(x)
+	sort.Float64s(y)
+	for i := range x {
+		if math.Abs(x[i]-y[i]) >= 0.005 {
+			return false
+		}
+	}
+	return true
+}
+
+// sameStrings compares product ids as sets.
+func sameStrings(a, b []string) bool {
+	set := func(l []string) map[string]bool {
+		m := map[string]bool{}
+		for _, s := range l {
+			m[s] = true
+		}
+		return m
+	}
+	x, y := set(a), set(b)
+	if len(x) != len(y) {
+		return false
+	}
+	for k := range x {
+		if !y[k] {
+			return false
+		}
+	}
+	return true
+}
+
+// Show prints field i of f for the report's examples.
+func (f Fields) Show(i int) string {
+	switch FieldNames[i] {
+	case "identity":
+		return f.Identity
+	case "email":
+		return f.Email
+	case "event":
+		return f.Event
+	case "revenue":
+		if f.Revenue != nil {
+			return strconv.FormatFloat(*f.Revenue, 'f', -1, 64)
+		}
+	case "price":
+		return floats(f.Prices)
+	case "quantity":
+		return floats(f.Quantity)
+	case "currency":
+		return f.Currency
+	case "product ids":
+		return strings.Join(f.Products, ",")
+	case "time":
+		if f.TimeMs != nil {
+			return time.UnixMilli(*f.TimeMs).UTC().Format(time.RFC3339Nano)
+		}
+	}
+	return ""
+}
+
+func floats(l []float64) string {
+	s := make([]string, len(l))
+	for i, x := range l {
+		s[i] = strconv.FormatFloat(x, 'f', -1, 64)
+	}
+	return strings.Join(s, ",")
+}
