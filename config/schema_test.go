@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 	"testing"
 
@@ -15,7 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/switchyard/switchyard/config"
-	"github.com/switchyard/switchyard/destinations"
+	"github.com/switchyard/switchyard/router"
 )
 
 // update rewrites the generated files (docs/schema/*.json and
@@ -24,36 +23,13 @@ var update = flag.Bool("update", false, "rewrite docs/schema/*.json and docs/con
 
 const schemaDir = "../docs/schema"
 
-// catalogTools converts the real catalog as `switchyard schema` does.
+// catalogTools converts the real catalog exactly as `switchyard schema`
+// does.
 func catalogTools(t *testing.T) []config.ToolSchema {
 	t.Helper()
-	cat, err := destinations.Catalog()
+	out, err := router.ToolSchemas()
 	if err != nil {
 		t.Fatal(err)
-	}
-	names := make([]string, 0, len(cat))
-	for n := range cat {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	var out []config.ToolSchema
-	for _, n := range names {
-		d := cat[n]
-		ts := config.ToolSchema{Name: d.Name, Title: d.Title, Description: d.Description}
-		for _, s := range d.Settings {
-			ts.Settings = append(ts.Settings, config.ToolSetting{Name: s.Name, Description: s.Description, Format: s.Format,
-				Required: s.Required, Secret: s.Secret, Enum: s.Enum, Default: s.Default})
-		}
-		if d.Endpoints != nil {
-			if _, ok := d.Setting("endpoint"); !ok {
-				ts.Settings = append(ts.Settings, config.ToolSetting{Name: "endpoint", Format: "url",
-					Description: "Base URL, overriding the one " + d.Endpoints.Setting + " selects."})
-			}
-		}
-		for _, p := range d.Presets {
-			ts.Presets = append(ts.Presets, p.Name)
-		}
-		out = append(out, ts)
 	}
 	return out
 }

@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/switchyard/switchyard/config"
-	"github.com/switchyard/switchyard/destinations"
+	"github.com/switchyard/switchyard/router"
 )
 
 // runSchema prints the JSON Schema of destination files, or with --out
@@ -30,7 +30,7 @@ func runSchema(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "schema: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	tools, err := toolSchemas()
+	tools, err := router.ToolSchemas()
 	if err != nil {
 		fmt.Fprintf(stderr, "schema: %v\n", err)
 		return 1
@@ -65,36 +65,4 @@ func runSchema(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, path)
 	}
 	return 0
-}
-
-// toolSchemas converts the catalog into what config's schema generator
-// takes (config imports nothing internal). config's schema tests convert
-// the same way; keep the two in step.
-func toolSchemas() ([]config.ToolSchema, error) {
-	cat, err := destinations.Catalog()
-	if err != nil {
-		return nil, err
-	}
-	var out []config.ToolSchema
-	for _, name := range destinations.Tools() {
-		d := cat[name]
-		ts := config.ToolSchema{Name: d.Name, Title: d.Title, Description: d.Description}
-		for _, s := range d.Settings {
-			ts.Settings = append(ts.Settings, config.ToolSetting{Name: s.Name, Description: s.Description, Format: s.Format,
-				Required: s.Required, Secret: s.Secret, Enum: s.Enum, Default: s.Default})
-		}
-		// The router accepts settings.endpoint for tools that pick a base
-		// URL from a region or data center setting.
-		if d.Endpoints != nil {
-			if _, ok := d.Setting("endpoint"); !ok {
-				ts.Settings = append(ts.Settings, config.ToolSetting{Name: "endpoint", Format: "url",
-					Description: "Base URL, overriding the one " + d.Endpoints.Setting + " selects."})
-			}
-		}
-		for _, p := range d.Presets {
-			ts.Presets = append(ts.Presets, p.Name)
-		}
-		out = append(out, ts)
-	}
-	return out, nil
 }
