@@ -56,9 +56,16 @@ type ExprError struct {
 	Line    int
 	Column  int
 	Message string
+	// Runtime is set for an evaluation error (compile errors are not).
+	Runtime bool
 }
 
 func (e *ExprError) Error() string {
+	if e.Runtime {
+		// The operator knows the expression by its path; quoting a long
+		// source in every dead letter only buries the reason.
+		return fmt.Sprintf("%s: %s", e.Path, e.Message)
+	}
 	if e.Line > 0 {
 		return fmt.Sprintf("%s: %s (at %d:%d of %q)", e.Path, e.Message, e.Line, e.Column, e.Source)
 	}
@@ -99,7 +106,9 @@ func (p *Program) Eval(env *Env) (any, error) {
 	out, err := m.Run(p.prog, env)
 	vmPool.Put(m)
 	if err != nil {
-		return nil, exprError(p.path, p.src, err)
+		ee := exprError(p.path, p.src, err)
+		ee.Runtime = true
+		return nil, ee
 	}
 	return out, nil
 }

@@ -303,7 +303,7 @@ func TestQuickstartEndToEnd(t *testing.T) {
 			if b["currency"] != "EUR" || b["order_id"] != "o-1001" {
 				t.Errorf("purchase body %s", r.Body)
 			}
-		case r.Path == "/crm/profiles/u-42":
+		case r.Path == "/crm/profiles/user-42":
 			profiles++
 			if r.Method != "PUT" || !strings.Contains(string(r.Body), `"email":"Ada@Example.com"`) {
 				t.Errorf("profile %s %s", r.Method, r.Body)
