@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -135,6 +136,17 @@ func TestAnalyticsNodeClient(t *testing.T) {
 // the pinned @segment/analytics-node, so repeated runs cost nothing.
 func installNodeModules(t *testing.T, npm, dir string) {
 	t.Helper()
+	// Packages' tests run in parallel processes; another one may be
+	// installing into the same folder (cmd/switchyard's end-to-end test).
+	lock, err := os.OpenFile(filepath.Join(dir, ".install.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN) //nolint:errcheck
 	var pkg struct {
 		Dependencies map[string]string `json:"dependencies"`
 	}

@@ -65,6 +65,14 @@ func TestAnalyticsNodeEventsArriveMappedAtADestination(t *testing.T) {
 		t.Skip("skipping: node and npm must be on PATH to run @segment/analytics-node (install Node.js >= 20)")
 	}
 	nodeDir, _ := filepath.Abs(filepath.Join("..", "..", "ingest", "nodetest"))
+	// ingest's own test may be installing into the same folder right now.
+	lock, err := os.OpenFile(filepath.Join(nodeDir, ".install.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := os.Stat(filepath.Join(nodeDir, "node_modules", "@segment", "analytics-node", "package.json")); err != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
@@ -74,6 +82,7 @@ func TestAnalyticsNodeEventsArriveMappedAtADestination(t *testing.T) {
 			t.Fatalf("npm ci: %v\n%s", err, out)
 		}
 	}
+	lock.Close()
 	rec := newRecorder(t)
 	dir, natsPort, adminPort, ingestPort := ingestConfig(t, rec.URL)
 	in := startBinary(t, dir, t.TempDir(), natsPort, adminPort, "WEB_WRITE_KEY=wk-e2e")
