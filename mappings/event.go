@@ -1,7 +1,6 @@
 package mappings
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -110,19 +109,10 @@ func Decode(data []byte, receivedAt time.Time, lim Limits) (*Event, error) {
 	if err := checkShape(data, lim); err != nil {
 		return nil, err
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var raw map[string]any
-	if err := dec.Decode(&raw); err != nil {
-		return nil, &InvalidError{Reason: "not a JSON object: " + err.Error()}
+	raw, err := decodeObject(data)
+	if err != nil {
+		return nil, err
 	}
-	if dec.More() {
-		return nil, &InvalidError{Reason: "trailing data after the JSON object"}
-	}
-	if raw == nil {
-		return nil, &InvalidError{Reason: "not a JSON object: null"}
-	}
-	normaliseNumbers(raw)
 	return FromMap(raw, receivedAt)
 }
 

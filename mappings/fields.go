@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 )
 
 // Fields is a compiled fields tree: a YAML tree whose string leaves are
@@ -11,6 +12,11 @@ import (
 // a leaf that evaluates to nil rather than sending null.
 type Fields struct {
 	root fieldNode
+	// whole is the tree compiled as one expression (an object or list
+	// literal of the leaves), so rendering costs one VM run, not one per
+	// leaf. When it fails, the leaves run one by one to name the one at
+	// fault. nil when the tree cannot be written as one expression.
+	whole *Program
 }
 
 type fieldNode struct {
@@ -39,7 +45,67 @@ func (c *Compiler) Fields(path string, tree any) (*Fields, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Fields{root: n}, nil
+	f := &Fields{root: n}
+	if n.kind == fieldObject || n.kind == fieldList {
+		var b strings.Builder
+		if n.source(&b) {
+			// Every leaf compiled alone, so this compiles too unless the
+			// combination hits a bound; then the leaves run one by one.
+			f.whole, _ = c.Expr(path, b.String())
+		}
+	}
+	return f, nil
+}
+
+// source writes the node as one expr expression; false when a literal
+// cannot be written.
+func (n *fieldNode) source(b *strings.Builder) bool {
+	switch n.kind {
+	case fieldExpr:
+		b.WriteString("(")
+		b.WriteString(n.prog.src)
+		b.WriteString("\n)")
+	case fieldLiteral:
+		switch x := n.literal.(type) {
+		case nil:
+			b.WriteString("nil")
+		case bool:
+			b.WriteString(strconv.FormatBool(x))
+		case int:
+			b.WriteString(strconv.Itoa(x))
+		case int64:
+			b.WriteString(strconv.FormatInt(x, 10))
+		case float64:
+			b.WriteString(strconv.FormatFloat(x, 'g', -1, 64))
+		default:
+			return false
+		}
+	case fieldObject:
+		b.WriteString("{")
+		for i, k := range n.keys {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(strconv.Quote(k))
+			b.WriteString(": ")
+			if !n.children[i].source(b) {
+				return false
+			}
+		}
+		b.WriteString("}")
+	case fieldList:
+		b.WriteString("[")
+		for i := range n.children {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			if !n.children[i].source(b) {
+				return false
+			}
+		}
+		b.WriteString("]")
+	}
+	return true
 }
 
 func (c *Compiler) fieldNode(path string, v any) (fieldNode, error) {
@@ -93,7 +159,48 @@ func (f *Fields) Render(env *Env) (any, error) {
 	if f == nil {
 		return nil, nil
 	}
+	if f.whole != nil {
+		if v, err := f.whole.Eval(env); err == nil {
+			return f.root.prune(v), nil
+		}
+		// Run the leaves one by one: the error then names its leaf.
+	}
 	return f.root.render(env)
+}
+
+// prune applies the rendering rules to what the whole-tree expression
+// built: nil leaves leave their object, values are normalised.
+func (n *fieldNode) prune(v any) any {
+	switch n.kind {
+	case fieldExpr:
+		return normalise(v)
+	case fieldObject:
+		m, ok := v.(map[string]any)
+		if !ok {
+			return v
+		}
+		for i, k := range n.keys {
+			e := n.children[i].prune(m[k])
+			if isNil(e) {
+				delete(m, k)
+			} else {
+				m[k] = e
+			}
+		}
+		return m
+	case fieldList:
+		l, ok := v.([]any)
+		if !ok {
+			return v
+		}
+		for i := range n.children {
+			if i < len(l) {
+				l[i] = n.children[i].prune(l[i])
+			}
+		}
+		return l
+	}
+	return v
 }
 
 func (n *fieldNode) render(env *Env) (any, error) {

@@ -59,24 +59,27 @@ func checkShape(data []byte, lim Limits) error {
 	return nil
 }
 
-// normaliseNumbers turns json.Number values into int64 when they are whole
-// and fit, else float64, so that ids keep every digit and arithmetic works.
+// normaliseNumbers turns json.Number and float64 values into int64 when they
+// are whole and fit, else float64, so that ids keep every digit and numbers
+// have the same types whichever decoder read them.
 func normaliseNumbers(v any) any {
 	switch x := v.(type) {
 	case map[string]any:
 		for k, e := range x {
 			switch e.(type) {
-			case json.Number, map[string]any, []any:
+			case json.Number, float64, map[string]any, []any:
 				x[k] = normaliseNumbers(e)
 			}
 		}
 	case []any:
 		for i, e := range x {
 			switch e.(type) {
-			case json.Number, map[string]any, []any:
+			case json.Number, float64, map[string]any, []any:
 				x[i] = normaliseNumbers(e)
 			}
 		}
+	case float64:
+		return wholeFloat(x)
 	case json.Number:
 		if i, err := x.Int64(); err == nil {
 			return i

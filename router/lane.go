@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -38,7 +39,8 @@ type lane struct {
 	sender  *destinations.Sender
 	samples *samples
 	log     *slog.Logger
-	env     *mappings.Env // owned by the pull goroutine
+	env     *mappings.Env      // owned by the pull goroutine
+	work    chan jetstream.Msg // to the decode and route workers; nil with ordering: user
 
 	batchMu  sync.Mutex
 	batchers map[*destinations.BatchSpec]*destinations.Batcher
@@ -102,7 +104,7 @@ func newLane(r *Router, p *Plan, cons jetstream.Consumer) (*lane, error) {
 		log:      r.log.With("destination", p.Name),
 		env:      &mappings.Env{},
 		batchers: map[*destinations.BatchSpec]*destinations.Batcher{},
-		slots:    make(chan struct{}, p.Policy.MaxInFlight),
+		slots:    make(chan struct{}, inFlight(r, p)),
 		freed:    make(chan struct{}, 1),
 		held:     map[uint64]*delivery{},
 		done:     map[uint64]map[string]*Failure{},
@@ -114,8 +116,54 @@ func newLane(r *Router, p *Plan, cons jetstream.Consumer) (*lane, error) {
 	return l, nil
 }
 
+// inFlight is how many events a lane holds at most: delivery.max_in_flight,
+// or by default enough for a batching action to fill two batches (a lane
+// whose batches can never fill sends them only when the linger runs out),
+// within a memory bound.
+func inFlight(r *Router, p *Plan) int {
+	if p.Config.Delivery.MaxInFlight > 0 || r.cfg.Global.Defaults.Delivery.MaxInFlight > 0 {
+		return p.Policy.MaxInFlight
+	}
+	n := p.Policy.MaxInFlight
+	batches := []*destinations.BatchSpec{p.forwardBatch}
+	for _, a := range p.Actions {
+		batches = append(batches, a.Batch)
+	}
+	for _, b := range batches {
+		if b == nil {
+			continue
+		}
+		items := b.MaxItems
+		if items <= 0 {
+			items = destinations.DefaultBatchMaxItems
+		}
+		n = max(n, min(2*items, maxBatchingInFlight))
+	}
+	return n
+}
+
+// maxBatchingInFlight bounds the default for batching destinations: a held
+// event costs about 30 KB (docs/performance.md).
+const maxBatchingInFlight = 4096
+
 func (l *lane) start() {
 	l.pulling.Add(2)
+	if !l.plan.Policy.OrderingUser {
+		// Decoding and mapping run on every core; with ordering: user they
+		// stay on the pull goroutine, which keeps each user's stream order.
+		n := runtime.GOMAXPROCS(0)
+		l.work = make(chan jetstream.Msg, 64)
+		l.pulling.Add(n)
+		for range n {
+			go func() {
+				defer l.pulling.Done()
+				env := &mappings.Env{}
+				for msg := range l.work {
+					l.handle(msg, env)
+				}
+			}()
+		}
+	}
 	go l.pull()
 	go l.tick()
 }
@@ -126,11 +174,7 @@ func (l *lane) start() {
 func (l *lane) stop(timeout time.Duration) {
 	l.cancel()
 	l.pulling.Wait()
-	l.batchMu.Lock()
-	for _, b := range l.batchers {
-		b.Flush()
-	}
-	l.batchMu.Unlock()
+	l.flushBatches()
 	done := make(chan struct{})
 	go func() { l.sending.Wait(); close(done) }()
 	select {
@@ -167,6 +211,9 @@ func (l *lane) stop(timeout time.Duration) {
 // pull fetches messages while there is room and the breaker allows.
 func (l *lane) pull() {
 	defer l.pulling.Done()
+	if l.work != nil {
+		defer close(l.work)
+	}
 	lastErr := time.Time{}
 	for l.ctx.Err() == nil {
 		if !l.plan.Enabled {
@@ -179,7 +226,19 @@ func (l *lane) pull() {
 			continue
 		}
 		free := cap(l.slots) - len(l.slots)
+		if l.sender.State() == "half-open" {
+			// One probe at a time: whatever else it pulled would only be
+			// refused by the breaker and nak'd.
+			if len(l.slots) > 0 {
+				l.sleep(20 * time.Millisecond)
+				continue
+			}
+			free = 1
+		}
 		if free == 0 {
+			// Every slot is taken: a batch waiting for company would get
+			// none until a slot frees, while its own events hold the slots.
+			l.flushBatches()
 			select {
 			case <-l.freed:
 			case <-l.ctx.Done():
@@ -208,7 +267,11 @@ func (l *lane) pull() {
 				continue
 			}
 			l.slots <- struct{}{}
-			l.handle(msg)
+			if l.work != nil {
+				l.work <- msg
+			} else {
+				l.handle(msg, l.env)
+			}
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, jetstream.ErrNoHeartbeat) {
 			if time.Since(lastErr) > 10*time.Second {
@@ -216,6 +279,14 @@ func (l *lane) pull() {
 				lastErr = time.Now()
 			}
 		}
+	}
+}
+
+func (l *lane) flushBatches() {
+	l.batchMu.Lock()
+	defer l.batchMu.Unlock()
+	for _, b := range l.batchers {
+		b.Flush()
 	}
 }
 
@@ -272,8 +343,9 @@ func (l *lane) updateLag() {
 	}
 }
 
-// handle routes one message. It runs on the pull goroutine.
-func (l *lane) handle(msg jetstream.Msg) {
+// handle routes one message. It runs on a worker, or on the pull goroutine
+// with ordering: user; env is that goroutine's own.
+func (l *lane) handle(msg jetstream.Msg, env *mappings.Env) {
 	now := time.Now()
 	d := &delivery{msg: msg, subject: msg.Subject(), firstSeen: now, progress: now}
 	if meta, err := msg.Metadata(); err == nil {
@@ -295,7 +367,7 @@ func (l *lane) handle(msg jetstream.Msg) {
 		return
 	}
 	d.ev = ev
-	rt := l.plan.Route(ev, d.source, msg.Data(), l.env, nil)
+	rt := l.plan.Route(ev, d.source, msg.Data(), env, nil)
 	if rt.Outcome != "" {
 		l.settle(d, rt.Outcome)
 		_ = msg.Ack()

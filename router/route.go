@@ -1,14 +1,14 @@
 package router
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
 	"time"
+
+	fastjson "github.com/goccy/go-json"
 
 	"github.com/switchyard/switchyard/destinations"
 	"github.com/switchyard/switchyard/mappings"
@@ -175,15 +175,11 @@ func (p *Plan) outbound(a *PlannedAction, one mappings.Rendered, messageID strin
 	}, nil
 }
 
-// encodeJSON encodes without HTML escaping: tools receive "<" as "<".
+// encodeJSON encodes a rendered body: keys sorted, without HTML escaping
+// (tools receive "<" as "<"), with goccy/go-json, which writes the same
+// bytes as encoding/json faster.
 func encodeJSON(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+	return fastjson.MarshalWithOption(v, fastjson.DisableHTMLEscape())
 }
 
 // sign adds the Standard Webhooks headers: webhook-id (the messageId, set

@@ -1,0 +1,594 @@
+// Command bench is switchyard's end-to-end benchmark (`make bench`).
+//
+// It starts a nats-server with JetStream and an HTTP sink in this process,
+// builds the switchyard binary, and runs it as a child process on generated
+// configs, one phase at a time:
+//
+//	A  drain N published events through a batching webhook (JSON arrays)
+//	B  drain N published events through an http destination mapping ten
+//	   fields with Segment helpers, one request per event
+//	C  a steady 2,000 events/s through B's destination: publish→delivered
+//	   latency
+//	D  1,000,000 small events waiting behind an open breaker: router RSS
+//
+// In the same run it measures the machine's ceilings: JetStream durable
+// consume + ack of the same N events doing nothing else (nats.go, the
+// router's Fetch style, and Consume and Messages), and raw HTTP POSTs of
+// B's exact bodies to the same sink at the same concurrency. It prints the
+// figures, the ratios and PASS/MISS per target as markdown on stdout;
+// progress goes to stderr.
+//
+//	go run ./bench [-n 200000] [-skip-rss] [-inprocess -cpuprofile cpu.out]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/switchyard/switchyard/bench/workload"
+)
+
+type options struct {
+	n             int
+	seed          uint64
+	phases        string
+	rate          int
+	steady        time.Duration
+	warmup        time.Duration
+	rssEvents     int
+	rssWindow     time.Duration
+	skipRSS       bool
+	concurrency   int
+	inFlight      int
+	batchItems    int
+	batchInFlight int
+	inprocess     bool
+	cpuprofile    string
+	out           string
+	keep          bool
+	trace         string
+	perf          bool
+	sinkDelay     time.Duration
+}
+
+func main() {
+	var o options
+	flag.IntVar(&o.n, "n", 200_000, "events per drain phase (A, B) and per ceiling")
+	flag.Uint64Var(&o.seed, "seed", 1, "workload seed (the same seed gives the same events)")
+	flag.StringVar(&o.phases, "phases", "ABCD", "phases to run: A batching (and the JetStream ceilings), B non-batching (and the raw HTTP ceiling), C steady-rate latency, D RSS behind an open breaker")
+	flag.IntVar(&o.rate, "rate", 2000, "phase C: events per second")
+	flag.DurationVar(&o.steady, "steady", 20*time.Second, "phase C: how long to publish at -rate")
+	flag.DurationVar(&o.warmup, "warmup", time.Second, "phase C: leading part left out of the latency percentiles")
+	flag.IntVar(&o.rssEvents, "rss-events", 1_000_000, "phase D: events waiting behind the open breaker")
+	flag.DurationVar(&o.rssWindow, "rss-window", 15*time.Second, "phase D: how long RSS is sampled after publishing")
+	flag.BoolVar(&o.skipRSS, "skip-rss", false, "skip phase D")
+	flag.IntVar(&o.concurrency, "concurrency", 32, "non-batching destination: delivery.rate.concurrency (and the raw HTTP ceiling's)")
+	flag.IntVar(&o.inFlight, "in-flight", 256, "non-batching destination: delivery.max_in_flight")
+	flag.IntVar(&o.batchItems, "batch-items", 500, "batching destination: delivery.batch.max_items")
+	flag.IntVar(&o.batchInFlight, "batch-in-flight", 5000, "batching destination: delivery.max_in_flight (keep it several times -batch-items)")
+	flag.BoolVar(&o.inprocess, "inprocess", false, "run the router in this process (router.New) instead of the binary: for -cpuprofile")
+	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "with -inprocess: write a CPU profile of phases A-C here and print its top")
+	flag.StringVar(&o.out, "out", "", "also write the markdown report to this file")
+	flag.StringVar(&o.trace, "latency-trace", "", "phase C: write each event's publish offset and latency (ms) as CSV here")
+	flag.BoolVar(&o.perf, "perf", false, "record the child's CPU with perf (perf record -e cpu-clock -g) during phases A and B, and print the top of each profile (needs linux-perf)")
+	flag.DurationVar(&o.sinkDelay, "sink-delay", 0, "phases A and B: the sink answers after this long (a slow tool: the lane fills max_in_flight; for memory sizing)")
+	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (configs, child logs, NATS store)")
+	flag.Parse()
+	if o.cpuprofile != "" && !o.inprocess {
+		fatalf("-cpuprofile profiles the router in this process: add -inprocess")
+	}
+	if o.perf && o.inprocess {
+		fatalf("-perf records the child process: drop -inprocess")
+	}
+	if o.skipRSS {
+		o.phases = strings.ReplaceAll(o.phases, "D", "")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	b, err := newBench(ctx, o)
+	if err != nil {
+		if b != nil {
+			b.close()
+		}
+		fatalf("%v", err)
+	}
+	defer b.close()
+	if err := b.run(ctx); err != nil {
+		b.close()
+		fatalf("%v", err)
+	}
+}
+
+func fatalf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
+	os.Exit(1)
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "bench %s  "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+}
+
+type bench struct {
+	o       options
+	dir     string
+	bin     string
+	nats    *natsClient
+	sink    *sink
+	stopSrv func()
+	rep     report
+}
+
+func newBench(ctx context.Context, o options) (*bench, error) {
+	dir, err := os.MkdirTemp("", "switchyard-bench-")
+	if err != nil {
+		return nil, err
+	}
+	b := &bench{o: o, dir: dir}
+	b.rep.opts = o
+	b.rep.machine = describeMachine()
+	b.rep.loadBefore = loadAvg()
+	srv, err := startNATS(filepath.Join(dir, "nats"))
+	if err != nil {
+		return b, err
+	}
+	b.stopSrv = func() { srv.Shutdown(); srv.WaitForShutdown() }
+	if b.nats, err = connectNATS(ctx, srv.ClientURL()); err != nil {
+		return b, err
+	}
+	if b.sink, err = startSink(); err != nil {
+		return b, err
+	}
+	if !o.inprocess {
+		logf("building the switchyard binary")
+		if b.bin, err = buildBinary(dir); err != nil {
+			return b, err
+		}
+	}
+	logf("nats-server %s (store %s), sink %s", srv.ClientURL(), filepath.Join(dir, "nats"), b.sink.base)
+	return b, nil
+}
+
+func (b *bench) close() {
+	if b.sink != nil {
+		b.sink.close()
+		b.sink = nil
+	}
+	if b.nats != nil {
+		b.nats.nc.Close()
+		b.nats = nil
+	}
+	if b.stopSrv != nil {
+		b.stopSrv()
+		b.stopSrv = nil
+	}
+	if b.dir != "" {
+		if b.o.keep {
+			logf("kept %s", b.dir)
+		} else {
+			_ = os.RemoveAll(b.dir)
+		}
+		b.dir = ""
+	}
+}
+
+func (b *bench) run(ctx context.Context) error {
+	start := time.Now()
+	var prof *os.File
+	if b.o.cpuprofile != "" {
+		var err error
+		if prof, err = os.Create(b.o.cpuprofile); err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(prof); err != nil {
+			return err
+		}
+	}
+	stopProfile := func() {
+		if prof != nil {
+			pprof.StopCPUProfile()
+			prof.Close()
+			prof = nil
+		}
+	}
+	defer stopProfile()
+	if strings.Contains(b.o.phases, "A") {
+		if err := b.phaseA(ctx); err != nil {
+			return fmt.Errorf("phase A: %w", err)
+		}
+	}
+	if strings.Contains(b.o.phases, "B") {
+		if err := b.phaseB(ctx); err != nil {
+			return fmt.Errorf("phase B: %w", err)
+		}
+	}
+	if strings.Contains(b.o.phases, "C") {
+		if err := b.phaseC(ctx); err != nil {
+			return fmt.Errorf("phase C: %w", err)
+		}
+	}
+	stopProfile()
+	if strings.Contains(b.o.phases, "D") {
+		if err := b.phaseD(ctx); err != nil {
+			return fmt.Errorf("phase D: %w", err)
+		}
+	}
+	b.rep.loadAfter = loadAvg()
+	b.rep.total = time.Since(start)
+	md := b.rep.markdown()
+	if b.o.cpuprofile != "" {
+		md += profileTop(b.o.cpuprofile)
+	}
+	for _, p := range b.rep.profiles {
+		md += p
+	}
+	fmt.Print(md)
+	if b.o.out != "" {
+		if err := os.WriteFile(b.o.out, []byte(md), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// childCPU is the child's CPU clock for a loadMeter (nil in process).
+func childCPU(r routerRun) func() time.Duration {
+	if c, ok := r.(*child); ok {
+		return c.cpu
+	}
+	return nil
+}
+
+// startRouter runs the router on a config directory with one destination.
+func (b *bench) startRouter(ctx context.Context, phase, destName, dest string) (routerRun, error) {
+	cfgDir := filepath.Join(b.dir, "config-"+phase)
+	admin := freeAddr()
+	if err := writeConfig(cfgDir, b.nats.url, admin, destName, dest); err != nil {
+		return nil, err
+	}
+	data := filepath.Join(b.dir, "data-"+phase)
+	if b.o.inprocess {
+		return startInproc(ctx, cfgDir, data)
+	}
+	return startChild(ctx, b.bin, cfgDir, data, admin)
+}
+
+// drain is phases A and B: publish N events, then start the router and
+// time it from ready to the last event's arrival at the sink.
+func (b *bench) drain(ctx context.Context, phase byte, destName string, mkDest func(url string) string) (*phaseResult, error) {
+	n := b.o.n
+	src := "p" + strings.ToLower(string(phase))
+	if err := b.nats.resetStream(ctx); err != nil {
+		return nil, err
+	}
+	ev := newEvents(b.o.seed, phase, src)
+	logf("phase %c: publishing %d events", phase, n)
+	pub, err := b.nats.publish(ctx, n, func(i int) (string, []byte, string) {
+		s, d := ev.next(i)
+		return s, d, workload.ID(phase, i)
+	})
+	if err != nil {
+		return nil, err
+	}
+	rec := b.sink.record(string(phase), n, 200)
+	rec.delay = b.o.sinkDelay
+	logf("phase %c: published at %.0f events/s; starting the router", phase, float64(n)/pub.Seconds())
+	r, err := b.startRouter(ctx, string(phase), destName, mkDest(b.sink.url(string(phase))))
+	if err != nil {
+		return nil, err
+	}
+	load := startLoad(childCPU(r))
+	t0, cpu0 := time.Now(), r.cpu()
+	var perf *perfRecord
+	if c, isChild := r.(*child); isChild && b.o.perf {
+		// perf takes a moment to attach: the first few hundred ms of the
+		// phase are not in the profile (they are in the figures).
+		if perf, err = startPerf(c.cmd.Process.Pid, filepath.Join(b.dir, fmt.Sprintf("perf-%c.data", phase))); err != nil {
+			r.stop()
+			return nil, err
+		}
+	}
+	ok := rec.waitIdle(30 * time.Second)
+	others := load.others()
+	t1, cpu1 := time.Unix(0, rec.last.Load()), r.cpu()
+	if perf != nil {
+		b.rep.profiles = append(b.rep.profiles, perf.stop(fmt.Sprintf("phase %c", phase)))
+	}
+	peak := r.stop()
+	if !ok {
+		return nil, fmt.Errorf("the sink got %d of %d events (stalled for 30s)", rec.distinct.Load(), n)
+	}
+	res := &phaseResult{
+		phase: phase, events: n, wall: t1.Sub(t0), cpu: cpu1 - cpu0, peakRSS: peak,
+		requests: rec.requests.Load(), dups: rec.dups.Load(), publishEPS: float64(n) / pub.Seconds(), runner: r.label(), others: others,
+	}
+	res.eps = float64(n) / res.wall.Seconds()
+	logf("phase %c: %d events in %s: %.0f events/s, %d requests, router CPU %s, other processes %.2f cores", phase, n, res.wall.Round(time.Millisecond), res.eps, res.requests, res.cpu, others)
+	return res, nil
+}
+
+func (b *bench) phaseA(ctx context.Context) error {
+	res, err := b.drain(ctx, 'A', "batching", func(url string) string {
+		return workload.BatchingDestination("pa", url, b.o.batchItems, b.o.batchInFlight)
+	})
+	if err != nil {
+		return err
+	}
+	b.rep.a = res
+	// The JetStream ceiling: the same N events, consumed and acked with no
+	// work, right after publishing them (as the router read phase A's).
+	for i, style := range []ceilingStyle{styleFetch, styleConsume, styleMessages} {
+		if err := b.nats.resetStream(ctx); err != nil {
+			return err
+		}
+		phase := byte('J' + i)
+		logf("JetStream ceiling (%s): publishing and consuming %d events", style, b.o.n)
+		eps, el, others, err := jetStreamCeiling(ctx, b.nats, b.o.seed, b.o.n, phase, "j"+strings.ToLower(string(phase)), style)
+		if err != nil {
+			return fmt.Errorf("JetStream ceiling %s: %w", style, err)
+		}
+		logf("JetStream ceiling (%s): %.0f events/s (%s; other processes %.2f cores)", style, eps, el.Round(time.Millisecond), others)
+		b.rep.js = append(b.rep.js, ceiling{name: string(style), eps: eps, others: others})
+	}
+	return nil
+}
+
+func (b *bench) phaseB(ctx context.Context) error {
+	res, err := b.drain(ctx, 'B', "mapped", func(url string) string {
+		return workload.MappedDestination("pb", url, b.o.concurrency, b.o.inFlight)
+	})
+	if err != nil {
+		return err
+	}
+	b.rep.b = res
+	// The raw HTTP ceiling: B's exact bodies, mapped here as the lane maps
+	// them, POSTed to the same sink at the same concurrency.
+	logf("mapping %d events in process (decode + Plan.Route)", b.o.n)
+	bodies, dec, route, err := mappedBodies(filepath.Join(b.dir, "config-B"), b.o.seed, b.o.n, 'R', "pb")
+	if err != nil {
+		return err
+	}
+	b.rep.decodeNs = float64(dec.Nanoseconds()) / float64(b.o.n)
+	b.rep.routeNs = float64(route.Nanoseconds()) / float64(b.o.n)
+	rec := b.sink.record("R", b.o.n, 200)
+	logf("raw HTTP ceiling: %d POSTs at concurrency %d", b.o.n, b.o.concurrency)
+	load := startLoad(nil)
+	eps, el, err := rawHTTPCeiling(b.sink.url("R"), bodies, b.o.concurrency)
+	others := load.others()
+	if err != nil {
+		return fmt.Errorf("raw HTTP ceiling: %w", err)
+	}
+	if got := rec.distinct.Load(); got != int64(b.o.n) {
+		return fmt.Errorf("raw HTTP ceiling: the sink recorded %d of %d", got, b.o.n)
+	}
+	logf("raw HTTP ceiling: %.0f requests/s (%s; other processes %.2f cores)", eps, el.Round(time.Millisecond), others)
+	b.rep.http = ceiling{name: fmt.Sprintf("POST, concurrency %d", b.o.concurrency), eps: eps, others: others}
+	return nil
+}
+
+// phaseC publishes at a steady rate to a running router and measures each
+// event's publish→delivered time at the sink.
+func (b *bench) phaseC(ctx context.Context) error {
+	if err := b.nats.resetStream(ctx); err != nil {
+		return err
+	}
+	total := int(float64(b.o.rate) * b.o.steady.Seconds())
+	rec := b.sink.record("C", total, 200)
+	r, err := b.startRouter(ctx, "C", "steady", workload.MappedDestination("pc", b.sink.url("C"), b.o.concurrency, b.o.inFlight))
+	if err != nil {
+		return err
+	}
+	logf("phase C: %d events/s for %s (%d events)", b.o.rate, b.o.steady, total)
+	ev := newEvents(b.o.seed, 'C', "pc")
+	pubAt := make([]int64, total)
+	interval := time.Second / time.Duration(b.o.rate)
+	start := time.Now()
+	cpu0 := r.cpu()
+	load := startLoad(childCPU(r))
+	for i := range total {
+		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
+			time.Sleep(d)
+		}
+		subj, data := ev.next(i)
+		m := newMsg(subj, data, workload.ID('C', i))
+		pubAt[i] = time.Now().UnixNano()
+		if _, err := b.nats.js.PublishMsgAsync(m, jetstream.WithStallWait(30*time.Second)); err != nil {
+			r.stop()
+			return err
+		}
+		if ctx.Err() != nil {
+			r.stop()
+			return ctx.Err()
+		}
+	}
+	sent := time.Since(start)
+	others := load.others()
+	ok := rec.wait(30 * time.Second)
+	cpu1 := r.cpu()
+	peak := r.stop()
+	if !ok {
+		return fmt.Errorf("the sink got %d of %d events", rec.distinct.Load(), total)
+	}
+	if b.o.trace != "" {
+		var sb strings.Builder
+		sb.WriteString("seq,published_ms,latency_ms\n")
+		for i := range total {
+			fmt.Fprintf(&sb, "%d,%.3f,%.3f\n", i, float64(pubAt[i]-pubAt[0])/1e6, float64(rec.first[i].Load()-pubAt[i])/1e6)
+		}
+		if err := os.WriteFile(b.o.trace, []byte(sb.String()), 0o644); err != nil {
+			return err
+		}
+	}
+	skip := min(int(float64(b.o.rate)*b.o.warmup.Seconds()), total/2)
+	lat := make([]time.Duration, 0, total-skip)
+	for i := skip; i < total; i++ {
+		lat = append(lat, time.Duration(rec.first[i].Load()-pubAt[i]))
+	}
+	slices.Sort(lat)
+	res := &phaseResult{
+		phase: 'C', events: total, wall: sent, eps: float64(total) / sent.Seconds(), cpu: cpu1 - cpu0, peakRSS: peak,
+		requests: rec.requests.Load(), dups: rec.dups.Load(), runner: r.label(),
+		p50: lat[len(lat)/2], p99: lat[len(lat)*99/100], max: lat[len(lat)-1], latN: len(lat), others: others,
+	}
+	logf("phase C: offered %.0f events/s; latency p50 %s p99 %s max %s; other processes %.2f cores", res.eps, res.p50, res.p99, res.max, others)
+	b.rep.c = res
+	return nil
+}
+
+// phaseD opens the destination's breaker (the sink answers 503), then
+// publishes the backlog and samples the router's RSS.
+func (b *bench) phaseD(ctx context.Context) error {
+	if err := b.nats.resetStream(ctx); err != nil {
+		return err
+	}
+	const opening = 50
+	rec := b.sink.record("D", opening+b.o.rssEvents, 503)
+	dest := fmt.Sprintf("type: webhook\nsources: [pd]\nstart: all\nsettings:\n  url: %s\ndelivery:\n  breaker: {cooldown: 5s}\n", b.sink.url("D"))
+	r, err := b.startRouter(ctx, "D", "breaker", dest)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if r != nil {
+			r.stop()
+		}
+	}()
+	logf("phase D: opening the breaker with %d events to a sink answering 503", opening)
+	if _, err := b.nats.publish(ctx, opening, func(i int) (string, []byte, string) {
+		return "events.pd.track", workload.Small('D', i), workload.ID('D', i)
+	}); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		text, err := r.metrics()
+		if v, ok := metricValue(text, "switchyard_breaker_state", `destination="breaker"`); err == nil && ok && v == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the breaker did not open in 60s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	res := &phaseResult{phase: 'D', events: b.o.rssEvents, runner: r.label()}
+	stopSampling := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			now, _ := r.rss()
+			res.peakSampled = max(res.peakSampled, now)
+			res.lastRSS = now
+			select {
+			case <-t.C:
+			case <-stopSampling:
+				return
+			}
+		}
+	}()
+	logf("phase D: breaker open; publishing %d events", b.o.rssEvents)
+	reqs0 := rec.requests.Load()
+	cpu0 := r.cpu()
+	pub, err := b.nats.publish(ctx, b.o.rssEvents, func(i int) (string, []byte, string) {
+		return "events.pd.track", workload.Small('D', opening+i), workload.ID('D', opening+i)
+	})
+	if err != nil {
+		close(stopSampling)
+		return err
+	}
+	res.publishEPS = float64(b.o.rssEvents) / pub.Seconds()
+	logf("phase D: published at %.0f events/s; sampling RSS for %s", res.publishEPS, b.o.rssWindow)
+	select {
+	case <-time.After(b.o.rssWindow):
+	case <-ctx.Done():
+	}
+	close(stopSampling)
+	<-sampled
+	_, res.hwm = r.rss()
+	res.cpu = r.cpu() - cpu0
+	res.requests = rec.requests.Load() - reqs0
+	st, err := b.nats.js.Stream(ctx, "EVENTS")
+	if err == nil {
+		if c, err := st.Consumer(ctx, "dest_breaker"); err == nil {
+			if info, err := c.Info(ctx); err == nil {
+				res.waiting = int64(info.NumPending)
+				res.held = int64(info.NumAckPending)
+			}
+		}
+	}
+	if text, err := r.metrics(); err == nil {
+		v, _ := metricValue(text, "switchyard_events_total", `destination="breaker",outcome="retried"`)
+		res.retried = int64(v)
+	}
+	res.peakRSS = r.stop()
+	r = nil
+	logf("phase D: RSS peak sampled %d KiB, VmHWM %d KiB; %d waiting in JetStream, %d delivered and not acked (nak'd with a delay), %d retried", res.peakSampled, res.hwm, res.waiting, res.held, res.retried)
+	b.rep.d = res
+	return nil
+}
+
+func profileTop(path string) string {
+	var sb strings.Builder
+	sb.WriteString("\n### CPU profile (-inprocess: router, nats-server and sink in one process)\n\n")
+	for _, args := range [][]string{
+		{"tool", "pprof", "-top", "-nodecount=30", path},
+		{"tool", "pprof", "-top", "-cum", "-nodecount=40", "-focus=switchyard/(router|mappings|destinations)", path},
+	} {
+		out, err := exec.Command("go", args...).CombinedOutput()
+		fmt.Fprintf(&sb, "`go %s`\n\n```\n%s```\n\n", strings.Join(args, " "), out)
+		if err != nil {
+			fmt.Fprintf(&sb, "(%v)\n\n", err)
+		}
+	}
+	return sb.String()
+}
+
+// describeMachine reads the CPU model, the core count and the memory.
+func describeMachine() string {
+	model := "unknown CPU"
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				model = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	mem := ""
+	if data, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if strings.HasPrefix(line, "MemTotal:") {
+				var kb int64
+				fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(line, "MemTotal:")), "%d", &kb)
+				mem = fmt.Sprintf(", %.1f GiB RAM", float64(kb)/(1<<20))
+			}
+		}
+	}
+	return fmt.Sprintf("%s, %d cores (GOMAXPROCS %d)%s, %s %s/%s", model, runtime.NumCPU(), runtime.GOMAXPROCS(0), mem, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
+
+func loadAvg() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(data))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/switchyard/switchyard/config"
+	"github.com/switchyard/switchyard/mappings"
+	"github.com/switchyard/switchyard/router"
+)
+
+// mappedBodies routes the workload's n events through the non-batching
+// destination's plan, in this process, as the router's lane does (decode,
+// then Plan.Route), and returns the request bodies it would send. It
+// times both steps: the mapping cost per event.
+func mappedBodies(cfgDir string, seed uint64, n int, phase byte, source string) (bodies [][]byte, decode, route time.Duration, err error) {
+	cfg, diags := config.Load(cfgDir, config.Options{})
+	if diags.Err() != nil {
+		return nil, 0, 0, diags.Err()
+	}
+	plans, diags := router.Build(cfg)
+	if diags.Err() != nil {
+		return nil, 0, 0, diags.Err()
+	}
+	var plan *router.Plan
+	for _, p := range plans {
+		plan = p
+	}
+	ev := newEvents(seed, phase, source)
+	raws := make([][]byte, n)
+	for i := range n {
+		_, raws[i] = ev.next(i)
+	}
+	evs := make([]*mappings.Event, n)
+	now := time.Now()
+	t0 := time.Now()
+	for i, raw := range raws {
+		if evs[i], err = mappings.Decode(raw, now, mappings.Limits{}); err != nil {
+			return nil, 0, 0, fmt.Errorf("event %d: %w", i, err)
+		}
+	}
+	decode = time.Since(t0)
+	env := &mappings.Env{}
+	bodies = make([][]byte, n)
+	t0 = time.Now()
+	for i, e := range evs {
+		rt := plan.Route(e, source, raws[i], env, nil)
+		if len(rt.Requests) != 1 {
+			return nil, 0, 0, fmt.Errorf("event %d routed to %d requests (%+v)", i, len(rt.Requests), rt)
+		}
+		bodies[i] = rt.Requests[0].Req.Body
+	}
+	route = time.Since(t0)
+	return bodies, decode, route, nil
+}
+
+// rawHTTPCeiling POSTs every body to url from `concurrency` workers on one
+// keep-alive pool, as a Sender's transport is set up, and returns
+// requests/s.
+func rawHTTPCeiling(url string, bodies [][]byte, concurrency int) (float64, time.Duration, error) {
+	tr := &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:        max(100, concurrency),
+		MaxIdleConnsPerHost: concurrency,
+		IdleConnTimeout:     90 * time.Second,
+	}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	var next atomic.Int64
+	var firstErr error
+	var errOnce sync.Once
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(bodies) {
+					return
+				}
+				req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(bodies[i]))
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := client.Do(req)
+				if err == nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != http.StatusOK {
+						err = fmt.Errorf("HTTP %d", resp.StatusCode)
+					}
+				}
+				if err != nil {
+					errOnce.Do(func() { firstErr = err })
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if firstErr != nil {
+		return 0, 0, firstErr
+	}
+	return float64(len(bodies)) / elapsed.Seconds(), elapsed, nil
+}

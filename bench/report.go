@@ -1,0 +1,215 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+type phaseResult struct {
+	phase      byte
+	runner     string
+	events     int
+	wall       time.Duration
+	eps        float64
+	publishEPS float64
+	cpu        time.Duration
+	peakRSS    int64 // KiB: VmHWM
+	requests   int64
+	dups       int64
+	others     float64 // cores other processes used meanwhile
+	// phase C
+	p50, p99, max time.Duration
+	latN          int
+	// phase D
+	peakSampled, lastRSS, hwm int64 // KiB
+	waiting, held, retried    int64
+}
+
+type ceiling struct {
+	name   string
+	eps    float64
+	others float64
+}
+
+type report struct {
+	opts                  options
+	machine               string
+	loadBefore, loadAfter string
+	total                 time.Duration
+	a, b, c, d            *phaseResult
+	js                    []ceiling
+	http                  ceiling
+	decodeNs, routeNs     float64
+	profiles              []string
+}
+
+// Targets of issue 7.
+const (
+	targetBatchRatio = 0.5
+	targetHTTPRatio  = 0.5
+	targetMapNs      = 5000
+	targetRSSKiB     = 150 * 1000 // 150 MB
+	targetP99        = 25 * time.Millisecond
+)
+
+func (r *report) bestJS() ceiling {
+	var best ceiling
+	for _, c := range r.js {
+		if c.eps > best.eps {
+			best = c
+		}
+	}
+	return best
+}
+
+func passMiss(ok bool, miss string) string {
+	if ok {
+		return "**PASS**"
+	}
+	return "**MISS** (" + miss + ")"
+}
+
+func (r *report) command() string {
+	args := os.Args[1:]
+	if len(args) == 0 {
+		return "make bench"
+	}
+	return "make bench BENCHFLAGS='" + strings.Join(args, " ") + "'"
+}
+
+func (r *report) markdown() string {
+	var sb strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&sb, format, args...) }
+	w("## switchyard benchmark\n\n")
+	w("- Machine: %s\n", r.machine)
+	w("- Command: `%s` (`go run ./bench %s`)\n", r.command(), strings.Join(os.Args[1:], " "))
+	w("- Workload: %d events per drain phase, seed %d: 40%% identify with traits, 30%% Order Completed with 3-5 products (strings as numbers), 30%% page\n", r.opts.n, r.opts.seed)
+	w("- Router: %s; load average before %s, after %s; the run took %s\n\n", r.runner(), r.loadBefore, r.loadAfter, r.total.Round(time.Second))
+
+	w("### Targets\n\n| figure | measured | target | result |\n| --- | --- | --- | --- |\n")
+	if r.a != nil && len(r.js) > 0 {
+		best := r.bestJS()
+		ratio := r.a.eps / best.eps
+		w("| batching destination (A) | %s events/s = **%.2f ×** the JetStream ceiling (%s/s, %s) | ≥ %.1f × | %s |\n",
+			num(r.a.eps), ratio, num(best.eps), best.name, targetBatchRatio, passMiss(ratio >= targetBatchRatio, fmt.Sprintf("%.0f%% short", (1-ratio/targetBatchRatio)*100)))
+	}
+	if r.b != nil && r.http.eps > 0 {
+		ratio := r.b.eps / r.http.eps
+		w("| non-batching destination (B) | %s events/s = **%.2f ×** the raw HTTP ceiling (%s/s, %s) | ≥ %.1f × | %s |\n",
+			num(r.b.eps), ratio, num(r.http.eps), r.http.name, targetHTTPRatio, passMiss(ratio >= targetHTTPRatio, fmt.Sprintf("%.0f%% short", (1-ratio/targetHTTPRatio)*100)))
+	}
+	if r.routeNs > 0 {
+		w("| mapping cost, 10-field action (Plan.Route, mean over B's %d events, in process) | %.1f µs/event (decoding adds %.1f µs) | ≤ 5 µs | %s |\n",
+			r.opts.n, r.routeNs/1000, r.decodeNs/1000, passMiss(r.routeNs <= targetMapNs, fmt.Sprintf("%.1f× over", r.routeNs/targetMapNs)))
+	}
+	if r.d != nil {
+		peak := max(r.d.peakSampled, r.d.hwm)
+		w("| router RSS, %s events behind an open breaker (D) | %s peak (VmHWM), %s at the end | ≤ 150 MB | %s |\n",
+			num(float64(r.d.events)), mb(peak), mb(r.d.lastRSS), passMiss(peak <= targetRSSKiB, fmt.Sprintf("%.1f× over", float64(peak)/targetRSSKiB)))
+	}
+	if r.c != nil {
+		w("| p99 added latency at %s events/s (C) | %s (p50 %s) | ≤ 25 ms | %s |\n",
+			num(float64(r.opts.rate)), ms(r.c.p99), ms(r.c.p50), passMiss(r.c.p99 <= targetP99, fmt.Sprintf("%.1f× over", float64(r.c.p99)/float64(targetP99))))
+	}
+
+	w("\n### Phases\n\n| phase | events | time | events/s | requests | router CPU | CPU per event | cores used | peak RSS | latency p50 / p99 / max | other processes |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |\n")
+	row := func(name string, p *phaseResult) {
+		if p == nil {
+			return
+		}
+		lat := "—"
+		if p.latN > 0 {
+			lat = fmt.Sprintf("%s / %s / %s", ms(p.p50), ms(p.p99), ms(p.max))
+		}
+		wall, eps := p.wall.Round(time.Millisecond).String(), num(p.eps)
+		if p.phase == 'D' {
+			wall, eps = fmt.Sprintf("%s sampled", r.opts.rssWindow), "—"
+		}
+		perEvent, cores := "—", "—"
+		if p.events > 0 && p.phase != 'D' {
+			perEvent = fmt.Sprintf("%.1f µs", float64(p.cpu.Microseconds())/float64(p.events))
+			cores = fmt.Sprintf("%.2f", p.cpu.Seconds()/p.wall.Seconds())
+		}
+		peak := p.peakRSS
+		if p.phase == 'D' {
+			peak = max(p.peakSampled, p.hwm)
+		}
+		others := "—"
+		if p.phase != 'D' {
+			others = fmt.Sprintf("%.2f cores", p.others)
+		}
+		w("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", name, num(float64(p.events)), wall, eps, num(float64(p.requests)), p.cpu.Round(10*time.Millisecond), perEvent, cores, mb(peak), lat, others)
+	}
+	row(fmt.Sprintf("A: batching webhook (max_items %d, max_in_flight %d), drain", r.opts.batchItems, r.opts.batchInFlight), r.a)
+	row(fmt.Sprintf("B: http, 10-field action (concurrency %d, max_in_flight %d), drain", r.opts.concurrency, r.opts.inFlight), r.b)
+	row(fmt.Sprintf("C: B's destination at %d events/s for %s (first %s left out of the percentiles)", r.opts.rate, r.opts.steady, r.opts.warmup), r.c)
+	if r.d != nil {
+		row(fmt.Sprintf("D: webhook behind an open breaker (sink answers 503, cooldown 5s): %s waiting in JetStream, %s delivered and nak'd, %s retried, %s requests", num(float64(r.d.waiting)), num(float64(r.d.held)), num(float64(r.d.retried)), num(float64(r.d.requests))), r.d)
+	}
+	w("\nRouter CPU is the child's utime + stime over the phase (from /proc/<pid>/stat); peak RSS is its VmHWM from /proc/<pid>/status at the end of the phase (phase D: also VmRSS sampled every 100 ms). Other processes: the machine's busy CPU (/proc/stat, steal included) minus the bench's and the router's, during the measurement: a figure taken while they were well above 0 understates this machine. Publish rates (async, 4,096 pending): ")
+	var pubs []string
+	for _, p := range []*phaseResult{r.a, r.b, r.d} {
+		if p != nil && p.publishEPS > 0 {
+			pubs = append(pubs, fmt.Sprintf("%c %s/s", p.phase, num(p.publishEPS)))
+		}
+	}
+	w("%s.\n", strings.Join(pubs, ", "))
+
+	if len(r.js) > 0 || r.http.eps > 0 {
+		w("\n### Ceilings (same run, same machine, same N events)\n\n| ceiling | events/s | other processes |\n| --- | ---: | ---: |\n")
+		best := r.bestJS()
+		for _, c := range r.js {
+			mark := ""
+			if c == best {
+				mark = " (the ceiling)"
+			}
+			w("| JetStream durable consume + ack, no work: %s%s | %s | %.2f cores |\n", c.name, mark, num(c.eps), c.others)
+		}
+		if r.http.eps > 0 {
+			w("| raw HTTP: B's bodies, %s, to the same sink | %s | %.2f cores |\n", r.http.name, num(r.http.eps), r.http.others)
+		}
+	}
+	w("\n")
+	return sb.String()
+}
+
+func (r *report) runner() string {
+	for _, p := range []*phaseResult{r.a, r.b, r.c, r.d} {
+		if p != nil {
+			if strings.HasPrefix(p.runner, "switchyard") {
+				return "the switchyard binary as a child process"
+			}
+			return p.runner
+		}
+	}
+	return "?"
+}
+
+// num prints 123456.7 as 123,457.
+func num(v float64) string {
+	s := fmt.Sprintf("%.0f", v)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var out []byte
+	for i, c := range []byte(s) {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			out = append(out, ',')
+		}
+		out = append(out, c)
+	}
+	if neg {
+		return "-" + string(out)
+	}
+	return string(out)
+}
+
+func mb(kib int64) string {
+	if kib <= 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.1f MB", float64(kib)*1024/1e6)
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
