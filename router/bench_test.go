@@ -1,0 +1,164 @@
+package router_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/switchyard/switchyard/bench/workload"
+	"github.com/switchyard/switchyard/config"
+	"github.com/switchyard/switchyard/mappings"
+	"github.com/switchyard/switchyard/router"
+)
+
+// The per-event CPU of routing, without NATS or HTTP: run with
+//
+//	go test -run '^$' -bench . -benchmem ./router
+//
+// BenchmarkRouteTenFieldAction is the "mapping cost, 10-field preset"
+// figure of docs/performance.md (target: at most 5 µs per event).
+
+// BenchmarkDecode parses and validates a typical Order Completed event
+// (three products, prices and quantities partly sent as strings).
+func BenchmarkDecode(b *testing.B) {
+	raw := workload.TypicalOrder()
+	now := time.Now()
+	b.ReportAllocs()
+	b.SetBytes(int64(len(raw)))
+	for b.Loop() {
+		if _, err := mappings.Decode(raw, now, mappings.Limits{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRouteTenFieldAction routes a decoded Order Completed event
+// through an http destination whose one action maps ten fields with
+// Segment helpers (the bench's non-batching destination): trigger, ten
+// expressions, a products map, and the JSON body.
+func BenchmarkRouteTenFieldAction(b *testing.B) {
+	p := benchPlanFromText(b, workload.MappedDestination("web", "http://127.0.0.1:9/sink", 16, 256))
+	raw := workload.TypicalOrder()
+	ev, err := mappings.Decode(raw, time.Now(), mappings.Limits{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	env := &mappings.Env{}
+	rt := p.Route(ev, "web", raw, env, nil)
+	if len(rt.Requests) != 1 || len(rt.Failures) != 0 {
+		b.Fatalf("routing: %+v", rt)
+	}
+	var body map[string]any
+	if err := json.Unmarshal(rt.Requests[0].Req.Body, &body); err != nil || len(body) != 10 {
+		b.Fatalf("body has %d fields, want 10 (%v): %s", len(body), err, rt.Requests[0].Req.Body)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		p.Route(ev, "web", raw, env, nil)
+	}
+}
+
+// BenchmarkDecodeAndRouteTenFieldAction is what a lane spends per event
+// before the HTTP send: decode, then route.
+func BenchmarkDecodeAndRouteTenFieldAction(b *testing.B) {
+	p := benchPlanFromText(b, workload.MappedDestination("web", "http://127.0.0.1:9/sink", 16, 256))
+	raw := workload.TypicalOrder()
+	now := time.Now()
+	env := &mappings.Env{}
+	b.ReportAllocs()
+	for b.Loop() {
+		ev, err := mappings.Decode(raw, now, mappings.Limits{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		p.Route(ev, "web", raw, env, nil)
+	}
+}
+
+// BenchmarkRoutePresets routes, for every catalog tool, the first of its
+// golden cases (in name order) that renders at least one request, through
+// the tool's presets as that case's destination.yaml enables them.
+func BenchmarkRoutePresets(b *testing.B) {
+	tools, _ := filepath.Glob(filepath.Join("..", "destinations", "catalog", "*", "testdata"))
+	sort.Strings(tools)
+	if len(tools) == 0 {
+		b.Fatal("no catalog testdata found")
+	}
+	for _, td := range tools {
+		tool := filepath.Base(filepath.Dir(td))
+		cases, _ := filepath.Glob(filepath.Join(td, "*", "event.json"))
+		sort.Strings(cases)
+		var (
+			p    *router.Plan
+			ev   *mappings.Event
+			raw  []byte
+			name string
+		)
+		for _, c := range cases {
+			dir := filepath.Dir(c)
+			data, err := os.ReadFile(c)
+			if err != nil {
+				b.Fatal(err)
+			}
+			e, err := mappings.Decode(data, time.Now(), mappings.Limits{})
+			if err != nil {
+				continue // a case about an invalid event
+			}
+			cp := benchPlanFromFile(b, filepath.Join(dir, "destination.yaml"))
+			if rt := cp.Route(e, "web", data, &mappings.Env{}, nil); len(rt.Requests) > 0 {
+				p, ev, raw, name = cp, e, data, filepath.Base(dir)
+				break
+			}
+		}
+		if p == nil {
+			b.Logf("%s: no golden case renders a request; skipped", tool)
+			continue
+		}
+		b.Run(tool+"/"+name, func(b *testing.B) {
+			env := &mappings.Env{}
+			b.ReportAllocs()
+			for b.Loop() {
+				p.Route(ev, "web", raw, env, nil)
+			}
+		})
+	}
+}
+
+// benchPlanFromFile builds the plan of one destination file in a scratch
+// config directory, secrets resolved to fakes (as planFromFile does for
+// the golden tests).
+func benchPlanFromFile(tb testing.TB, destFile string) *router.Plan {
+	tb.Helper()
+	data, err := os.ReadFile(destFile)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return benchPlanFromText(tb, string(data))
+}
+
+func benchPlanFromText(tb testing.TB, dest string) *router.Plan {
+	tb.Helper()
+	dir := tb.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "destinations"), 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "destinations", "bench.yaml"), []byte(dest), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	cfg, diags := config.Load(dir, config.Options{Lookup: goldenEnv})
+	if diags.Err() != nil {
+		tb.Fatalf("%v", diags)
+	}
+	plans, diags := router.Build(cfg)
+	if diags.Err() != nil {
+		tb.Fatalf("%v", diags)
+	}
+	for _, p := range plans {
+		return p
+	}
+	tb.Fatal("no destination")
+	return nil
+}
