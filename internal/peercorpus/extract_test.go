@@ -15,7 +15,7 @@ func TestMillisReadsEveryTimeFormatAsMilliseconds(t *testing.T) {
 		"2020-08-14T11:00:30.118+05:30",
 		json.Number("1597383030118"),
 		json.Number("1597383030118000"), // µs (GA4 timestamp_micros)
-		1597383030.118,                   // s
+		1597383030.118,                  // s
 	} {
 		got := millis(v)
 		if got == nil || *got != want {
