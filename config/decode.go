@@ -24,6 +24,48 @@ type decoder struct {
 	diags Diagnostics
 	pos   map[string]scalarPos
 	env   *envExpander
+	// expanding holds the anchored nodes being decoded through an alias or
+	// a merge key: meeting one again is a cycle (an alias inside the node
+	// it names). expanded counts the values decoded through aliases, so a
+	// small file cannot expand exponentially (a "billion laughs").
+	expanding map[*yaml.Node]bool
+	expanded  int
+}
+
+// maxAliasValues bounds the values one file may expand to through aliases.
+const maxAliasValues = 10_000
+
+// enterAlias resolves an alias (or a merge key's value) and marks its
+// target as being expanded; ok is false, with a diagnostic, for a cycle or
+// past maxAliasValues. The caller calls leaveAlias(target) when done.
+func (d *decoder) enterAlias(n *yaml.Node) (target *yaml.Node, ok bool) {
+	t := n
+	for t != nil && t.Kind == yaml.AliasNode {
+		t = t.Alias
+	}
+	if t == nil || d.expanding[t] {
+		d.errorf(n, "alias *%s refers to a value that contains it", n.Value)
+		return nil, false
+	}
+	if d.expanding == nil {
+		d.expanding = map[*yaml.Node]bool{}
+	}
+	d.expanding[t] = true
+	return t, true
+}
+
+func (d *decoder) leaveAlias(t *yaml.Node) { delete(d.expanding, t) }
+
+// budget counts a value decoded inside an alias; false past the bound.
+func (d *decoder) budget(n *yaml.Node) bool {
+	if len(d.expanding) == 0 {
+		return true
+	}
+	d.expanded++
+	if d.expanded == maxAliasValues+1 {
+		d.errorf(n, "aliases expand to more than %d values", maxAliasValues)
+	}
+	return d.expanded <= maxAliasValues
 }
 
 func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
@@ -41,8 +83,16 @@ var durationType = reflect.TypeOf(Duration(0))
 // decode fills v from n. expr marks values that are expressions: they are
 // not env-expanded (use settings in expressions instead).
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string, expr bool) {
-	for n.Kind == yaml.AliasNode {
-		n = n.Alias
+	if n.Kind == yaml.AliasNode {
+		t, ok := d.enterAlias(n)
+		if ok {
+			d.decode(t, v, path, expr)
+			d.leaveAlias(t)
+		}
+		return
+	}
+	if !d.budget(n) {
+		return
 	}
 	if n.Kind == yaml.DocumentNode {
 		if len(n.Content) == 0 {
@@ -90,7 +140,11 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string, expr bool) 
 		}
 		v.Set(s)
 	case reflect.Interface:
-		v.Set(reflect.ValueOf(d.tree(n, path, expr)))
+		if t := d.tree(n, path, expr); t != nil {
+			v.Set(reflect.ValueOf(t))
+		} else {
+			v.SetZero() // a null (or empty) value: reflect.ValueOf(nil) cannot be set
+		}
 	case reflect.String:
 		s, ok := d.scalar(n, path, "a string")
 		if !ok {
@@ -188,16 +242,18 @@ func (d *decoder) mappingPairs(n *yaml.Node, path string) [][2]*yaml.Node {
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
 		if k.Tag == "!!merge" {
-			for val.Kind == yaml.AliasNode {
-				val = val.Alias
+			t, ok := d.enterAlias(val)
+			if !ok {
+				continue
 			}
-			if val.Kind == yaml.MappingNode {
-				for _, p := range d.mappingPairs(val, path) {
+			if t.Kind == yaml.MappingNode {
+				for _, p := range d.mappingPairs(t, path) {
 					if !seen[p[0].Value] {
 						pairs = append(pairs, p)
 					}
 				}
 			}
+			d.leaveAlias(t)
 			continue
 		}
 		if seen[k.Value] {
@@ -264,8 +320,16 @@ func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string, expr boo
 // tree decodes a free-form value: mappings, lists and scalars typed the way
 // YAML types them. Strings are env-expanded unless they are expressions.
 func (d *decoder) tree(n *yaml.Node, path string, expr bool) any {
-	for n.Kind == yaml.AliasNode {
-		n = n.Alias
+	if n.Kind == yaml.AliasNode {
+		t, ok := d.enterAlias(n)
+		if !ok {
+			return nil
+		}
+		defer d.leaveAlias(t)
+		n = t
+	}
+	if !d.budget(n) {
+		return nil
 	}
 	d.record(path, n)
 	switch n.Kind {

@@ -167,7 +167,10 @@ func (c *Config) parseFile(path string) (*yaml.Node, bool, Diagnostics) {
 		msg = strings.TrimLeft(msg, ": ")
 		// A ${ENV} reference inside a flow list or mapping ([${A}] or
 		// {k: ${A}}) reads as a nested mapping: the commonest slip.
-		for _, l := range c.lines[path][max(0, line-2):min(len(c.lines[path]), line+1)] {
+		// (YAML also ends lines at a lone \r, so its line may be past ours.)
+		lines := c.lines[path]
+		lo := min(max(0, line-2), len(lines))
+		for _, l := range lines[lo:max(lo, min(len(lines), line+1))] {
 			if strings.Contains(l, "${") && strings.ContainsAny(l, "[{") {
 				msg += ` (inside [ ] or { }, quote ${ENV} references: ["${WRITE_KEY}"])`
 				break

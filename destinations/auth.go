@@ -14,6 +14,13 @@ type Authorizer interface {
 	Authorize(ctx context.Context, r *Request) error
 }
 
+// PrivateDenier is an Authorizer that makes requests of its own (to a token
+// endpoint named in its settings). DenyPrivate subjects them to the check
+// of SenderConfig.DenyPrivate: private addresses refused, no proxies.
+type PrivateDenier interface {
+	DenyPrivate()
+}
+
 // AuthFactory builds a destination's Authorizer from its settings. An error
 // is a configuration error (a malformed key, say), reported by validate.
 type AuthFactory func(settings map[string]any) (Authorizer, error)

@@ -105,6 +105,15 @@ func NewGoogleServiceAccount(settings map[string]any) (Authorizer, error) {
 	}, nil
 }
 
+// DenyPrivate makes the token endpoint (the key's token_uri, which the
+// operator controls) subject to the DenyPrivate check, as deliveries are.
+func (g *GoogleServiceAccount) DenyPrivate() {
+	dialer := &net.Dialer{Timeout: googleTokenTimeout, Control: denyPrivateControl}
+	g.client = &http.Client{Timeout: googleTokenTimeout, Transport: &http.Transport{
+		DialContext: dialer.DialContext, TLSHandshakeTimeout: googleTokenTimeout, ForceAttemptHTTP2: true,
+	}}
+}
+
 // Authorize sets "Authorization: Bearer <access token>".
 func (g *GoogleServiceAccount) Authorize(ctx context.Context, r *Request) error {
 	tok, err := g.Token(ctx)

@@ -21,7 +21,7 @@ type DeniedAddressError struct {
 }
 
 func (e *DeniedAddressError) Error() string {
-	return fmt.Sprintf("destination address %s is in a %s range; refused because delivery.deny_private is on", e.Addr, e.Range)
+	return fmt.Sprintf("destination address %s is in a %s range; refused because security.deny_private_destinations is on", e.Addr, e.Range)
 }
 
 // sharedAddressSpace is RFC 6598 carrier-grade NAT space (100.64.0.0/10),
@@ -64,7 +64,7 @@ func denyPrivateControl(network, address string, _ syscall.RawConn) error {
 	}
 	a, err := netip.ParseAddr(host)
 	if err != nil {
-		return fmt.Errorf("destination address %q cannot be checked; refused because delivery.deny_private is on", address)
+		return fmt.Errorf("destination address %q cannot be checked; refused because security.deny_private_destinations is on", address)
 	}
 	if r := deniedRange(a); r != "" {
 		return &DeniedAddressError{Addr: a.Unmap().WithZone(""), Range: r}

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sony/gobreaker/v2"
 	"golang.org/x/time/rate"
 )
 
@@ -247,6 +248,12 @@ func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	}
 	if err := s.limit.acquire(ctx); err != nil {
 		return nil, err
+	}
+	if s.breaker.State() == gobreaker.StateOpen {
+		// The breaker opened while this send waited for its turn: do not
+		// add to what the tool is already failing under.
+		s.limit.release()
+		return nil, errBreakerOpened
 	}
 	st.attempts++
 	actx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)

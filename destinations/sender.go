@@ -352,6 +352,7 @@ func (s *Sender) do(req *retryablehttp.Request, st *sendState, r *Request) Resul
 			err = errors.New("no response")
 		}
 		res.Class = Retryable
+		res.BreakerOpen = errors.Is(err, errBreakerOpened)
 		if isDenied(err) && ctx.Err() == nil {
 			res.Class = Permanent
 		}
@@ -417,14 +418,18 @@ func putBuffer(b *bytes.Buffer) {
 }
 
 // checkRetry is the DESIGN classification as a retryablehttp policy.
+// errBreakerOpened ends a send whose turn came after the breaker opened.
+var errBreakerOpened = errors.New("circuit breaker opened; not sent")
+
 func (s *Sender) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	if ctx.Err() != nil {
 		return false, ctx.Err()
 	}
 	if err != nil {
 		// Connection errors and timeouts are retried; a refused address or a
-		// certificate problem will not change within seconds.
-		return !isDenied(err) && !isCertError(err), nil
+		// certificate problem will not change within seconds, and an open
+		// breaker is waited out by the caller.
+		return !isDenied(err) && !isCertError(err) && !errors.Is(err, errBreakerOpened), nil
 	}
 	if Classify(resp.StatusCode) != Retryable {
 		return false, nil

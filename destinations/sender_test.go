@@ -339,7 +339,7 @@ func TestSenderDenyPrivate(t *testing.T) {
 	cfg.Breaker.ConsecutiveFailures = 1
 	s := newSender(t, cfg)
 	res := s.Send(context.Background(), post(srv.URL))
-	want := "destination address 127.0.0.1 is in a loopback range; refused because delivery.deny_private is on"
+	want := "destination address 127.0.0.1 is in a loopback range; refused because security.deny_private_destinations is on"
 	if res.Class != Permanent || res.Attempts != 1 || n.Load() != 0 || res.Err == nil || !strings.Contains(res.Err.Error(), want) {
 		t.Fatalf("got %+v (server saw %d)", res, n.Load())
 	}

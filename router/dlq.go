@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -46,7 +47,12 @@ type DeadLetter struct {
 	StreamSeq uint64
 }
 
-// headerValue makes a value safe for a NATS header and bounds it.
+// DefaultDLQHeaderBytes bounds each DLQ header value when
+// limits.max_dlq_header_bytes is not set.
+const DefaultDLQHeaderBytes = 1024
+
+// headerValue makes a value safe for a NATS header and bounds it (0: the
+// default bound), cutting at a character boundary.
 func headerValue(s string, max int) string {
 	s = strings.Map(func(r rune) rune {
 		if r == '\r' || r == '\n' {
@@ -54,7 +60,13 @@ func headerValue(s string, max int) string {
 		}
 		return r
 	}, s)
-	if max > 0 && len(s) > max {
+	if max <= 0 {
+		max = DefaultDLQHeaderBytes
+	}
+	if len(s) > max {
+		for max > 0 && !utf8.RuneStart(s[max]) {
+			max--
+		}
 		s = s[:max]
 	}
 	return s
@@ -77,7 +89,10 @@ func (dl *DeadLetter) Msg(r *Redactor, maxHeader int) *nats.Msg {
 	}
 	set(HeaderFailedAt, dl.FailedAt.UTC().Format(time.RFC3339Nano))
 	set(HeaderAction, strings.Join(dl.Actions, ","))
-	set(HeaderResponse, string(dl.Response))
+	if len(dl.Response) > 0 {
+		// The excerpt was cut by the sender: a secret cut there goes too.
+		m.Header.Set(HeaderResponse, headerValue(r.Excerpt(string(dl.Response)), maxHeader))
+	}
 	set(HeaderDestination, dl.Destination)
 	set(HeaderSubject, dl.Subject)
 	set(HeaderMessageID, dl.MessageID)

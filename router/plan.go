@@ -40,7 +40,9 @@ type Plan struct {
 	itemErrs destinations.ItemErrorParser
 	auth     destinations.Authorizer
 	limits   mappings.Limits
-	warnings config.Diagnostics
+	// dlqHeaderBytes bounds each DLQ header value (limits.max_dlq_header_bytes).
+	dlqHeaderBytes int
+	warnings       config.Diagnostics
 	// forwardBatch batches forwarded events (webhook without actions).
 	forwardBatch *destinations.BatchSpec
 }
@@ -124,17 +126,27 @@ type planBuilder struct {
 	diags config.Diagnostics
 }
 
+// errAt and warnAt redact: a message may quote a value that came from the
+// environment (a webhook URL with its token), and validate prints it, the
+// log keeps it.
 func (pb *planBuilder) errAt(path, format string, args ...any) {
-	pb.diags = append(pb.diags, config.Diagnostic{Pos: pb.d.Pos(path), Message: fmt.Sprintf(format, args...)})
+	pb.diags = append(pb.diags, config.Diagnostic{Pos: pb.d.Pos(path), Message: pb.p.Redactor.String(fmt.Sprintf(format, args...))})
 }
 
 func (pb *planBuilder) warnAt(path, format string, args ...any) {
-	pb.diags = append(pb.diags, config.Diagnostic{Pos: pb.d.Pos(path), Message: fmt.Sprintf(format, args...), Warning: true})
+	pb.diags = append(pb.diags, config.Diagnostic{Pos: pb.d.Pos(path), Message: pb.p.Redactor.String(fmt.Sprintf(format, args...)), Warning: true})
 }
 
 // exprErr reports an expression error at its exact place in the file.
 func (pb *planBuilder) exprErr(prefix string, err error) {
 	if ee, ok := err.(*mappings.ExprError); ok {
+		if strings.Contains(ee.Message, "exceeds maximum allowed nodes") {
+			n := pb.b.Config.Global.Limits.MaxExprNodes
+			if n == 0 {
+				n = mappings.DefaultExprLimits.MaxNodes
+			}
+			ee.Message += fmt.Sprintf(" (limits.max_expr_nodes is %d)", n)
+		}
 		path := prefix + ee.Path
 		pos := pb.b.Config.ExprPos(pb.d, path, ee.Line, ee.Column)
 		if !pb.d.Has(path) {
@@ -158,6 +170,7 @@ func (pb *planBuilder) build() {
 	// The HTTP intake accepts events up to the limit as sent, then adds
 	// messageId, receivedAt and timestamps (ingest.EnrichmentHeadroom).
 	p.limits = mappings.Limits{MaxBytes: maxBytes + 1024, MaxDepth: gl.MaxDepth, MaxProperties: gl.MaxProperties}
+	p.dlqHeaderBytes = gl.MaxDLQHeaderBytes
 	switch d.Type {
 	case "":
 		return // reported by config
@@ -189,6 +202,9 @@ func (pb *planBuilder) build() {
 		f, err := destinations.AuthFor(p.Def.Auth)
 		if err == nil {
 			p.auth, err = f(p.Settings)
+		}
+		if pd, ok := p.auth.(destinations.PrivateDenier); ok && p.Policy.Sender.DenyPrivate {
+			pd.DenyPrivate() // its token endpoint is checked like deliveries
 		}
 		if err != nil {
 			pb.errAt("settings", "%s: %v", p.Def.Name, err)
@@ -284,6 +300,9 @@ func (pb *planBuilder) settings() {
 					pb.errAt("settings.headers."+k, "header value must be a string")
 				}
 				spec.headers[k] = s
+				if sensitiveHeader(k) && !fromEnv["settings.headers."+k] {
+					pb.warnAt("settings.headers."+k, "header %s carries a credential: write it as an ${ENV} reference (only values from the environment are redacted from output)", k)
+				}
 			}
 		} else if d.Settings["headers"] != nil {
 			pb.errAt("settings.headers", "headers must be a mapping of names to values")
@@ -298,6 +317,11 @@ func (pb *planBuilder) settings() {
 		p.webhook = spec
 		return
 	case TypeHTTP:
+		for _, k := range sortedKeys(d.Settings) {
+			if _, isStr := d.Settings[k].(string); isStr && sensitiveHeader(k) && !fromEnv["settings."+k] {
+				pb.warnAt("settings."+k, "settings.%s looks like a credential: write it as an ${ENV} reference (only values from the environment are redacted from output)", k)
+			}
+		}
 		return
 	}
 	def := p.Def

@@ -191,7 +191,7 @@ func (p *Plan) SendOnce(ctx context.Context, raw []byte, source string) ([]SentR
 			}
 		}
 		res := s.Send(ctx, &req)
-		sr := SentRequest{Status: res.Status, Response: p.Redactor.String(string(res.Body))}
+		sr := SentRequest{Status: res.Status, Response: p.Redactor.Excerpt(string(res.Body))}
 		if i < len(pv.Requests) {
 			sr.Request = pv.Requests[i]
 		}

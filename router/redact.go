@@ -1,7 +1,9 @@
 package router
 
 import (
+	"encoding/json"
 	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 )
@@ -27,11 +29,18 @@ func NewRedactor(secrets ...string) *Redactor {
 	return r
 }
 
-// Add adds secrets.
+// Add adds secrets, with the forms they take inside a JSON string and a
+// URL (a secret with a quote, a slash or a space does not appear as is).
 func (r *Redactor) Add(secrets ...string) {
 	for _, s := range secrets {
-		if len(s) >= minSecretLen {
-			r.secrets = append(r.secrets, s)
+		if len(s) < minSecretLen {
+			continue
+		}
+		r.secrets = append(r.secrets, s)
+		for _, v := range []string{jsonString(s, false), jsonString(s, true), url.QueryEscape(s), url.PathEscape(s)} {
+			if v != s && !contains(r.secrets, v) {
+				r.secrets = append(r.secrets, v)
+			}
 		}
 	}
 	// Longest first, so a secret that contains another is replaced whole.
@@ -49,6 +58,43 @@ func (r *Redactor) String(s string) string {
 		return s
 	}
 	return r.replacer.Replace(s)
+}
+
+// jsonString is s as it appears inside a JSON string, with or without
+// HTML escaping (the router's bodies have none, tools' answers may).
+func jsonString(s string, html bool) string {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(html)
+	_ = enc.Encode(s)
+	out := strings.TrimSuffix(b.String(), "\n")
+	return out[1 : len(out)-1]
+}
+
+func contains(l []string, s string) bool {
+	for _, e := range l {
+		if e == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Excerpt redacts text that was cut short (a response excerpt): a secret
+// cut at the end is redacted too, not left as its first characters.
+func (r *Redactor) Excerpt(s string) string {
+	s = r.String(s)
+	if r == nil {
+		return s
+	}
+	for _, sec := range r.secrets {
+		for n := len(sec) - 1; n >= minSecretLen; n-- {
+			if strings.HasSuffix(s, sec[:n]) {
+				return s[:len(s)-n] + Redacted
+			}
+		}
+	}
+	return s
 }
 
 // Bytes redacts bytes.

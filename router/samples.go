@@ -80,18 +80,18 @@ func truncate(b []byte, n int) string {
 func (s *samples) record(event []byte, msgID string, req *destinations.Request, res *destinations.Result, outcome string, errText string) {
 	sm := Sample{
 		Time: time.Now().UTC(), MessageID: msgID, Outcome: outcome,
-		Error: s.redact.String(errText), Event: s.redact.String(truncate(event, sampleEventBytes)),
+		Error: s.redact.String(errText), Event: truncate(s.redact.Bytes(event), sampleEventBytes),
 	}
 	if req != nil {
 		sm.Action = req.Action
 		sm.Request = &SampleRequest{
 			Method: req.Method, URL: s.redact.String(req.URL), Headers: s.redact.Header(req.Header),
-			Body: s.redact.String(truncate(req.Body, sampleBodyBytes)), Items: req.Items,
+			Body: truncate(s.redact.Bytes(req.Body), sampleBodyBytes), Items: req.Items,
 		}
 	}
 	if res != nil {
 		sm.Attempts = res.Attempts
-		sm.Response = &SampleResponse{Status: res.Status, Body: s.redact.String(string(res.Body)), DurationMS: res.Duration.Milliseconds()}
+		sm.Response = &SampleResponse{Status: res.Status, Body: s.redact.Excerpt(string(res.Body)), DurationMS: res.Duration.Milliseconds()}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

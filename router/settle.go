@@ -170,7 +170,7 @@ func (l *lane) deadLetter(d *delivery, o Outcome, reason string, actions []strin
 		// Earlier deliveries happened before this process saw the event.
 		dl.FirstAttempt = d.streamTime
 	}
-	err := publishDeadLetter(context.Background(), l.r.js, dl, l.plan.Redactor, l.r.cfg.Global.Limits.MaxDLQHeaderBytes)
+	err := publishDeadLetter(context.Background(), l.r.js, dl, l.plan.Redactor, l.plan.dlqHeaderBytes)
 	if err != nil {
 		l.r.metrics.DLQFailures.WithLabelValues(l.plan.Name).Inc()
 		l.log.Error("writing a dead letter failed; the event will be retried", "seq", d.seq, "err", err)
