@@ -157,7 +157,7 @@ type Delivery struct {
 	Batch              Batch    `yaml:"batch" doc:"Batching defaults for the destination's batching actions."`
 	Ordering           string   `yaml:"ordering" doc:"user: deliver each user's events in stream order (within one router)." enum:",none,user"`
 	InsecureSkipVerify bool     `yaml:"insecure_skip_verify" doc:"Skip TLS verification for this destination. Logged as a warning."`
-	MaxInFlight        int      `yaml:"max_in_flight" doc:"Events held by the lane at once (pull buffer)." default:"256"`
+	MaxInFlight        int      `yaml:"max_in_flight" doc:"Events the lane holds at once, those waiting in a batch included; the rest waits in JetStream. Default 256, or two full batches (at most 4096) for a batching destination."`
 }
 
 // Backoff is the redelivery backoff.
