@@ -132,7 +132,7 @@ func (b *Batcher) Add(req *Request, done func(Result)) {
 	case b.encErr != nil:
 		done(Result{Class: Permanent, Err: b.encErr})
 		return
-	case req == nil || !json.Valid(req.Body):
+	case req == nil || (!req.ValidJSON && !json.Valid(req.Body)):
 		done(Result{Class: Permanent, Err: errors.New("batch item is not valid JSON; it was not sent")})
 		return
 	}

@@ -15,6 +15,9 @@ type Request struct {
 	Items int
 	// Action names the action, for metrics and logs.
 	Action string
+	// ValidJSON says Body is known to be valid JSON (the router encoded it,
+	// or decoded it as an event), so a Batcher need not check it again.
+	ValidJSON bool
 }
 
 // Class is how a delivery attempt ended.

@@ -86,7 +86,8 @@ func (p *Plan) Route(ev *mappings.Event, source string, raw []byte, env *mapping
 		}
 	}
 	if p.forward {
-		req := &destinations.Request{Method: http.MethodPost, URL: p.webhook.url, Header: p.baseHeader(), Body: raw, Items: 1, Action: "forward"}
+		// raw decoded as an event above, so it is valid JSON.
+		req := &destinations.Request{Method: http.MethodPost, URL: p.webhook.url, Header: p.baseHeader(), Body: raw, Items: 1, Action: "forward", ValidJSON: true}
 		if p.forwardBatch == nil {
 			req.Header.Set("webhook-id", ev.MessageID)
 		}
@@ -171,7 +172,7 @@ func (p *Plan) outbound(a *PlannedAction, one mappings.Rendered, messageID strin
 	}
 	return Outbound{
 		Action: a.Name, Key: key, Batch: a.Batch,
-		Req: &destinations.Request{Method: one.Method, URL: one.URL, Header: h, Body: body, Items: 1, Action: a.Name},
+		Req: &destinations.Request{Method: one.Method, URL: one.URL, Header: h, Body: body, Items: 1, Action: a.Name, ValidJSON: body != nil},
 	}, nil
 }
 
