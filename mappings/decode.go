@@ -16,10 +16,11 @@ import (
 // as encoding/json about twice as fast. It reads numbers as float64, which
 // would lose digits of integers beyond 2^53 (numeric user ids), so an event
 // holding a number of 16 digits or more is decoded with encoding/json's
-// UseNumber instead, keeping every digit.
-func decodeObject(data []byte) (map[string]any, error) {
+// UseNumber instead, keeping every digit (checkShape spots those numbers
+// in the pass it makes anyway).
+func decodeObject(data []byte, longNumber bool) (map[string]any, error) {
 	var raw map[string]any
-	if hasLongNumber(data) {
+	if longNumber {
 		dec := json.NewDecoder(bytes.NewReader(data))
 		dec.UseNumber()
 		if err := dec.Decode(&raw); err != nil {
@@ -36,35 +37,6 @@ func decodeObject(data []byte) (map[string]any, error) {
 	}
 	normaliseNumbers(raw)
 	return raw, nil
-}
-
-// hasLongNumber reports a run of 16 or more digits outside strings.
-func hasLongNumber(data []byte) bool {
-	inString, escaped, run := false, false, 0
-	for _, c := range data {
-		if inString {
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-			continue
-		}
-		switch {
-		case c == '"':
-			inString, run = true, 0
-		case c >= '0' && c <= '9':
-			if run++; run >= 16 {
-				return true
-			}
-		default:
-			run = 0
-		}
-	}
-	return false
 }
 
 // wholeFloat turns a whole float64 that an int64 holds exactly into int64,

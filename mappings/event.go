@@ -106,10 +106,11 @@ func Decode(data []byte, receivedAt time.Time, lim Limits) (*Event, error) {
 	if len(data) > lim.MaxBytes {
 		return nil, &InvalidError{Reason: fmt.Sprintf("event is %d bytes, over the %d byte limit", len(data), lim.MaxBytes)}
 	}
-	if err := checkShape(data, lim); err != nil {
+	longNumber, err := checkShape(data, lim)
+	if err != nil {
 		return nil, err
 	}
-	raw, err := decodeObject(data)
+	raw, err := decodeObject(data, longNumber)
 	if err != nil {
 		return nil, err
 	}

@@ -9,9 +9,12 @@ import (
 // checkShape bounds nesting depth and container sizes with one pass over the
 // bytes, before the decoder allocates anything: a hostile event is refused
 // for the price of a scan. Malformed JSON is left for the decoder to report.
-func checkShape(data []byte, lim Limits) error {
+// The same pass reports a run of 16 or more digits outside strings: a number
+// float64 cannot hold exactly (see decodeObject).
+func checkShape(data []byte, lim Limits) (longNumber bool, err error) {
 	var counts []int // elements seen in each open container
 	inString, escaped := false, false
+	digits := 0
 	for _, c := range data {
 		if inString {
 			switch {
@@ -24,6 +27,13 @@ func checkShape(data []byte, lim Limits) error {
 			}
 			continue
 		}
+		if c >= '0' && c <= '9' {
+			if digits++; digits >= 16 {
+				longNumber = true
+			}
+		} else {
+			digits = 0
+		}
 		switch c {
 		case '"':
 			inString = true
@@ -35,7 +45,7 @@ func checkShape(data []byte, lim Limits) error {
 				counts[n-1] = 1
 			}
 			if len(counts) >= lim.MaxDepth {
-				return &InvalidError{Reason: fmt.Sprintf("JSON nesting is deeper than the %d level limit", lim.MaxDepth)}
+				return false, &InvalidError{Reason: fmt.Sprintf("JSON nesting is deeper than the %d level limit", lim.MaxDepth)}
 			}
 			counts = append(counts, 0)
 		case '}', ']':
@@ -46,7 +56,7 @@ func checkShape(data []byte, lim Limits) error {
 			if n := len(counts); n > 0 {
 				counts[n-1]++
 				if counts[n-1] > lim.MaxProperties {
-					return &InvalidError{Reason: fmt.Sprintf("an object or array has more than %d entries", lim.MaxProperties)}
+					return false, &InvalidError{Reason: fmt.Sprintf("an object or array has more than %d entries", lim.MaxProperties)}
 				}
 			}
 		case ' ', '\t', '\r', '\n', ':':
@@ -56,7 +66,7 @@ func checkShape(data []byte, lim Limits) error {
 			}
 		}
 	}
-	return nil
+	return longNumber, nil
 }
 
 // normaliseNumbers turns json.Number and float64 values into int64 when they
