@@ -167,11 +167,51 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, s config.Streams
 		Replicas:    replicas,
 	}
 	for _, sc := range []jetstream.StreamConfig{events, dlq} {
-		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+		err := retryJS(ctx, func(ctx context.Context) error {
+			_, err := js.CreateOrUpdateStream(ctx, sc)
+			return err
+		})
+		if err != nil {
 			return fmt.Errorf("stream %s: %w", sc.Name, err)
 		}
 	}
 	return nil
+}
+
+// retryJS runs a JetStream API call with a bounded wait per attempt, again
+// until ctx ends (or a minute passes when it has no deadline). A clustered
+// JetStream electing a leader answers late or not at all for a while; one
+// lost reply must not hang a start, nor fail it.
+func retryJS(ctx context.Context, call func(context.Context) error) error {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(time.Minute)
+	}
+	for {
+		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := call(actx)
+		cancel()
+		if err == nil || ctx.Err() != nil || time.Until(deadline) < time.Second || !transientJS(err) {
+			return err
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// transientJS reports errors a retry may cure: timeouts, no responders,
+// and JetStream saying it is not ready yet.
+func transientJS(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, nats.ErrNoResponders) ||
+		errors.Is(err, jetstream.ErrJetStreamNotEnabled) {
+		return true
+	}
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		// 503s: "JetStream system temporarily unavailable", no suitable
+		// peers yet, no leader.
+		return apiErr.Code == 503 || apiErr.Code == 500
+	}
+	return false
 }
 
 func orUnlimited(n int64) int64 {
@@ -240,7 +280,12 @@ func consumerConfig(p *Plan, existing *jetstream.ConsumerInfo) (jetstream.Consum
 // (and clears a removal grace period) when it exists.
 func (r *Router) ensureConsumer(ctx context.Context, p *Plan) (jetstream.Consumer, error) {
 	var existing *jetstream.ConsumerInfo
-	c, err := r.js.Consumer(ctx, EventsStream, ConsumerName(p.Name))
+	var c jetstream.Consumer
+	err := retryJS(ctx, func(ctx context.Context) error {
+		var err error
+		c, err = r.js.Consumer(ctx, EventsStream, ConsumerName(p.Name))
+		return err
+	})
 	switch {
 	case err == nil:
 		existing = c.CachedInfo()
@@ -252,11 +297,16 @@ func (r *Router) ensureConsumer(ctx context.Context, p *Plan) (jetstream.Consume
 	if err != nil {
 		return nil, err
 	}
-	if existing == nil {
-		c, err = r.js.CreateConsumer(ctx, EventsStream, cc)
-	} else {
-		c, err = r.js.UpdateConsumer(ctx, EventsStream, cc)
-	}
+	err = retryJS(ctx, func(ctx context.Context) error {
+		var err error
+		if existing == nil {
+			// CreateOrUpdate: a retry after a lost reply finds it created.
+			c, err = r.js.CreateOrUpdateConsumer(ctx, EventsStream, cc)
+		} else {
+			c, err = r.js.UpdateConsumer(ctx, EventsStream, cc)
+		}
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("consumer %s: %w", ConsumerName(p.Name), err)
 	}
