@@ -182,23 +182,12 @@ func normaliseProduct(src map[string]any, path string) (map[string]any, error) {
 
 func init() {
 	money := func(name, doc string, keys ...string) {
-		register(Helper{
-			Name:        name,
-			EventScoped: true,
-			Fn: func(params ...any) (any, error) {
-				ev, err := eventOf(name, params)
-				if err != nil {
-					return nil, err
-				}
-				return firstNumber(ev, keys...)
-			},
-			Types:     []any{new(func(*Env) any)},
-			Signature: name + "() float64",
-			Doc: doc + " Numbers sent as strings (\"10.50\") are parsed; nil when absent; a value that is not " +
-				"a number is an error such as `properties." + keys[0] + ": not a number: \"ten\"`, never " +
+		eventHelper(name, name+"() float64",
+			doc+" Numbers sent as strings (\"10.50\") are parsed; nil when absent; a value that is not "+
+				"a number is an error such as `properties."+keys[0]+": not a number: \"ten\"`, never "+
 				"silently dropped.",
-			Example: name + "()",
-		})
+			name+"()",
+			func(ev *Event) (any, error) { return firstNumber(ev, keys...) })
 	}
 	money("revenue", "Returns properties.revenue. "+ecommerceSpec+": revenue is the revenue of the order, "+
 		"excluding shipping and tax (Order Completed); it is also the field Segment's analytics "+

@@ -102,8 +102,8 @@ func nameParts(ev *Event) (first, last string) {
 	return first, strings.TrimSpace(last)
 }
 
-// identityHelper registers an event-scoped helper without arguments.
-func identityHelper(name, sig, doc, example string, get func(*Event) any) {
+// eventHelper registers an event-scoped helper without arguments.
+func eventHelper(name, sig, doc, example string, get func(*Event) (any, error)) {
 	register(Helper{
 		Name:        name,
 		EventScoped: true,
@@ -112,13 +112,18 @@ func identityHelper(name, sig, doc, example string, get func(*Event) any) {
 			if err != nil {
 				return nil, err
 			}
-			return get(ev), nil
+			return get(ev)
 		},
 		Types:     []any{new(func(*Env) any)},
 		Signature: sig,
 		Doc:       doc,
 		Example:   example,
 	})
+}
+
+// identityHelper registers an event-scoped helper that cannot fail.
+func identityHelper(name, sig, doc, example string, get func(*Event) any) {
+	eventHelper(name, sig, doc, example, func(ev *Event) (any, error) { return get(ev), nil })
 }
 
 func init() {
