@@ -15,6 +15,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/switchyard/switchyard/config"
@@ -105,14 +106,23 @@ func dlqEntries(ctx context.Context, js jetstream.JetStream, dest string, limit 
 	return nil
 }
 
-func dlqList(dir, dest string, limit int, since time.Duration, asJSON bool, stdout, stderr io.Writer) int {
+// dlqConnect joins the NATS a config directory points at.
+func dlqConnect(dir string, stderr io.Writer) (*nats.Conn, jetstream.JetStream, bool) {
 	cfg, ok := loadConfigOnly(dir, stderr)
 	if !ok {
-		return 1
+		return nil, nil, false
 	}
 	nc, js, err := connectFor(cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "dlq:", err)
+		return nil, nil, false
+	}
+	return nc, js, true
+}
+
+func dlqList(dir, dest string, limit int, since time.Duration, asJSON bool, stdout, stderr io.Writer) int {
+	nc, js, ok := dlqConnect(dir, stderr)
+	if !ok {
 		return 1
 	}
 	defer nc.Close()
@@ -121,7 +131,7 @@ func dlqList(dir, dest string, limit int, since time.Duration, asJSON bool, stdo
 		fmt.Fprintln(tw, "FAILED AT\tSTATUS\tACTIONS\tMESSAGE ID\tREASON")
 	}
 	n := 0
-	err = dlqEntries(context.Background(), js, dest, limit, since, func(seq uint64, dl *router.DeadLetter) bool {
+	err := dlqEntries(context.Background(), js, dest, limit, since, func(seq uint64, dl *router.DeadLetter) bool {
 		n++
 		if asJSON {
 			b, _ := json.Marshal(map[string]any{
@@ -157,13 +167,8 @@ func validJSON(b []byte) []byte {
 }
 
 func dlqPurge(dir, dest string, yes bool, stdout, stderr io.Writer) int {
-	cfg, ok := loadConfigOnly(dir, stderr)
+	nc, js, ok := dlqConnect(dir, stderr)
 	if !ok {
-		return 1
-	}
-	nc, js, err := connectFor(cfg)
-	if err != nil {
-		fmt.Fprintln(stderr, "dlq:", err)
 		return 1
 	}
 	defer nc.Close()
