@@ -481,20 +481,6 @@ func (l *lane) batcher(spec *destinations.BatchSpec) *destinations.Batcher {
 	return b
 }
 
-// send signs webhook requests and sends.
 func (l *lane) send(ctx context.Context, r *destinations.Request) destinations.Result {
-	if l.plan.webhook != nil {
-		if err := l.plan.sign(r, time.Now()); err != nil {
-			return destinations.Result{Class: destinations.Permanent, Err: err}
-		}
-	}
-	if l.plan.auth != nil {
-		if err := l.plan.auth.Authorize(ctx, r); err != nil {
-			// Minting credentials fails for passing reasons (the token
-			// endpoint is down) far more often than for lasting ones, and a
-			// bad key is caught by validate.
-			return destinations.Result{Class: destinations.Retryable, Err: fmt.Errorf("authorizing: %w", err)}
-		}
-	}
-	return l.sender.Send(ctx, r)
+	return l.plan.send(ctx, l.sender, r)
 }

@@ -180,17 +180,7 @@ func (p *Plan) SendOnce(ctx context.Context, raw []byte, source string) ([]SentR
 				return out, pv, err
 			}
 		}
-		if p.webhook != nil {
-			if err := p.sign(&req, time.Now()); err != nil {
-				return out, pv, err
-			}
-		}
-		if p.auth != nil {
-			if err := p.auth.Authorize(ctx, &req); err != nil {
-				return out, pv, err
-			}
-		}
-		res := s.Send(ctx, &req)
+		res := p.send(ctx, s, &req)
 		sr := SentRequest{Status: res.Status, Response: p.Redactor.Excerpt(string(res.Body))}
 		if i < len(pv.Requests) {
 			sr.Request = pv.Requests[i]

@@ -117,17 +117,7 @@ func (rp *Replayer) Deliver(ctx context.Context, raw []byte, source string, rece
 }
 
 func (rp *Replayer) send(ctx context.Context, r *destinations.Request) destinations.Result {
-	if rp.plan.webhook != nil {
-		if err := rp.plan.sign(r, time.Now()); err != nil {
-			return destinations.Result{Class: destinations.Permanent, Err: err}
-		}
-	}
-	if rp.plan.auth != nil {
-		if err := rp.plan.auth.Authorize(ctx, r); err != nil {
-			return destinations.Result{Class: destinations.Retryable, Err: fmt.Errorf("authorizing: %w", err)}
-		}
-	}
-	return rp.sender.Send(ctx, r)
+	return rp.plan.send(ctx, rp.sender, r)
 }
 
 func (rp *Replayer) batcher(spec *destinations.BatchSpec) *destinations.Batcher {

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -181,6 +182,27 @@ func (p *Plan) outbound(a *PlannedAction, one mappings.Rendered, messageID strin
 // bytes as encoding/json faster.
 func encodeJSON(v any) ([]byte, error) {
 	return fastjson.MarshalWithOption(v, fastjson.DisableHTMLEscape())
+}
+
+// send completes a request at send time, then sends it: webhook requests
+// are signed (the signature covers the final body, a batch's included, and
+// carries the time of sending) and credentials an Authorizer mints are
+// added. The lane, the replayer and preview --send all send through here.
+func (p *Plan) send(ctx context.Context, s *destinations.Sender, r *destinations.Request) destinations.Result {
+	if p.webhook != nil {
+		if err := p.sign(r, time.Now()); err != nil {
+			return destinations.Result{Class: destinations.Permanent, Err: err}
+		}
+	}
+	if p.auth != nil {
+		if err := p.auth.Authorize(ctx, r); err != nil {
+			// Minting credentials fails for passing reasons (the token
+			// endpoint is down) far more often than for lasting ones, and a
+			// bad key is caught by validate.
+			return destinations.Result{Class: destinations.Retryable, Err: fmt.Errorf("authorizing: %w", err)}
+		}
+	}
+	return s.Send(ctx, r)
 }
 
 // sign adds the Standard Webhooks headers: webhook-id (the messageId, set
