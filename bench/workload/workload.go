@@ -112,17 +112,7 @@ func (g *Gen) Event(kind int, phase byte, seq int) []byte {
 	pg := pages[rnd.IntN(len(pages))]
 	if kind == OrderCompleted && hasUser {
 		// An identified shopper: analytics.js sends the cached traits.
-		b = append(b, `,"traits":{"email":"`...)
-		b = append(b, first...)
-		b = append(b, '.')
-		b = append(b, last...)
-		b = strconv.AppendInt(b, int64(user), 10)
-		b = append(b, `@example.com","firstName":"`...)
-		b = append(b, first...)
-		b = append(b, `","lastName":"`...)
-		b = append(b, last...)
-		b = append(b, `","phone":"+1 555 `...)
-		b = strconv.AppendInt(b, int64(1000000+user), 10)
+		b = appendPersonTraits(b, first, last, user)
 		b = append(b, `"}`...)
 	}
 	b = append(b, `,"page":{"path":"`...)
@@ -135,17 +125,7 @@ func (g *Gen) Event(kind int, phase byte, seq int) []byte {
 	switch kind {
 	case Identify:
 		c := cities[rnd.IntN(len(cities))]
-		b = append(b, `,"traits":{"email":"`...)
-		b = append(b, first...)
-		b = append(b, '.')
-		b = append(b, last...)
-		b = strconv.AppendInt(b, int64(user), 10)
-		b = append(b, `@example.com","firstName":"`...)
-		b = append(b, first...)
-		b = append(b, `","lastName":"`...)
-		b = append(b, last...)
-		b = append(b, `","phone":"+1 555 `...)
-		b = strconv.AppendInt(b, int64(1000000+user), 10)
+		b = appendPersonTraits(b, first, last, user)
 		b = append(b, `","plan":"`...)
 		b = append(b, [...]string{"free", "pro", "enterprise"}[user%3]...)
 		b = append(b, `","logins":`...)
@@ -293,4 +273,20 @@ delivery:
   max_in_flight: %d
   batch: {max_items: %d}
 `, source, url, inFlight, maxItems)
+}
+
+// appendPersonTraits writes `,"traits":{` and the shopper's email, names and
+// phone, leaving the object open for more traits.
+func appendPersonTraits(b []byte, first, last string, user int) []byte {
+	b = append(b, `,"traits":{"email":"`...)
+	b = append(b, first...)
+	b = append(b, '.')
+	b = append(b, last...)
+	b = strconv.AppendInt(b, int64(user), 10)
+	b = append(b, `@example.com","firstName":"`...)
+	b = append(b, first...)
+	b = append(b, `","lastName":"`...)
+	b = append(b, last...)
+	b = append(b, `","phone":"+1 555 `...)
+	return strconv.AppendInt(b, int64(1000000+user), 10)
 }
