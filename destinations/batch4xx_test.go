@@ -1,10 +1,13 @@
-package destinations
+package destinations_test
 
 import (
 	"context"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+
+	"github.com/switchyard/switchyard/destinations"
+	"github.com/switchyard/switchyard/destinations/catalog/mixpanel"
 )
 
 // A tool that refuses a batch with a 400 naming the bad items (Mixpanel's
@@ -19,17 +22,17 @@ func TestBatch400NamingItemsFailsOnlyThose(t *testing.T) {
 		_, _ = w.Write([]byte(`{"error":"bad request"}`))
 	}))
 	defer srv.Close()
-	s, err := NewSender(SenderConfig{Name: "t", ItemErrors: MixpanelItemErrors})
+	s, err := destinations.NewSender(destinations.SenderConfig{Name: "t", ItemErrors: mixpanel.ItemErrors})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	res := s.Send(context.Background(), &Request{Method: "POST", URL: srv.URL + "/named", Body: []byte(`[{},{},{}]`), Items: 3})
-	if res.Class != OK || len(res.ItemErrors) != 1 || res.ItemErrors[0].Index != 1 || res.ItemErrors[0].Class != Permanent {
+	res := s.Send(context.Background(), &destinations.Request{Method: "POST", URL: srv.URL + "/named", Body: []byte(`[{},{},{}]`), Items: 3})
+	if res.Class != destinations.OK || len(res.ItemErrors) != 1 || res.ItemErrors[0].Index != 1 || res.ItemErrors[0].Class != destinations.Permanent {
 		t.Fatalf("named 400: class %v, item errors %+v", res.Class, res.ItemErrors)
 	}
-	res = s.Send(context.Background(), &Request{Method: "POST", URL: srv.URL + "/unnamed", Body: []byte(`[{},{},{}]`), Items: 3})
-	if res.Class != Permanent || len(res.ItemErrors) != 0 {
+	res = s.Send(context.Background(), &destinations.Request{Method: "POST", URL: srv.URL + "/unnamed", Body: []byte(`[{},{},{}]`), Items: 3})
+	if res.Class != destinations.Permanent || len(res.ItemErrors) != 0 {
 		t.Fatalf("unnamed 400: class %v, item errors %+v", res.Class, res.ItemErrors)
 	}
 }

@@ -227,10 +227,35 @@ func loadCatalog(fsys fs.FS) (map[string]*Definition, error) {
 			problems = append(problems, fmt.Sprintf("%s: name %q does not match its folder %q", f, d.Name, want))
 			continue
 		}
+		if bad := d.unresolved(); len(bad) > 0 {
+			// A typo would silently turn a quirk off (a Braze partial failure
+			// counted delivered): the definition is refused instead.
+			problems = append(problems, fmt.Sprintf("%s: %s", f, strings.Join(bad, "; ")))
+			continue
+		}
 		out[d.Name] = &d
 	}
 	if len(problems) > 0 {
 		return out, fmt.Errorf("catalog: %s", strings.Join(problems, "; "))
 	}
 	return out, nil
+}
+
+// unresolved lists the names of the definition that no registered quirk
+// answers to: item_errors and auth. Tools register their quirks from their
+// own package's init (destinations/catalog/<tool>); a program links them all
+// by importing destinations/catalog/all.
+func (d *Definition) unresolved() []string {
+	var bad []string
+	if d.ItemErrors != "" {
+		if _, ok := ItemErrorsParser(d.ItemErrors); !ok {
+			bad = append(bad, fmt.Sprintf("item_errors %q is not a registered parser (registered: %s; is destinations/catalog/all imported?)", d.ItemErrors, strings.Join(ItemErrorsParsers(), ", ")))
+		}
+	}
+	if d.Auth != "" {
+		if _, err := AuthFor(d.Auth); err != nil {
+			bad = append(bad, fmt.Sprintf("auth: %v (is destinations/catalog/all imported?)", err))
+		}
+	}
+	return bad
 }

@@ -1,4 +1,4 @@
-package destinations
+package destinations_test
 
 import (
 	"flag"
@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/switchyard/switchyard/destinations"
+	_ "github.com/switchyard/switchyard/destinations/catalog/all"
 )
 
 var updateReadmes = flag.Bool("update-readmes", false, "rewrite the generated part of each tool's README")
@@ -19,7 +22,7 @@ const (
 // exactly what its definition generates, so docs cannot drift from the
 // presets the router runs.
 func TestToolReadmesAreCurrent(t *testing.T) {
-	defs, err := Catalog()
+	defs, err := destinations.Catalog()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"sort"
 	"sync"
 )
 
@@ -40,6 +41,18 @@ func ItemErrorsParser(name string) (ItemErrorParser, bool) {
 	defer itemErrorParsers.RUnlock()
 	p, ok := itemErrorParsers.m[name]
 	return p, ok
+}
+
+// ItemErrorsParsers lists the registered parser names, sorted.
+func ItemErrorsParsers() []string {
+	itemErrorParsers.RLock()
+	defer itemErrorParsers.RUnlock()
+	out := make([]string, 0, len(itemErrorParsers.m))
+	for n := range itemErrorParsers.m {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
 }
 
 func init() {

@@ -54,10 +54,10 @@ func deniedRange(a netip.Addr) string {
 	return ""
 }
 
-// denyPrivateControl is a net.Dialer Control function: it is called after
+// DenyPrivateControl is a net.Dialer Control function: it is called after
 // the address is resolved and before the socket connects, for every address
 // the dialer tries (both families with Happy Eyeballs).
-func denyPrivateControl(network, address string, _ syscall.RawConn) error {
+func DenyPrivateControl(network, address string, _ syscall.RawConn) error {
 	host, _, err := net.SplitHostPort(address)
 	if err != nil {
 		host = address

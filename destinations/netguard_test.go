@@ -39,15 +39,15 @@ func TestDeniedRange(t *testing.T) {
 }
 
 func TestDenyPrivateControlMessage(t *testing.T) {
-	err := denyPrivateControl("tcp4", "10.0.0.5:443", nil)
+	err := DenyPrivateControl("tcp4", "10.0.0.5:443", nil)
 	want := "destination address 10.0.0.5 is in a private range; refused because security.deny_private_destinations is on"
 	if err == nil || err.Error() != want || !isDenied(err) {
 		t.Fatalf("got %v", err)
 	}
-	if err := denyPrivateControl("tcp6", "[2606:4700::1111]:443", nil); err != nil {
+	if err := DenyPrivateControl("tcp6", "[2606:4700::1111]:443", nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := denyPrivateControl("tcp6", "[::ffff:192.168.0.1]:80", nil); err == nil || err.Error() != "destination address 192.168.0.1 is in a private range; refused because security.deny_private_destinations is on" {
+	if err := DenyPrivateControl("tcp6", "[::ffff:192.168.0.1]:80", nil); err == nil || err.Error() != "destination address 192.168.0.1 is in a private range; refused because security.deny_private_destinations is on" {
 		t.Fatalf("mapped: %v", err)
 	}
 }

@@ -164,7 +164,7 @@ func NewSender(cfg SenderConfig) (*Sender, error) {
 	dialer := &net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}
 	proxy := http.ProxyFromEnvironment
 	if cfg.DenyPrivate {
-		dialer.Control = denyPrivateControl
+		dialer.Control = DenyPrivateControl
 		proxy = nil
 	}
 	s.transport = &http.Transport{

@@ -9,6 +9,9 @@ import (
 
 	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/destinations"
+	// Every tool's Go quirks (item-error parsers, authorizers) register
+	// themselves: a plan resolves them by the names definitions give.
+	_ "github.com/switchyard/switchyard/destinations/catalog/all"
 	"github.com/switchyard/switchyard/mappings"
 )
 

@@ -1,17 +1,19 @@
-package destinations
+package mixpanel
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
+
+	"github.com/switchyard/switchyard/destinations"
 )
 
 func init() {
-	RegisterItemErrors("mixpanel", MixpanelItemErrors)
+	destinations.RegisterItemErrors("mixpanel", ItemErrors)
 }
 
-// MixpanelItemErrors reads Mixpanel's per-record reports, registered as
+// ItemErrors reads Mixpanel's per-record reports, registered as
 // "mixpanel".
 //
 // /import with strict=1 (https://docs.mixpanel.com/reference/import-events)
@@ -35,7 +37,7 @@ func init() {
 // answer 200 whatever the records hold: "1" or {"status": 1} when at least
 // one record was valid, "0" or {"status": 0, "error": "..."} when none was.
 // A 0 fails every record of the batch, permanently, with Mixpanel's error.
-func MixpanelItemErrors(status int, body []byte, items int) []ItemError {
+func ItemErrors(status int, body []byte, items int) []destinations.ItemError {
 	body = bytes.TrimSpace(body)
 	switch {
 	case status >= 200 && status < 300:
@@ -43,9 +45,9 @@ func MixpanelItemErrors(status int, body []byte, items int) []ItemError {
 		if !failed {
 			return nil
 		}
-		out := make([]ItemError, items)
+		out := make([]destinations.ItemError, items)
 		for i := range out {
-			out[i] = ItemError{Index: i, Class: Permanent, Status: status, Message: msg}
+			out[i] = destinations.ItemError{Index: i, Class: destinations.Permanent, Status: status, Message: msg}
 		}
 		return out
 	case status == http.StatusBadRequest:
@@ -60,7 +62,7 @@ func MixpanelItemErrors(status int, body []byte, items int) []ItemError {
 		if json.Unmarshal(body, &report) != nil {
 			return nil
 		}
-		var out []ItemError
+		var out []destinations.ItemError
 		seen := map[int]bool{}
 		for _, r := range report.Failed {
 			if r.Index == nil || *r.Index < 0 || *r.Index >= items || seen[*r.Index] {
@@ -74,7 +76,7 @@ func MixpanelItemErrors(status int, body []byte, items int) []ItemError {
 			if r.Field != "" {
 				msg = fmt.Sprintf("%s: %s", r.Field, msg)
 			}
-			out = append(out, ItemError{Index: *r.Index, Class: Permanent, Status: status, Message: msg})
+			out = append(out, destinations.ItemError{Index: *r.Index, Class: destinations.Permanent, Status: status, Message: msg})
 		}
 		return out
 	}

@@ -1,4 +1,4 @@
-package destinations
+package fcm
 
 import (
 	"context"
@@ -19,6 +19,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/switchyard/switchyard/destinations"
 )
 
 // tokenServer is a Google-like OAuth token endpoint: it checks the JWT
@@ -108,7 +110,7 @@ func TestGoogleServiceAccountMintsAndCachesTheToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 0; i < 3; i++ {
-		r := &Request{Header: http.Header{}}
+		r := &destinations.Request{Header: http.Header{}}
 		if err := a.Authorize(context.Background(), r); err != nil {
 			t.Fatal(err)
 		}
@@ -169,7 +171,7 @@ func TestGoogleServiceAccountReportsTokenEndpointErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &Request{Header: http.Header{}}
+	r := &destinations.Request{Header: http.Header{}}
 	err = a.Authorize(context.Background(), r)
 	if err == nil || !strings.Contains(err.Error(), "sender@demo.iam.gserviceaccount.com") || !strings.Contains(err.Error(), "invalid_grant") {
 		t.Fatalf("Authorize error = %v, want one naming the account and the endpoint's error", err)
@@ -189,7 +191,7 @@ func TestGoogleServiceAccountSignedByAnotherKeyIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := a.Authorize(context.Background(), &Request{}); err == nil || !strings.Contains(err.Error(), "Invalid JWT Signature") {
+	if err := a.Authorize(context.Background(), &destinations.Request{}); err == nil || !strings.Contains(err.Error(), "Invalid JWT Signature") {
 		t.Fatalf("Authorize error = %v, want the endpoint's signature error", err)
 	}
 }
@@ -245,7 +247,7 @@ func TestGoogleServiceAccountValidatesTheKeyAtConstruction(t *testing.T) {
 }
 
 func TestGoogleServiceAccountIsRegistered(t *testing.T) {
-	f, err := AuthFor("google-service-account")
+	f, err := destinations.AuthFor("google-service-account")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,15 +1,17 @@
-package destinations
+package braze
 
 import (
 	"encoding/json"
 	"fmt"
+
+	"github.com/switchyard/switchyard/destinations"
 )
 
 func init() {
-	RegisterItemErrors("braze", BrazeItemErrors)
+	destinations.RegisterItemErrors("braze", ItemErrors)
 }
 
-// BrazeItemErrors reads the non-fatal errors of Braze's /users/track,
+// ItemErrors reads the non-fatal errors of Braze's /users/track,
 // registered as "braze".
 //
 // Braze accepts a request whose objects are partly invalid and answers 2xx
@@ -29,7 +31,7 @@ func init() {
 // that is not this JSON means every object was accepted: a 2xx is Braze's
 // statement that the request was processed. A fatal error is a 4xx, which
 // fails the whole batch before this parser runs.
-func BrazeItemErrors(status int, body []byte, items int) []ItemError {
+func ItemErrors(status int, body []byte, items int) []destinations.ItemError {
 	var report struct {
 		Errors []struct {
 			Type       string `json:"type"`
@@ -40,7 +42,7 @@ func BrazeItemErrors(status int, body []byte, items int) []ItemError {
 	if len(body) == 0 || json.Unmarshal(body, &report) != nil {
 		return nil
 	}
-	var out []ItemError
+	var out []destinations.ItemError
 	seen := make(map[int]bool, len(report.Errors))
 	for _, e := range report.Errors {
 		if e.Index == nil || *e.Index < 0 || *e.Index >= items || seen[*e.Index] {
@@ -54,7 +56,7 @@ func BrazeItemErrors(status int, body []byte, items int) []ItemError {
 		if e.InputArray != "" {
 			msg = fmt.Sprintf("%s[%d]: %s", e.InputArray, *e.Index, msg)
 		}
-		out = append(out, ItemError{Index: *e.Index, Class: Permanent, Status: status, Message: msg})
+		out = append(out, destinations.ItemError{Index: *e.Index, Class: destinations.Permanent, Status: status, Message: msg})
 	}
 	return out
 }

@@ -1,4 +1,4 @@
-package destinations
+package fcm
 
 import (
 	"context"
@@ -17,6 +17,8 @@ import (
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/jwt"
+
+	"github.com/switchyard/switchyard/destinations"
 )
 
 // FirebaseMessagingScope is the OAuth 2.0 scope of the FCM HTTP v1 API
@@ -31,7 +33,7 @@ const googleTokenTimeout = 10 * time.Second
 const googleTokenMargin = time.Minute
 
 func init() {
-	RegisterAuth("google-service-account", NewGoogleServiceAccount)
+	destinations.RegisterAuth("google-service-account", NewGoogleServiceAccount)
 }
 
 // serviceAccountKey is the JSON key file of a Google service account, as the
@@ -65,7 +67,7 @@ type GoogleServiceAccount struct {
 // NewGoogleServiceAccount validates the key in settings["service_account"]
 // (JSON text) and returns its Authorizer. Every error names what is wrong
 // with the key without echoing it: the setting is a secret.
-func NewGoogleServiceAccount(settings map[string]any) (Authorizer, error) {
+func NewGoogleServiceAccount(settings map[string]any) (destinations.Authorizer, error) {
 	raw, _ := settings["service_account"].(string)
 	if strings.TrimSpace(raw) == "" {
 		return nil, errors.New("service_account is empty: set it to the service account key JSON")
@@ -108,14 +110,14 @@ func NewGoogleServiceAccount(settings map[string]any) (Authorizer, error) {
 // DenyPrivate makes the token endpoint (the key's token_uri, which the
 // operator controls) subject to the DenyPrivate check, as deliveries are.
 func (g *GoogleServiceAccount) DenyPrivate() {
-	dialer := &net.Dialer{Timeout: googleTokenTimeout, Control: denyPrivateControl}
+	dialer := &net.Dialer{Timeout: googleTokenTimeout, Control: destinations.DenyPrivateControl}
 	g.client = &http.Client{Timeout: googleTokenTimeout, Transport: &http.Transport{
 		DialContext: dialer.DialContext, TLSHandshakeTimeout: googleTokenTimeout, ForceAttemptHTTP2: true,
 	}}
 }
 
 // Authorize sets "Authorization: Bearer <access token>".
-func (g *GoogleServiceAccount) Authorize(ctx context.Context, r *Request) error {
+func (g *GoogleServiceAccount) Authorize(ctx context.Context, r *destinations.Request) error {
 	tok, err := g.Token(ctx)
 	if err != nil {
 		return err
@@ -205,4 +207,4 @@ func jsonErrorKind(err error) string {
 	return "unreadable JSON"
 }
 
-var _ Authorizer = (*GoogleServiceAccount)(nil)
+var _ destinations.Authorizer = (*GoogleServiceAccount)(nil)

@@ -1,17 +1,19 @@
-package destinations
+package customerio
 
 import (
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/switchyard/switchyard/destinations"
 )
 
 func init() {
-	RegisterItemErrors("customerio", CustomerIOItemErrors)
+	destinations.RegisterItemErrors("customerio", ItemErrors)
 }
 
-// CustomerIOItemErrors reads the partial rejections of Customer.io's Track
+// ItemErrors reads the partial rejections of Customer.io's Track
 // API v2 /batch, registered as "customerio".
 //
 // Customer.io answers 207 when "at least one object in the batch was
@@ -32,14 +34,14 @@ func init() {
 // keeps them for a replay, and event ids make the replay harmless for events
 // that were accepted. Any other 2xx means the whole batch was accepted, and
 // v1 endpoints, which take one call per request, never answer 207.
-func CustomerIOItemErrors(status int, body []byte, items int) []ItemError {
+func ItemErrors(status int, body []byte, items int) []destinations.ItemError {
 	if status != http.StatusMultiStatus {
 		return nil
 	}
-	failAll := func(msg string) []ItemError {
-		out := make([]ItemError, items)
+	failAll := func(msg string) []destinations.ItemError {
+		out := make([]destinations.ItemError, items)
 		for i := range out {
-			out[i] = ItemError{Index: i, Class: Permanent, Status: status, Message: msg}
+			out[i] = destinations.ItemError{Index: i, Class: destinations.Permanent, Status: status, Message: msg}
 		}
 		return out
 	}
@@ -77,9 +79,9 @@ func CustomerIOItemErrors(status int, body []byte, items int) []ItemError {
 		}
 		messages[*e.BatchIndex] = append(messages[*e.BatchIndex], msg)
 	}
-	out := make([]ItemError, 0, len(order))
+	out := make([]destinations.ItemError, 0, len(order))
 	for _, i := range order {
-		out = append(out, ItemError{Index: i, Class: Permanent, Status: status, Message: strings.Join(messages[i], "; ")})
+		out = append(out, destinations.ItemError{Index: i, Class: destinations.Permanent, Status: status, Message: strings.Join(messages[i], "; ")})
 	}
 	return out
 }

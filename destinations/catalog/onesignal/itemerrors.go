@@ -1,16 +1,18 @@
-package destinations
+package onesignal
 
 import (
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/switchyard/switchyard/destinations"
 )
 
 func init() {
-	RegisterItemErrors("onesignal", OneSignalItemErrors)
+	destinations.RegisterItemErrors("onesignal", ItemErrors)
 }
 
-// OneSignalItemErrors reads the per-event errors of OneSignal's Create
+// ItemErrors reads the per-event errors of OneSignal's Create
 // custom events (POST /apps/{app_id}/custom_events), registered as
 // "onesignal".
 //
@@ -31,7 +33,7 @@ func init() {
 // often being created by an identify sent moments before. Any other code is
 // permanent. 2xx bodies without an errors list (Create user, Update user)
 // report nothing.
-func OneSignalItemErrors(status int, body []byte, items int) []ItemError {
+func ItemErrors(status int, body []byte, items int) []destinations.ItemError {
 	if status < 200 || status > 299 {
 		return nil
 	}
@@ -41,11 +43,11 @@ func OneSignalItemErrors(status int, body []byte, items int) []ItemError {
 	if err := json.Unmarshal(body, &report); err != nil || len(report.Errors) == 0 {
 		return nil
 	}
-	class, reasons := Permanent, make([]string, 0, len(report.Errors))
+	class, reasons := destinations.Permanent, make([]string, 0, len(report.Errors))
 	for _, raw := range report.Errors {
 		code, msg := oneSignalEventError(raw)
 		if strings.EqualFold(code, "not found") {
-			class = Retryable
+			class = destinations.Retryable
 		}
 		reasons = append(reasons, msg)
 	}
@@ -56,13 +58,13 @@ func OneSignalItemErrors(status int, body []byte, items int) []ItemError {
 	case len(report.Errors) >= items:
 		msg = fmt.Sprintf("OneSignal rejected every event of the batch: %s", strings.Join(reasons, "; "))
 	default:
-		class = Retryable
+		class = destinations.Retryable
 		msg = fmt.Sprintf("OneSignal rejected %d of %d events of the batch without saying which (%s); the batch is retried and OneSignal drops the events it had accepted by idempotency_key",
 			len(report.Errors), items, strings.Join(reasons, "; "))
 	}
-	out := make([]ItemError, items)
+	out := make([]destinations.ItemError, items)
 	for i := range out {
-		out[i] = ItemError{Index: i, Class: class, Status: status, Message: msg}
+		out[i] = destinations.ItemError{Index: i, Class: class, Status: status, Message: msg}
 	}
 	return out
 }

@@ -1,4 +1,4 @@
-package destinations
+package amplitude
 
 import (
 	"encoding/json"
@@ -6,13 +6,15 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+
+	"github.com/switchyard/switchyard/destinations"
 )
 
 func init() {
-	RegisterItemErrors("amplitude", AmplitudeItemErrors)
+	destinations.RegisterItemErrors("amplitude", ItemErrors)
 }
 
-// AmplitudeItemErrors reads the events Amplitude's HTTP V2 API names when it
+// ItemErrors reads the events Amplitude's HTTP V2 API names when it
 // refuses an upload, registered as "amplitude"
 // (https://amplitude.com/docs/apis/analytics/http-v2#response-format).
 //
@@ -36,7 +38,7 @@ func init() {
 // until it also consults them on a 4xx, an Amplitude 400 dead-letters the
 // whole batch; the parser is registered so that the catalog states the
 // tool's convention and the behaviour follows once the Sender does.
-func AmplitudeItemErrors(status int, body []byte, items int) []ItemError {
+func ItemErrors(status int, body []byte, items int) []destinations.ItemError {
 	if status != http.StatusBadRequest {
 		return nil
 	}
@@ -71,11 +73,11 @@ func AmplitudeItemErrors(status int, body []byte, items int) []ItemError {
 	if len(reasons) == 0 {
 		return nil
 	}
-	out := make([]ItemError, 0, items)
+	out := make([]destinations.ItemError, 0, items)
 	for i := 0; i < items; i++ {
 		r, bad := reasons[i]
 		if !bad {
-			out = append(out, ItemError{Index: i, Class: Retryable, Status: status,
+			out = append(out, destinations.ItemError{Index: i, Class: destinations.Retryable, Status: status,
 				Message: "not ingested: Amplitude refused the upload because of other events in it"})
 			continue
 		}
@@ -84,7 +86,7 @@ func AmplitudeItemErrors(status int, body []byte, items int) []ItemError {
 		if report.Error != "" {
 			msg = fmt.Sprintf("%s (%s)", msg, report.Error)
 		}
-		out = append(out, ItemError{Index: i, Class: Permanent, Status: status, Message: msg})
+		out = append(out, destinations.ItemError{Index: i, Class: destinations.Permanent, Status: status, Message: msg})
 	}
 	return out
 }
