@@ -18,6 +18,7 @@ import (
 
 	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/router"
+	"github.com/switchyard/switchyard/router/plan"
 )
 
 // clockTicks is Linux's USER_HZ, the unit of /proc/<pid>/stat times.
@@ -218,7 +219,7 @@ func startInproc(ctx context.Context, cfgDir, dataDir string) (*inproc, error) {
 	if diags.Err() != nil {
 		return nil, diags.Err()
 	}
-	plans, diags := router.Build(cfg)
+	plans, diags := plan.Build(cfg)
 	if diags.Err() != nil {
 		return nil, diags.Err()
 	}

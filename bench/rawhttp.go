@@ -12,7 +12,7 @@ import (
 
 	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/mappings"
-	"github.com/switchyard/switchyard/router"
+	"github.com/switchyard/switchyard/router/plan"
 )
 
 // mappedBodies routes the workload's n events through the non-batching
@@ -24,11 +24,11 @@ func mappedBodies(cfgDir string, seed uint64, n int, phase byte, source string) 
 	if diags.Err() != nil {
 		return nil, 0, 0, diags.Err()
 	}
-	plans, diags := router.Build(cfg)
+	plans, diags := plan.Build(cfg)
 	if diags.Err() != nil {
 		return nil, 0, 0, diags.Err()
 	}
-	var plan *router.Plan
+	var plan *plan.Plan
 	for _, p := range plans {
 		plan = p
 	}

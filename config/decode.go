@@ -287,7 +287,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		i, ok := fields[k.Value]
 		if !ok {
 			msg := fmt.Sprintf("unknown key %q in %s", k.Value, orTop(path))
-			if s := suggest(k.Value, known); s != "" {
+			if s := Suggest(k.Value, known); s != "" {
 				msg += fmt.Sprintf("; did you mean %q?", s)
 			} else {
 				sort.Strings(known)
@@ -383,8 +383,10 @@ func orTop(path string) string {
 	return path
 }
 
-// suggest returns the known key closest to k when it is a likely typo.
-func suggest(k string, known []string) string {
+// Suggest returns the known name closest to k when it is a likely typo
+// (within two edits), or "": the did-you-mean of every config error, key
+// or value.
+func Suggest(k string, known []string) string {
 	best, bestD := "", 3
 	for _, c := range known {
 		if d := editDistance(k, c); d < bestD {

@@ -276,6 +276,9 @@ func (c *Config) checkDestination(d *Destination) Diagnostics {
 		if a.Batch != nil {
 			diags = append(diags, checkBatch(a.Batch, func(p string) Pos { return d.Pos("actions." + name + ".batch." + p) })...)
 		}
+		if !oneOf(a.ForEachEmpty, "", "fail", "skip") {
+			errAt("actions."+name+".foreach_empty", "foreach_empty %q: want fail or skip", a.ForEachEmpty)
+		}
 	}
 	diags = append(diags, checkDelivery(&d.Delivery, func(path string) Pos { return d.Pos("delivery." + path) })...)
 	return diags

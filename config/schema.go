@@ -40,13 +40,18 @@ type ToolSchema struct {
 	Presets []string
 }
 
-// ToolSetting is one setting of a tool. Format is string (or empty), url,
-// email, number, bool or enum, as in the catalog.
+// ToolSetting is one setting of a tool, in JSON Schema's terms: the
+// catalog (destinations.SettingFormat) owns what a setting's format means
+// and says it here, so this package needs no table of catalog formats.
 type ToolSetting struct {
-	Name, Description, Format string
-	Required, Secret          bool
-	Enum                      []string
-	Default                   any
+	Name, Description string
+	// Type is the JSON type of a literal value: string, number or boolean.
+	Type string
+	// Format is the JSON Schema format of a string ("uri", "email"), if any.
+	Format           string
+	Required, Secret bool
+	Enum             []string
+	Default          any
 }
 
 // Patterns shared by both schemas. They are written to work both as Go
@@ -468,19 +473,19 @@ func toolSchema(t ToolSchema) (*node, error) {
 func settingSchema(s ToolSetting) (*node, error) {
 	n := &node{}
 	desc := s.Description
-	switch s.Format {
-	case "", "string", "enum":
-		n.Type = "string"
-	case "url":
+	switch {
+	case s.Type == "number", s.Type == "boolean":
+		n.Type = s.Type // the router wants a YAML literal: an ${ENV} string is refused
+	case s.Type != "" && s.Type != "string":
+		return nil, fmt.Errorf("unknown type %q", s.Type)
+	case s.Format == "uri":
 		n = urlValue("")
-	case "email":
+	case s.Format == "email":
 		n.Type, n.AnyOf = "string", []*node{{Format: "email", Pattern: "@"}, {Pattern: envInPattern}}
-	case "number":
-		n.Type = "number" // the router wants a YAML number: an ${ENV} string is refused
-	case "bool":
-		n.Type = "boolean"
+	case s.Format != "":
+		return nil, fmt.Errorf("unknown string format %q", s.Format)
 	default:
-		return nil, fmt.Errorf("unknown format %q", s.Format)
+		n.Type = "string"
 	}
 	if len(s.Enum) > 0 {
 		var values []any

@@ -14,7 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/switchyard/switchyard/config"
-	"github.com/switchyard/switchyard/router"
+	"github.com/switchyard/switchyard/router/plan"
 )
 
 // update rewrites the generated files (docs/schema/*.json and
@@ -27,7 +27,7 @@ const schemaDir = "../docs/schema"
 // does.
 func catalogTools(t *testing.T) []config.ToolSchema {
 	t.Helper()
-	out, err := router.ToolSchemas()
+	out, err := plan.ToolSchemas()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,9 +40,9 @@ var acme = config.ToolSchema{
 	Name: "acme", Title: "Acme", Description: "A test tool.",
 	Settings: []config.ToolSetting{
 		{Name: "api_key", Description: "API key.", Required: true, Secret: true},
-		{Name: "region", Description: "Data center.", Format: "enum", Enum: []string{"us", "eu"}, Default: "us"},
-		{Name: "endpoint", Description: "Base URL.", Format: "url"},
-		{Name: "batch_size", Description: "Items per call.", Format: "number"},
+		{Name: "region", Description: "Data center.", Enum: []string{"us", "eu"}, Default: "us"},
+		{Name: "endpoint", Description: "Base URL.", Format: "uri"},
+		{Name: "batch_size", Description: "Items per call.", Type: "number"},
 	},
 	Presets: []string{"track_event", "identify_user"},
 }
@@ -353,7 +353,7 @@ func TestDestinationSchemaListsEveryType(t *testing.T) {
 
 func TestDestinationSchemaRefusesAnUnknownSettingFormat(t *testing.T) {
 	_, err := config.DestinationSchema([]config.ToolSchema{{Name: "x", Settings: []config.ToolSetting{{Name: "a", Format: "uuid"}}}})
-	if err == nil || !strings.Contains(err.Error(), `tool x: setting a: unknown format "uuid"`) {
+	if err == nil || !strings.Contains(err.Error(), `tool x: setting a: unknown string format "uuid"`) {
 		t.Errorf("err = %v, want the tool, setting and format named", err)
 	}
 }

@@ -134,15 +134,16 @@ type Destination struct {
 // Action is one action of a destination: a trigger, and the request it maps
 // an event to.
 type Action struct {
-	Extends string            `yaml:"extends" doc:"A preset this action starts from (copying its request and fields)."`
-	Enabled *bool             `yaml:"enabled" doc:"false turns the action (or preset) off." default:"true"`
-	Trigger string            `expr:"true" yaml:"trigger" doc:"Boolean expression over the event." example:"type == \"track\" && event == \"Order Completed\""`
-	ForEach string            `expr:"true" yaml:"foreach" doc:"Expression yielding a list: one request per element, as item." example:"products()"`
-	Method  string            `yaml:"method" doc:"HTTP method." default:"POST" enum:"GET,POST,PUT,PATCH,DELETE"`
-	URL     string            `yaml:"url" doc:"URL template: text with {{ expression }} parts."`
-	Headers map[string]string `yaml:"headers" doc:"Header templates."`
-	Fields  any               `expr:"true" yaml:"fields" doc:"The body: a tree whose string leaves are expressions; null removes a preset field."`
-	Batch   *Batch            `yaml:"batch" doc:"Batching of this action; overrides the tool's and the destination's."`
+	Extends      string            `yaml:"extends" doc:"A preset this action starts from (copying its request and fields)."`
+	Enabled      *bool             `yaml:"enabled" doc:"false turns the action (or preset) off." default:"true"`
+	Trigger      string            `expr:"true" yaml:"trigger" doc:"Boolean expression over the event." example:"type == \"track\" && event == \"Order Completed\""`
+	ForEach      string            `expr:"true" yaml:"foreach" doc:"Expression yielding a list: one request per element, as item." example:"products()"`
+	ForEachEmpty string            `yaml:"foreach_empty" doc:"What a foreach yielding no element means: fail (dead-letter the event: it lacks what the tool needs) or skip (nothing to send: counted filtered, reason nothing_to_send). A preset's own choice applies when unset." enum:",fail,skip"`
+	Method       string            `yaml:"method" doc:"HTTP method." default:"POST" enum:"GET,POST,PUT,PATCH,DELETE"`
+	URL          string            `yaml:"url" doc:"URL template: text with {{ expression }} parts."`
+	Headers      map[string]string `yaml:"headers" doc:"Header templates."`
+	Fields       any               `expr:"true" yaml:"fields" doc:"The body: a tree whose string leaves are expressions; null removes a preset field."`
+	Batch        *Batch            `yaml:"batch" doc:"Batching of this action; overrides the tool's and the destination's."`
 }
 
 // Delivery is a destination's delivery policy. Zero fields take defaults.

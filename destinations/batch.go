@@ -204,7 +204,9 @@ func (b *Batcher) Flush() {
 
 // Close flushes, refuses new items, and waits for the batches in flight. If
 // ctx ends first, the sends still running are cancelled (their items end
-// Retryable, done is still called once for each) and ctx's error returned.
+// Retryable, done is still called once for each), Close waits for them to
+// return (a send honours its context, so this is prompt), and ctx's error
+// is returned. When Close returns, every item's done has been called.
 func (b *Batcher) Close(ctx context.Context) error {
 	b.mu.Lock()
 	b.closed = true
@@ -223,6 +225,7 @@ func (b *Batcher) Close(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		b.cancel()
+		<-waited
 		return ctx.Err()
 	}
 }

@@ -111,6 +111,11 @@ type Preset struct {
 	Default bool       `yaml:"default"`
 	Trigger string     `yaml:"trigger"`
 	ForEach string     `yaml:"foreach"`
+	// ForEachEmpty says what a foreach that yields no element means: fail
+	// (the default: the event lacks what the tool needs, and is
+	// dead-lettered with that reason) or skip (nothing to send, counted
+	// filtered with reason nothing_to_send).
+	ForEachEmpty string `yaml:"foreach_empty"`
 	Request RequestDef `yaml:"request"`
 	Fields  any        `yaml:"fields"`
 	// Batch overrides the tool's batching for this preset.
@@ -227,7 +232,7 @@ func loadCatalog(fsys fs.FS) (map[string]*Definition, error) {
 			problems = append(problems, fmt.Sprintf("%s: name %q does not match its folder %q", f, d.Name, want))
 			continue
 		}
-		if bad := d.unresolved(); len(bad) > 0 {
+		if bad := d.defects(); len(bad) > 0 {
 			// A typo would silently turn a quirk off (a Braze partial failure
 			// counted delivered): the definition is refused instead.
 			problems = append(problems, fmt.Sprintf("%s: %s", f, strings.Join(bad, "; ")))
@@ -241,12 +246,28 @@ func loadCatalog(fsys fs.FS) (map[string]*Definition, error) {
 	return out, nil
 }
 
-// unresolved lists the names of the definition that no registered quirk
-// answers to: item_errors and auth. Tools register their quirks from their
-// own package's init (destinations/catalog/<tool>); a program links them all
-// by importing destinations/catalog/all.
-func (d *Definition) unresolved() []string {
+// defects lists what is wrong with a definition as data: settings whose
+// format means nothing or whose default it refuses, and names no
+// registered quirk answers to (item_errors, auth). Tools register their
+// quirks from their own package's init (destinations/catalog/<tool>); a
+// program links them all by importing destinations/catalog/all.
+func (d *Definition) defects() []string {
 	var bad []string
+	for i := range d.Settings {
+		if err := d.Settings[i].check(); err != nil {
+			bad = append(bad, err.Error())
+		}
+	}
+	for _, p := range d.Presets {
+		switch p.ForEachEmpty {
+		case "", "fail", "skip":
+		default:
+			bad = append(bad, fmt.Sprintf("preset %s: foreach_empty %q: want fail or skip", p.Name, p.ForEachEmpty))
+		}
+		if p.ForEachEmpty != "" && p.ForEach == "" {
+			bad = append(bad, fmt.Sprintf("preset %s: foreach_empty without foreach", p.Name))
+		}
+	}
 	if d.ItemErrors != "" {
 		if _, ok := ItemErrorsParser(d.ItemErrors); !ok {
 			bad = append(bad, fmt.Sprintf("item_errors %q is not a registered parser (registered: %s; is destinations/catalog/all imported?)", d.ItemErrors, strings.Join(ItemErrorsParsers(), ", ")))

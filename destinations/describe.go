@@ -54,8 +54,8 @@ func (d *Definition) Markdown() string {
 	fmt.Fprintf(&b, "### Settings\n\n| setting | required | secret | format | default | description |\n| --- | --- | --- | --- | --- | --- |\n")
 	for _, s := range d.Settings {
 		format := s.Format
-		if format == "" {
-			format = "string"
+		if f := s.FormatOf(); f != nil {
+			format = f.Name
 		}
 		if len(s.Enum) > 0 {
 			format += ": " + strings.Join(s.Enum, ", ")

@@ -43,30 +43,33 @@ type compiledHeader struct {
 
 var methods = map[string]bool{"GET": true, "POST": true, "PUT": true, "PATCH": true, "DELETE": true}
 
-// Action compiles a spec. Errors are *ExprError whose Path names the part
-// at fault: "trigger", "foreach", "url", "headers.X" or "fields.a.b".
+// Action compiles a spec. Every part that does not compile is reported:
+// the error is an ExprErrors whose entries' Path names the part at fault,
+// "method", "trigger", "foreach", "url", "headers.X" or "fields.a.b", so
+// that a broken trigger does not hide a broken field.
 func (c *Compiler) Action(s ActionSpec) (*Action, error) {
 	a := &Action{Name: s.Name, Method: strings.ToUpper(s.Method)}
 	if a.Method == "" {
 		a.Method = "POST"
 	}
+	var errs ExprErrors
 	if !methods[a.Method] {
-		return nil, &ExprError{Path: "method", Message: fmt.Sprintf("unknown HTTP method %q (want GET, POST, PUT, PATCH or DELETE)", s.Method)}
+		errs = append(errs, &ExprError{Path: "method", Message: fmt.Sprintf("unknown HTTP method %q (want GET, POST, PUT, PATCH or DELETE)", s.Method)})
 	}
 	var err error
 	if strings.TrimSpace(s.Trigger) != "" {
 		if a.trigger, err = c.Bool("trigger", s.Trigger); err != nil {
-			return nil, err
+			errs.add(err)
 		}
 	}
 	if strings.TrimSpace(s.ForEach) != "" {
 		if a.foreach, err = c.Expr("foreach", s.ForEach); err != nil {
-			return nil, err
+			errs.add(err)
 		}
 	}
 	if s.URL != "" {
 		if a.url, err = c.Template("url", s.URL, TemplateURL); err != nil {
-			return nil, err
+			errs.add(err)
 		}
 	}
 	names := make([]string, 0, len(s.Headers))
@@ -77,14 +80,18 @@ func (c *Compiler) Action(s ActionSpec) (*Action, error) {
 	for _, k := range names {
 		t, err := c.Template("headers."+k, s.Headers[k], TemplateText)
 		if err != nil {
-			return nil, err
+			errs.add(err)
+			continue
 		}
 		a.headers = append(a.headers, compiledHeader{name: k, tmpl: t})
 	}
 	if s.Fields != nil {
 		if a.fields, err = c.Fields("fields", s.Fields); err != nil {
-			return nil, err
+			errs.add(err)
 		}
+	}
+	if len(errs) > 0 {
+		return nil, errs
 	}
 	return a, nil
 }
@@ -94,6 +101,10 @@ func (a *Action) HasBody() bool { return a.fields != nil }
 
 // HasURL reports whether the action names its own URL.
 func (a *Action) HasURL() bool { return a.url != nil }
+
+// Trigger returns the compiled trigger, nil when the action matches every
+// event.
+func (a *Action) Trigger() *Program { return a.trigger }
 
 // TriggerSource returns the trigger expression ("" when it matches all).
 func (a *Action) TriggerSource() string {
@@ -123,20 +134,43 @@ type Rendered struct {
 	Index int
 }
 
-// Render evaluates the action for env. With a foreach it returns one
-// Rendered per element (none for an empty list). env.Item and env.Index
+// ItemFailure is one element of a foreach that failed to render; its
+// siblings render on.
+type ItemFailure struct {
+	Index int
+	Err   error
+}
+
+// HasForEach reports whether the action renders one request per element
+// of a list.
+func (a *Action) HasForEach() bool { return a.foreach != nil }
+
+// ForEachSource returns the foreach expression ("" without one).
+func (a *Action) ForEachSource() string {
+	if a.foreach == nil {
+		return ""
+	}
+	return a.foreach.src
+}
+
+// Render evaluates the action for env. Without a foreach it returns one
+// Rendered, or the error. With a foreach it returns one Rendered per
+// element that renders, and an ItemFailure for each element that does
+// not: one bad product fails alone (an empty list returns neither). err is
+// set only when the action as a whole cannot render: the foreach itself
+// fails, or yields something that is not a list. env.Item and env.Index
 // are restored afterwards.
-func (a *Action) Render(env *Env) ([]Rendered, error) {
+func (a *Action) Render(env *Env) (out []Rendered, failed []ItemFailure, err error) {
 	if a.foreach == nil {
 		r, err := a.renderOne(env)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return []Rendered{r}, nil
+		return []Rendered{r}, nil, nil
 	}
 	v, err := a.foreach.Eval(env)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var items []any
 	switch x := v.(type) {
@@ -144,25 +178,27 @@ func (a *Action) Render(env *Env) ([]Rendered, error) {
 	case []any:
 		items = x
 	case []map[string]any:
-		for _, m := range x {
-			items = append(items, m)
+		items = make([]any, len(x))
+		for i, m := range x {
+			items[i] = m
 		}
 	default:
-		return nil, &ExprError{Path: "foreach", Source: a.foreach.src, Message: fmt.Sprintf("yields %T, not a list", v)}
+		return nil, nil, &ExprError{Path: "foreach", Source: a.foreach.src, Message: fmt.Sprintf("yields %T, not a list", v)}
 	}
 	saveItem, saveIndex := env.Item, env.Index
 	defer func() { env.Item, env.Index = saveItem, saveIndex }()
-	out := make([]Rendered, 0, len(items))
+	out = make([]Rendered, 0, len(items))
 	for i, it := range items {
 		env.Item, env.Index = it, i
 		r, err := a.renderOne(env)
 		if err != nil {
-			return nil, fmt.Errorf("item %d: %w", i, err)
+			failed = append(failed, ItemFailure{Index: i, Err: fmt.Errorf("item %d: %w", i, explainItem(it, err))})
+			continue
 		}
 		r.Index = i
 		out = append(out, r)
 	}
-	return out, nil
+	return out, failed, nil
 }
 
 func (a *Action) renderOne(env *Env) (Rendered, error) {
@@ -185,6 +221,9 @@ func (a *Action) renderOne(env *Env) (Rendered, error) {
 	if a.fields != nil {
 		if r.Body, err = a.fields.Render(env); err != nil {
 			return r, err
+		}
+		if u := unusableIn(r.Body); u != nil {
+			return r, u
 		}
 	}
 	return r, nil

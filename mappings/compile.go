@@ -3,6 +3,7 @@ package mappings
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/expr-lang/expr"
@@ -70,6 +71,50 @@ func (e *ExprError) Error() string {
 		return fmt.Sprintf("%s: %s (at %d:%d of %q)", e.Path, e.Message, e.Line, e.Column, e.Source)
 	}
 	return fmt.Sprintf("%s: %s", e.Path, e.Message)
+}
+
+// ExprErrors is every error of one compilation: all the leaves of a
+// fields tree, or all the parts of an action, that do not compile.
+type ExprErrors []*ExprError
+
+func (es ExprErrors) Error() string {
+	parts := make([]string, len(es))
+	for i, e := range es {
+		parts[i] = e.Error()
+	}
+	return strings.Join(parts, "; ")
+}
+
+// add appends err: an *ExprError, or each of an ExprErrors.
+func (es *ExprErrors) add(err error) {
+	var many ExprErrors
+	var one *ExprError
+	switch {
+	case errors.As(err, &many):
+		*es = append(*es, many...)
+	case errors.As(err, &one):
+		*es = append(*es, one)
+	default:
+		*es = append(*es, &ExprError{Message: err.Error()})
+	}
+}
+
+// Each calls fn for every *ExprError in err (an *ExprError or an
+// ExprErrors); it reports false when err holds none.
+func Each(err error, fn func(*ExprError)) bool {
+	var many ExprErrors
+	var one *ExprError
+	switch {
+	case errors.As(err, &many):
+		for _, e := range many {
+			fn(e)
+		}
+		return len(many) > 0
+	case errors.As(err, &one):
+		fn(one)
+		return true
+	}
+	return false
 }
 
 func exprError(path, src string, err error) *ExprError {

@@ -85,6 +85,10 @@ type Event struct {
 	// Timestamp is when the event happened, corrected for client clock skew
 	// where sentAt and receivedAt allow (see CorrectTimestamp).
 	Timestamp time.Time
+	// ReceivedAt is when the platform received the event: its own
+	// receivedAt when it carries one, else the time Decode was given (the
+	// stream time).
+	ReceivedAt time.Time
 
 	Traits       map[string]any // identify and group: traits; others: context.traits
 	Properties   map[string]any // track, page, screen
@@ -188,6 +192,10 @@ func FromMap(raw map[string]any, receivedAt time.Time) (*Event, error) {
 		return nil, &InvalidError{MessageID: e.MessageID, Field: err.field, Reason: err.reason}
 	}
 	e.Timestamp = ts
+	e.ReceivedAt = receivedAt.UTC()
+	if t, ok := ParseTime(raw["receivedAt"]); ok {
+		e.ReceivedAt = t.UTC()
+	}
 	return e, nil
 }
 

@@ -40,10 +40,14 @@ const (
 // expression), and literal numbers, booleans and nulls. path prefixes the
 // path of every error, which names the offending leaf, for example
 // "fields.purchases.price".
+//
+// Every leaf that does not compile is reported: the error is an ExprErrors
+// listing each, so that one broken leaf does not hide another.
 func (c *Compiler) Fields(path string, tree any) (*Fields, error) {
-	n, err := c.fieldNode(path, tree)
-	if err != nil {
-		return nil, err
+	var errs ExprErrors
+	n := c.fieldNode(path, tree, &errs)
+	if len(errs) > 0 {
+		return nil, errs
 	}
 	f := &Fields{root: n}
 	if n.kind == fieldObject || n.kind == fieldList {
@@ -108,14 +112,15 @@ func (n *fieldNode) source(b *strings.Builder) bool {
 	return true
 }
 
-func (c *Compiler) fieldNode(path string, v any) (fieldNode, error) {
+func (c *Compiler) fieldNode(path string, v any, errs *ExprErrors) fieldNode {
 	switch x := v.(type) {
 	case string:
 		p, err := c.Expr(path, x)
 		if err != nil {
-			return fieldNode{}, err
+			errs.add(err)
+			return fieldNode{}
 		}
-		return fieldNode{kind: fieldExpr, prog: p}, nil
+		return fieldNode{kind: fieldExpr, prog: p}
 	case map[string]any:
 		n := fieldNode{kind: fieldObject, keys: make([]string, 0, len(x))}
 		for k := range x {
@@ -123,27 +128,20 @@ func (c *Compiler) fieldNode(path string, v any) (fieldNode, error) {
 		}
 		sort.Strings(n.keys)
 		for _, k := range n.keys {
-			child, err := c.fieldNode(joinPath(path, k), x[k])
-			if err != nil {
-				return fieldNode{}, err
-			}
-			n.children = append(n.children, child)
+			n.children = append(n.children, c.fieldNode(joinPath(path, k), x[k], errs))
 		}
-		return n, nil
+		return n
 	case []any:
 		n := fieldNode{kind: fieldList}
 		for i, e := range x {
-			child, err := c.fieldNode(path+"["+strconv.Itoa(i)+"]", e)
-			if err != nil {
-				return fieldNode{}, err
-			}
-			n.children = append(n.children, child)
+			n.children = append(n.children, c.fieldNode(path+"["+strconv.Itoa(i)+"]", e, errs))
 		}
-		return n, nil
+		return n
 	case nil, bool, int, int64, uint64, float64:
-		return fieldNode{kind: fieldLiteral, literal: x}, nil
+		return fieldNode{kind: fieldLiteral, literal: x}
 	}
-	return fieldNode{}, &ExprError{Path: path, Message: fmt.Sprintf("unsupported value of type %T", v)}
+	errs.add(&ExprError{Path: path, Message: fmt.Sprintf("unsupported value of type %T", v)})
+	return fieldNode{}
 }
 
 func joinPath(base, key string) string {

@@ -149,34 +149,28 @@ func normaliseProduct(src map[string]any, path string) (map[string]any, error) {
 	if v, k := firstKey(src, "image_url", "imageUrl"); k != "" {
 		out["image_url"] = v
 	}
-	price, ok, err := toNumber(src["price"])
-	if err != nil {
-		return nil, fmt.Errorf("%s.price: %w", path, err)
+	// A field that is present but not a number is kept as an *Unusable: the
+	// product stays in the list, and only a request using that field fails,
+	// naming it (one bad price must not take its siblings down).
+	num := func(key string, whole bool, absent any) {
+		v, ok, err := toNumber(src[key])
+		switch {
+		case err != nil:
+			out[key] = &Unusable{Path: path + "." + key, Reason: err.Error()}
+		case ok && whole:
+			out[key] = wholeOrFloat(v)
+		case ok:
+			out[key] = v
+		case absent != nil:
+			out[key] = absent
+		default:
+			delete(out, key)
+		}
 	}
-	if ok {
-		out["price"] = price
-	} else {
-		delete(out, "price")
-	}
+	num("price", false, nil)
 	// E-commerce v2: quantity is "Quantity of a product"; absent means one.
-	q, ok, err := toNumber(src["quantity"])
-	if err != nil {
-		return nil, fmt.Errorf("%s.quantity: %w", path, err)
-	}
-	if ok {
-		out["quantity"] = wholeOrFloat(q)
-	} else {
-		out["quantity"] = int64(1)
-	}
-	pos, ok, err := toNumber(src["position"])
-	if err != nil {
-		return nil, fmt.Errorf("%s.position: %w", path, err)
-	}
-	if ok {
-		out["position"] = wholeOrFloat(pos)
-	} else {
-		delete(out, "position")
-	}
+	num("quantity", true, int64(1))
+	num("position", true, nil)
 	return out, nil
 }
 
@@ -259,8 +253,9 @@ func init() {
 			"quantity (whole numbers as integers, default 1 when absent: the spec's quantity counts units), " +
 			"position (number), image_url (also read from imageUrl); category, brand, variant, coupon, url " +
 			"and name are kept as sent. Elements that are not objects are skipped; a list sent as JSON text " +
-			"is decoded; a price, quantity or position that is not a number is an error naming it, for " +
-			"example `properties.products[1].price: not a number: \"ten\"`. Inside map(), put an object literal " +
+			"is decoded. A price, quantity or position that is not a number stays in the product as an unusable " +
+			"value: a request that uses it fails, naming it (for example `properties.products[1].price: not a " +
+			"number: \"ten\"`), while the other products' requests go out. Inside map(), put an object literal " +
 			"in parentheses, as in the example: a bare { there opens expr's predicate, not an object.",
 		Example: `map(products(), ({"id": .product_id, "line_total": .price * .quantity}))`,
 	})

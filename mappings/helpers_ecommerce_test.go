@@ -98,10 +98,14 @@ func TestProductsHelper(t *testing.T) {
 			`products()[0].product_id`, "9007199254740993", ""},
 		{"products not a list", `{"type":"track","event":"Order Completed","properties":{"products":12}}`, `products()`, nil, "properties.products: not a list: a number"},
 		{"products bad JSON text", `{"type":"track","event":"Order Completed","properties":{"products":"p1,p2"}}`, `products()`, nil, `properties.products: not a list: "p1,p2"`},
+		// A bad field stays in its product, unusable: reading it names it,
+		// and the other products are fine.
 		{"bad price named", `{"type":"track","event":"Order Completed","properties":{"products":[{"price":1},{"price":"ten"}]}}`,
-			`products()`, nil, `properties.products[1].price: not a number: "ten"`},
+			`num(products()[1].price)`, nil, `properties.products[1].price: not a number: "ten"`},
+		{"bad price leaves the siblings usable", `{"type":"track","event":"Order Completed","properties":{"products":[{"price":1},{"price":"ten"}]}}`,
+			`products()[0].price`, float64(1), ""},
 		{"bad quantity named", `{"type":"track","event":"Product Added","properties":{"quantity":"lots"}}`,
-			`products()`, nil, `properties.quantity: not a number: "lots"`},
+			`required(products()[0].quantity, "quantity")`, nil, `properties.quantity: not a number: "lots"`},
 		{"quantity zero kept", `{"type":"track","event":"Product Removed","properties":{"product_id":"p","quantity":0}}`,
 			`products()[0].quantity`, int64(0), ""},
 
@@ -112,7 +116,7 @@ func TestProductsHelper(t *testing.T) {
 		{"product absent is nil", noProducts, `product()`, nil, ""},
 		{"product of an empty list is untyped nil", `{"type":"track","event":"Cart Viewed","properties":{"products":[]}}`, `product()`, nil, ""},
 		{"product of a list without objects is nil", `{"type":"track","event":"Cart Viewed","properties":{"products":["x"]}}`, `product()`, nil, ""},
-		{"product bad price", `{"type":"track","event":"Product Viewed","properties":{"price":"x"}}`, `product()`, nil, `properties.price: not a number: "x"`},
+		{"product bad price", `{"type":"track","event":"Product Viewed","properties":{"price":"x"}}`, `num(product().price)`, nil, `properties.price: not a number: "x"`},
 	})
 }
 
@@ -193,9 +197,9 @@ func TestProductsThroughAnAction(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatalf("Matches = %v, %v; want true", ok, err)
 	}
-	out, err := a.Render(env)
-	if err != nil {
-		t.Fatal(err)
+	out, failed, err := a.Render(env)
+	if err != nil || len(failed) > 0 {
+		t.Fatal(err, failed)
 	}
 	if len(out) != 2 {
 		t.Fatalf("rendered %d requests; want 2", len(out))

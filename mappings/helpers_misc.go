@@ -107,6 +107,8 @@ func toNumber(v any) (f float64, ok bool, err error) {
 	switch x := v.(type) {
 	case nil:
 		return 0, false, nil
+	case *Unusable:
+		return 0, false, x
 	case float64:
 		return x, true, nil
 	case int64:
@@ -194,6 +196,9 @@ func init() {
 			what, ok := params[1].(string)
 			if !ok || strings.TrimSpace(what) == "" {
 				what = "value"
+			}
+			if u, ok := params[0].(*Unusable); ok {
+				return nil, fmt.Errorf("%s is required: %w", what, u)
 			}
 			if blank(params[0]) {
 				return nil, fmt.Errorf("%s is required", what)

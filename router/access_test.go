@@ -26,6 +26,7 @@ import (
 	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/internal/natstest"
 	"github.com/switchyard/switchyard/router"
+	"github.com/switchyard/switchyard/router/plan"
 )
 
 // NATS access: switchyard joins a server that requires a credentials
@@ -195,7 +196,7 @@ func TestEmbeddedServerWithATokenRefusesClientsWithoutIt(t *testing.T) {
 		"nats:\n  embedded:\n    listen: 127.0.0.1:%d\n    token: ${EMBEDDED_TOKEN}\n", port)), 0o644))
 	cfg, diags := config.Load(dir, config.Options{})
 	must(t, diags.Err())
-	plans, diags := router.Build(cfg)
+	plans, diags := plan.Build(cfg)
 	must(t, diags.Err())
 	r := router.New(cfg, plans, router.Options{DataDir: t.TempDir(), StopTimeout: time.Second})
 	must(t, r.Start(context.Background()))

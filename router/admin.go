@@ -34,9 +34,7 @@ func newAdmin(r *Router, token string) http.Handler {
 			return
 		}
 		name := req.URL.Query().Get("destination")
-		r.mu.Lock()
-		l, ok := r.lanes[name]
-		r.mu.Unlock()
+		l, ok := r.lane(name)
 		if !ok {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusNotFound)

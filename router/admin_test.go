@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/router"
+	"github.com/switchyard/switchyard/router/plan"
 )
 
 func TestDeliverySamplesShowFailuresRedactedBehindTheToken(t *testing.T) {
@@ -67,7 +68,7 @@ actions:
 		t.Fatalf("failures = %+v", out.Failures)
 	}
 	f := out.Failures[0]
-	if f.Request.Headers.Get("Authorization") != router.Redacted || !strings.Contains(f.Request.Body, router.Redacted) || !strings.Contains(f.Response.Body, "unknown field") {
+	if f.Request.Headers.Get("Authorization") != plan.Redacted || !strings.Contains(f.Request.Body, plan.Redacted) || !strings.Contains(f.Response.Body, "unknown field") {
 		t.Errorf("sample not redacted or incomplete: %+v %+v", f.Request, f.Response)
 	}
 	if !strings.Contains(f.Event, `"event":"Bad"`) {

@@ -19,6 +19,8 @@ import (
 
 	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/router"
+	"github.com/switchyard/switchyard/router/dispatch"
+	"github.com/switchyard/switchyard/router/plan"
 )
 
 // Canary secrets, planted through ${ENV} settings: an http destination's
@@ -176,11 +178,11 @@ func TestCanarySecretsAppearNowhere(t *testing.T) {
 			break
 		}
 	}
-	if entries != 9 || !strings.Contains(dlq.String(), router.Redacted) {
-		t.Errorf("%d dead letters, redacted: %v", entries, strings.Contains(dlq.String(), router.Redacted))
+	if entries != 9 || !strings.Contains(dlq.String(), plan.Redacted) {
+		t.Errorf("%d dead letters, redacted: %v", entries, strings.Contains(dlq.String(), plan.Redacted))
 	}
 	assertNoCanary(t, "DLQ", dlq.String())
-	if !strings.Contains(dlq.String(), "x"+router.Redacted) {
+	if !strings.Contains(dlq.String(), "x"+plan.Redacted) {
 		t.Error("the key cut at the excerpt's end was not redacted")
 	}
 
@@ -209,7 +211,7 @@ func TestCanarySecretsAppearNowhere(t *testing.T) {
 		}
 		body := get("/debug/deliveries?destination="+d, true)
 		assertNoCanary(t, "/debug/deliveries "+d, body)
-		if !strings.Contains(body, router.Redacted) {
+		if !strings.Contains(body, plan.Redacted) {
 			t.Errorf("%s: no redaction in the samples: the test proves nothing", d)
 		}
 	}
@@ -219,9 +221,9 @@ func TestCanarySecretsAppearNowhere(t *testing.T) {
 	for name, p := range plans {
 		for i, ev := range events {
 			raw, _ := json.Marshal(track(fmt.Sprintf("p-%d", i), "u-1", ev, nil))
-			pv, _ := json.Marshal(p.Preview(raw, router.PreviewOptions{Source: "web"}))
+			pv, _ := json.Marshal(p.Preview(raw, plan.PreviewOptions{Source: "web"}))
 			assertNoCanary(t, "preview "+name+" "+ev, string(pv))
-			sent, pve, err := p.SendOnce(context.Background(), raw, "web")
+			sent, pve, err := dispatch.SendOnce(context.Background(), p, raw, "web")
 			must(t, err)
 			out, _ := json.Marshal(map[string]any{"sent": sent, "preview": pve})
 			assertNoCanary(t, "preview --send "+name+" "+ev, string(out))
@@ -234,7 +236,7 @@ func TestCanarySecretsAppearNowhere(t *testing.T) {
 // forms too, and one cut at an excerpt's end is redacted from its cut.
 func TestRedactorCatchesEscapedAndCutSecrets(t *testing.T) {
 	secret := `p"a&ss/w rd+<1>`
-	r := router.NewRedactor(secret)
+	r := plan.NewRedactor(secret)
 	body, _ := json.Marshal(map[string]string{"key": secret})
 	var noHTML strings.Builder
 	enc := json.NewEncoder(&noHTML)
@@ -244,19 +246,19 @@ func TestRedactorCatchesEscapedAndCutSecrets(t *testing.T) {
 		secret, string(body), noHTML.String(),
 		"https://x.test/k/" + url.PathEscape(secret) + "?k=" + url.QueryEscape(secret),
 	} {
-		if got := r.String(text); strings.Contains(got, "ss/w") || strings.Contains(got, "ss%2Fw") || !strings.Contains(got, router.Redacted) {
+		if got := r.String(text); strings.Contains(got, "ss/w") || strings.Contains(got, "ss%2Fw") || !strings.Contains(got, plan.Redacted) {
 			t.Errorf("%q redacted as %q", text, got)
 		}
 	}
 	for n := 4; n < len(secret); n++ {
-		if got := r.Excerpt("answer: " + secret[:n]); got != "answer: "+router.Redacted {
+		if got := r.Excerpt("answer: " + secret[:n]); got != "answer: "+plan.Redacted {
 			t.Errorf("cut after %d: %q", n, got)
 		}
 	}
 	if got := r.Excerpt("answer: p\"a"); got != "answer: p\"a" {
 		t.Errorf("three characters are not a secret: %q", got)
 	}
-	if got := (*router.Redactor)(nil).Excerpt("x"); got != "x" {
+	if got := (*plan.Redactor)(nil).Excerpt("x"); got != "x" {
 		t.Errorf("nil redactor: %q", got)
 	}
 }
@@ -276,7 +278,7 @@ func TestCredentialsWrittenAsValuesAreFlagged(t *testing.T) {
 		must(t, os.WriteFile(filepath.Join(dir, "destinations", "d.yaml"), []byte(dest), 0o644))
 		cfg, diags := config.Load(dir, config.Options{})
 		must(t, diags.Err())
-		_, bd := router.Build(cfg)
+		_, bd := plan.Build(cfg)
 		if bd.Err() != nil {
 			t.Fatalf("a warning must not fail the build: %v", bd)
 		}
@@ -296,7 +298,7 @@ func TestValidateRedactsValuesFromTheEnvironment(t *testing.T) {
 	must(t, os.WriteFile(filepath.Join(dir, "destinations", "d.yaml"), []byte("type: webhook\nsettings:\n  url: ${HOOK_URL}\n"), 0o644))
 	cfg, diags := config.Load(dir, config.Options{})
 	must(t, diags.Err())
-	_, bd := router.Build(cfg)
+	_, bd := plan.Build(cfg)
 	if bd.Err() == nil || !strings.Contains(bd.Error(), "d.yaml:3:8: ") || !strings.Contains(bd.Error(), "is not an http(s) URL") {
 		t.Fatalf("diagnostics: %v", bd)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/internal/natstest"
 	"github.com/switchyard/switchyard/router"
+	"github.com/switchyard/switchyard/router/plan"
 )
 
 // TestClusterTwoRoutersShareConsumersAndSurviveFailures is the scale-out
@@ -68,7 +69,7 @@ delivery:
 		if diags.Err() != nil {
 			t.Fatal(diags)
 		}
-		plans, diags := router.Build(cfg)
+		plans, diags := plan.Build(cfg)
 		if diags.Err() != nil {
 			t.Fatal(diags)
 		}

@@ -10,6 +10,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/switchyard/switchyard/router/plan"
 )
 
 // DLQ entry headers. The entry's data is the original event, byte for byte.
@@ -73,7 +75,7 @@ func headerValue(s string, max int) string {
 }
 
 // Msg builds the NATS message, redacting every header.
-func (dl *DeadLetter) Msg(r *Redactor, maxHeader int) *nats.Msg {
+func (dl *DeadLetter) Msg(r *plan.Redactor, maxHeader int) *nats.Msg {
 	m := nats.NewMsg(DLQSubject(dl.Destination))
 	m.Data = dl.Data
 	set := func(k, v string) {
@@ -83,6 +85,8 @@ func (dl *DeadLetter) Msg(r *Redactor, maxHeader int) *nats.Msg {
 	}
 	set(HeaderReason, dl.Reason)
 	set(HeaderStatus, strconv.Itoa(dl.Status))
+	// Attempts are the HTTP attempts made: 0 when nothing was sent (the
+	// breaker was open, or the event failed before a request).
 	set(HeaderAttempts, strconv.Itoa(dl.Attempts))
 	if !dl.FirstAttempt.IsZero() {
 		set(HeaderFirstAttempt, dl.FirstAttempt.UTC().Format(time.RFC3339Nano))
@@ -107,9 +111,17 @@ func (dl *DeadLetter) Msg(r *Redactor, maxHeader int) *nats.Msg {
 
 // ParseDeadLetter reads a DLQ entry.
 func ParseDeadLetter(m jetstream.Msg) (*DeadLetter, error) {
-	h := m.Headers()
+	return deadLetterFrom(m.Headers(), m.Data(), m.Subject()), nil
+}
+
+// parseRawDeadLetter reads a DLQ entry fetched by sequence.
+func parseRawDeadLetter(m *jetstream.RawStreamMsg) *DeadLetter {
+	return deadLetterFrom(m.Header, m.Data, m.Subject)
+}
+
+func deadLetterFrom(h nats.Header, data []byte, subject string) *DeadLetter {
 	dl := &DeadLetter{
-		Destination: h.Get(HeaderDestination), Subject: h.Get(HeaderSubject), Data: m.Data(),
+		Destination: h.Get(HeaderDestination), Subject: h.Get(HeaderSubject), Data: data,
 		MessageID: h.Get(HeaderMessageID), Reason: h.Get(HeaderReason), Response: []byte(h.Get(HeaderResponse)),
 	}
 	dl.Status, _ = strconv.Atoi(h.Get(HeaderStatus))
@@ -121,15 +133,34 @@ func ParseDeadLetter(m jetstream.Msg) (*DeadLetter, error) {
 		dl.Actions = strings.Split(a, ",")
 	}
 	if dl.Destination == "" {
-		dl.Destination = strings.TrimPrefix(m.Subject(), "dlq.")
+		dl.Destination = strings.TrimPrefix(subject, "dlq.")
 	}
-	return dl, nil
+	return dl
 }
 
-// publishDeadLetter writes an entry and waits for JetStream's ack.
-func publishDeadLetter(ctx context.Context, js jetstream.JetStream, dl *DeadLetter, r *Redactor, maxHeader int) error {
+// PublishDeadLetter writes an entry, redacted with r and each header
+// bounded to maxHeader bytes (0: the default), and waits for JetStream's
+// ack, at most 10 s. It is the one way a dead letter is written: by the
+// lanes, and by the replays when an event fails again.
+func PublishDeadLetter(ctx context.Context, js jetstream.Publisher, dl *DeadLetter, r *plan.Redactor, maxHeader int) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	_, err := js.PublishMsg(ctx, dl.Msg(r, maxHeader))
 	return err
+}
+
+// DeadLetterAgain builds the DLQ entry for an event that failed again on
+// replay: the same event, the new reason, a new entry (not a redelivery of
+// the old one, so no dedupe id).
+func DeadLetterAgain(old *DeadLetter, reason string, status int, response []byte, attempts int, keys []string) *DeadLetter {
+	dl := *old
+	dl.Reason = "replay: " + reason
+	dl.Status, dl.Response = status, response
+	dl.Attempts = old.Attempts + attempts
+	dl.FailedAt = time.Now()
+	if len(keys) > 0 {
+		dl.Actions = keys
+	}
+	dl.StreamSeq = 0
+	return &dl
 }

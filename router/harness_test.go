@@ -23,6 +23,7 @@ import (
 	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/internal/natstest"
 	"github.com/switchyard/switchyard/router"
+	"github.com/switchyard/switchyard/router/plan"
 )
 
 // env is one test's world: a real nats-server, a config directory and a
@@ -82,13 +83,13 @@ func (e *env) writeConfig(global string, dests map[string]string) {
 	}
 }
 
-func (e *env) load() (*config.Config, map[string]*router.Plan) {
+func (e *env) load() (*config.Config, map[string]*plan.Plan) {
 	e.t.Helper()
 	cfg, diags := config.Load(e.dir, config.Options{})
 	if diags.Err() != nil {
 		e.t.Fatal(diags)
 	}
-	plans, diags := router.Build(cfg)
+	plans, diags := plan.Build(cfg)
 	if diags.Err() != nil {
 		e.t.Fatal(diags)
 	}

@@ -8,12 +8,15 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/switchyard/switchyard/destinations"
 	"github.com/switchyard/switchyard/mappings"
+	"github.com/switchyard/switchyard/router/dispatch"
+	"github.com/switchyard/switchyard/router/plan"
 )
 
 // ackWait is the consumers' AckWait. Held messages are kept alive with
@@ -29,21 +32,27 @@ const (
 )
 
 // lane runs one destination: it pulls from the destination's durable
-// consumer, routes each event, hands requests to the sender or a batcher,
-// and settles each message exactly once: ack, nak with a delay, or dead
-// letter then ack.
+// consumer, routes each event, hands the requests to its dispatcher, and
+// settles each message exactly once: ack, nak with a delay, or dead letter
+// then ack.
+//
+// Lock order: l.mu is a leaf. Nothing else is locked, and nothing is sent,
+// published or dispatched, while it is held; the dispatcher's locks are
+// never held when it calls back into the lane. A delivery has no lock of
+// its own: it is owned by one goroutine at a time (the worker that routes
+// it, then the dispatcher's completion, then an ordering timer), and only
+// its timer and progress, which the stop and tick goroutines touch, are
+// read and written under l.mu.
 type lane struct {
 	r       *Router
-	plan    *Plan
-	cons    jetstream.Consumer
+	plan    *plan.Plan
+	cons    atomic.Pointer[consumerRef] // pull re-creates it; tick reads it
 	sender  *destinations.Sender
+	disp    *dispatch.Dispatcher
 	samples *samples
 	log     *slog.Logger
-	env     *mappings.Env      // owned by the pull goroutine
-	work    chan jetstream.Msg // to the decode and route workers; nil with ordering: user
-
-	batchMu  sync.Mutex
-	batchers map[*destinations.BatchSpec]*destinations.Batcher
+	env     *mappings.Env      // owned by the pull goroutine (ordering: user)
+	work    chan jetstream.Msg // to the route workers; nil with ordering: user
 
 	slots chan struct{} // one per held message
 	freed chan struct{} // a slot came free
@@ -53,17 +62,17 @@ type lane struct {
 	// done remembers, per message and across its redeliveries, the requests
 	// that already ended: nil for delivered, the failure for a permanent
 	// one. A redelivery (another request was retryable) sends neither again.
-	done   map[uint64]map[string]*Failure
+	done   map[uint64]map[string]*plan.Failure
 	queues map[string][]*delivery // ordering: user -> waiting deliveries (head is in progress)
 
-	ctx      context.Context // cancelled on stop: no more pulling
-	cancel   context.CancelFunc
-	sendCtx  context.Context // cancelled when a graceful stop times out
-	sendStop context.CancelFunc
-	pulling  sync.WaitGroup
-	sending  sync.WaitGroup
-	settled  sync.WaitGroup // one per held message
+	ctx     context.Context // cancelled on stop: no more pulling
+	cancel  context.CancelFunc
+	pulling sync.WaitGroup // the pull, tick and route goroutines
+	settled sync.WaitGroup // one per held message
 }
+
+// consumerRef boxes the consumer interface for the atomic pointer.
+type consumerRef struct{ c jetstream.Consumer }
 
 // delivery is one message held by a lane.
 type delivery struct {
@@ -76,93 +85,67 @@ type delivery struct {
 	ev         *mappings.Event
 	userKey    string
 	firstSeen  time.Time
-	progress   time.Time // last InProgress (or receipt)
+	progress   time.Time // last InProgress (or receipt); under l.mu
 
-	mu        sync.Mutex
-	pending   int
 	tries     int // failed rounds, across redeliveries and in-process holds
-	failures  []Failure
+	failures  []plan.Failure
 	retry     *destinations.Result
-	retryReqs []Outbound
+	retryReqs []plan.Outbound
 	last      *destinations.Result
-	lastAct   string
+	lastKey   string
 	attempts  int
-	timer     *time.Timer
+	timer     *time.Timer // ordering: an in-process retry; under l.mu
 }
 
-func newLane(r *Router, p *Plan, cons jetstream.Consumer) (*lane, error) {
-	cfg := p.Policy.Sender
+func newLane(r *Router, p *plan.Plan, cons jetstream.Consumer) (*lane, error) {
+	cfg := p.SenderConfig()
 	cfg.Observer = observer{r.metrics}
-	cfg.ItemErrors = p.itemErrs
 	s, err := destinations.NewSender(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", p.Name, err)
 	}
 	l := &lane{
-		r: r, plan: p, cons: cons, sender: s,
-		samples:  newSamples(p.Redactor),
-		log:      r.log.With("destination", p.Name),
-		env:      &mappings.Env{},
-		batchers: map[*destinations.BatchSpec]*destinations.Batcher{},
-		slots:    make(chan struct{}, inFlight(r, p)),
-		freed:    make(chan struct{}, 1),
-		held:     map[uint64]*delivery{},
-		done:     map[uint64]map[string]*Failure{},
-		queues:   map[string][]*delivery{},
+		r: r, plan: p, sender: s,
+		samples: newSamples(p.Redactor),
+		log:     r.log.With("destination", p.Name),
+		env:     &mappings.Env{},
+		slots:   make(chan struct{}, p.Policy.MaxInFlight),
+		freed:   make(chan struct{}, 1),
+		held:    map[uint64]*delivery{},
+		done:    map[uint64]map[string]*plan.Failure{},
+		queues:  map[string][]*delivery{},
 	}
+	l.cons.Store(&consumerRef{cons})
+	l.disp = dispatch.New(p, s, dispatch.Options{
+		OnBatch: func(action string, n int) {
+			r.metrics.BatchSize.WithLabelValues(p.Name, action).Observe(float64(n))
+		},
+	})
 	l.ctx, l.cancel = context.WithCancel(context.Background())
-	l.sendCtx, l.sendStop = context.WithCancel(context.Background())
 	r.metrics.touch(p.Name)
 	return l, nil
 }
 
-// inFlight is how many events a lane holds at most: delivery.max_in_flight,
-// or by default enough for a batching action to fill two batches (a lane
-// whose batches can never fill sends them only when the linger runs out),
-// within a memory bound.
-func inFlight(r *Router, p *Plan) int {
-	if p.Config.Delivery.MaxInFlight > 0 || r.cfg.Global.Defaults.Delivery.MaxInFlight > 0 {
-		return p.Policy.MaxInFlight
-	}
-	n := p.Policy.MaxInFlight
-	batches := []*destinations.BatchSpec{p.forwardBatch}
-	for _, a := range p.Actions {
-		batches = append(batches, a.Batch)
-	}
-	for _, b := range batches {
-		if b == nil {
-			continue
-		}
-		items := b.MaxItems
-		if items <= 0 {
-			items = destinations.DefaultBatchMaxItems
-		}
-		n = max(n, min(2*items, maxBatchingInFlight))
-	}
-	return n
-}
-
-// maxBatchingInFlight bounds the default for batching destinations: a held
-// event costs about 30 KB (docs/performance.md).
-const maxBatchingInFlight = 4096
+func (l *lane) consumer() jetstream.Consumer { return l.cons.Load().c }
 
 func (l *lane) start() {
-	l.pulling.Add(2)
+	n := 2
+	workers := 0
 	if !l.plan.Policy.OrderingUser {
-		// Decoding and mapping run on every core; with ordering: user they
-		// stay on the pull goroutine, which keeps each user's stream order.
-		n := runtime.GOMAXPROCS(0)
+		// Routing runs on every core; with ordering: user it stays on the
+		// pull goroutine, which keeps each user's stream order.
+		workers = runtime.GOMAXPROCS(0)
 		l.work = make(chan jetstream.Msg, 64)
-		l.pulling.Add(n)
-		for range n {
-			go func() {
-				defer l.pulling.Done()
-				env := &mappings.Env{}
-				for msg := range l.work {
-					l.handle(msg, env)
-				}
-			}()
-		}
+	}
+	l.pulling.Add(n + workers)
+	for range workers {
+		go func() {
+			defer l.pulling.Done()
+			env := &mappings.Env{}
+			for msg := range l.work {
+				l.handle(msg, env)
+			}
+		}()
 	}
 	go l.pull()
 	go l.tick()
@@ -174,38 +157,27 @@ func (l *lane) start() {
 func (l *lane) stop(timeout time.Duration) {
 	l.cancel()
 	l.pulling.Wait()
-	l.flushBatches()
-	done := make(chan struct{})
-	go func() { l.sending.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(timeout):
-		l.log.Warn("stop: in-flight sends did not finish in time; cancelling them (their events are redelivered)", "timeout", timeout)
-		l.sendStop()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	if err := l.disp.Close(ctx); err != nil {
+		l.log.Warn("stop: in-flight sends did not finish in time; cancelled them (their events are redelivered)", "timeout", timeout)
 	}
-	l.batchMu.Lock()
-	for _, b := range l.batchers {
-		_ = b.Close(context.Background())
-	}
-	l.batchMu.Unlock()
+	cancel()
 	// Deliveries waiting on an in-process retry (ordering) go back to
-	// JetStream now.
+	// JetStream now; a timer that already fired dispatches, is refused by
+	// the closed dispatcher, and naks its delivery itself.
 	l.mu.Lock()
 	var waiting []*delivery
 	for _, d := range l.held {
-		d.mu.Lock()
 		if d.timer != nil && d.timer.Stop() {
+			d.timer = nil
 			waiting = append(waiting, d)
 		}
-		d.mu.Unlock()
 	}
 	l.mu.Unlock()
 	for _, d := range waiting {
 		l.nak(d, 0)
 	}
 	l.settled.Wait()
-	l.sendStop()
-	l.sender.Close()
 }
 
 // pull fetches messages while there is room and the breaker allows.
@@ -238,14 +210,14 @@ func (l *lane) pull() {
 		if free == 0 {
 			// Every slot is taken: a batch waiting for company would get
 			// none until a slot frees, while its own events hold the slots.
-			l.flushBatches()
+			l.disp.Flush()
 			select {
 			case <-l.freed:
 			case <-l.ctx.Done():
 			}
 			continue
 		}
-		batch, err := l.cons.Fetch(min(free, fetchMax), jetstream.FetchMaxWait(fetchWait))
+		batch, err := l.consumer().Fetch(min(free, fetchMax), jetstream.FetchMaxWait(fetchWait))
 		if err != nil {
 			if time.Since(lastErr) > 10*time.Second {
 				l.log.Error("pull failed; retrying", "err", err)
@@ -253,7 +225,7 @@ func (l *lane) pull() {
 			}
 			if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) {
 				if c, err := l.r.ensureConsumer(l.ctx, l.plan); err == nil {
-					l.cons = c
+					l.cons.Store(&consumerRef{c})
 				}
 			}
 			l.sleep(time.Second)
@@ -279,14 +251,6 @@ func (l *lane) pull() {
 				lastErr = time.Now()
 			}
 		}
-	}
-}
-
-func (l *lane) flushBatches() {
-	l.batchMu.Lock()
-	defer l.batchMu.Unlock()
-	for _, b := range l.batchers {
-		b.Flush()
 	}
 }
 
@@ -338,7 +302,7 @@ func (l *lane) tick() {
 func (l *lane) updateLag() {
 	ctx, cancel := context.WithTimeout(l.ctx, 2*time.Second)
 	defer cancel()
-	if info, err := l.cons.Info(ctx); err == nil {
+	if info, err := l.consumer().Info(ctx); err == nil {
 		l.r.metrics.Lag.WithLabelValues(l.plan.Name).Set(float64(info.NumPending + uint64(info.NumAckPending)))
 	}
 }
@@ -360,17 +324,19 @@ func (l *lane) handle(msg jetstream.Msg, env *mappings.Env) {
 	l.mu.Unlock()
 	l.settled.Add(1)
 
-	ev, err := mappings.Decode(msg.Data(), d.streamTime, l.plan.limits)
+	ev, err := mappings.Decode(msg.Data(), d.streamTime, l.plan.Limits())
 	if err != nil {
 		l.samples.record(msg.Data(), "", nil, nil, "invalid", err.Error())
-		l.deadLetter(d, Invalid, err.Error(), nil)
+		l.deadLetter(d, Invalid, plan.ReasonInvalid, err.Error(), nil)
 		return
 	}
 	d.ev = ev
 	rt := l.plan.Route(ev, d.source, msg.Data(), env, nil)
 	if rt.Outcome != "" {
-		l.settle(d, rt.Outcome)
-		_ = msg.Ack()
+		if err := msg.Ack(); err != nil {
+			l.log.Warn("ack failed (the event may be delivered again)", "seq", d.seq, "err", err)
+		}
+		l.settle(d, rt.Outcome, rt.Code, rt.Reason)
 		return
 	}
 	for _, f := range rt.Failures {
@@ -407,7 +373,7 @@ func sourceOf(subject string) string {
 // notDone drops the requests an earlier delivery of this message already
 // ended (another request was retryable and the message came back), keeping
 // the permanent failures among them for the dead letter.
-func (l *lane) notDone(d *delivery, reqs []Outbound) []Outbound {
+func (l *lane) notDone(d *delivery, reqs []plan.Outbound) []plan.Outbound {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	done := l.done[d.seq]
@@ -427,60 +393,29 @@ func (l *lane) notDone(d *delivery, reqs []Outbound) []Outbound {
 	return out
 }
 
-// markDone records that a request of a message ended for good.
-func (l *lane) markDone(seq uint64, key string, f *Failure) {
+// markDone records that requests of a message ended for good.
+func (l *lane) markDone(seq uint64, ended map[string]*plan.Failure) {
+	if len(ended) == 0 {
+		return
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.done[seq] == nil {
-		l.done[seq] = map[string]*Failure{}
+	m := l.done[seq]
+	if m == nil {
+		m = make(map[string]*plan.Failure, len(ended))
+		l.done[seq] = m
 	}
-	l.done[seq][key] = f
+	for k, f := range ended {
+		m[k] = f
+	}
 }
 
-// dispatch sends a delivery's requests; the last result settles it.
-func (l *lane) dispatch(d *delivery, reqs []Outbound) {
+// dispatch sends a delivery's requests; their completion settles it.
+func (l *lane) dispatch(d *delivery, reqs []plan.Outbound) {
+	d.retry, d.retryReqs = nil, nil
 	if len(reqs) == 0 {
 		l.finish(d)
 		return
 	}
-	d.mu.Lock()
-	d.pending = len(reqs)
-	d.retry, d.retryReqs = nil, nil
-	d.mu.Unlock()
-	for _, o := range reqs {
-		o := o
-		done := func(res destinations.Result) { l.complete(d, o, res) }
-		if o.Batch != nil {
-			l.batcher(o.Batch).Add(o.Req, done)
-			continue
-		}
-		l.sending.Add(1)
-		go func() {
-			defer l.sending.Done()
-			done(l.send(l.sendCtx, o.Req))
-		}()
-	}
-}
-
-func (l *lane) batcher(spec *destinations.BatchSpec) *destinations.Batcher {
-	l.batchMu.Lock()
-	defer l.batchMu.Unlock()
-	b, ok := l.batchers[spec]
-	if !ok {
-		s := *spec
-		s.OnBatch = func(action string, n int) {
-			l.r.metrics.BatchSize.WithLabelValues(l.plan.Name, action).Observe(float64(n))
-		}
-		b = destinations.NewBatcher(s, func(ctx context.Context, r *destinations.Request) destinations.Result {
-			l.sending.Add(1)
-			defer l.sending.Done()
-			return l.send(l.sendCtx, r)
-		})
-		l.batchers[spec] = b
-	}
-	return b
-}
-
-func (l *lane) send(ctx context.Context, r *destinations.Request) destinations.Result {
-	return l.plan.send(ctx, l.sender, r)
+	l.disp.Dispatch(reqs, func(results []dispatch.Result) { l.complete(d, results) })
 }

@@ -7,6 +7,20 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/switchyard/switchyard/destinations"
+	"github.com/switchyard/switchyard/router/plan"
+)
+
+// Outcome and its values are the plan's (the pinned outcome label).
+type Outcome = plan.Outcome
+
+// The outcome label values of switchyard_events_total (pinned).
+const (
+	Delivered    = plan.Delivered
+	Filtered     = plan.Filtered
+	Unmatched    = plan.Unmatched
+	Retried      = plan.Retried
+	DeadLettered = plan.DeadLettered
+	Invalid      = plan.Invalid
 )
 
 // Metrics are the router's Prometheus metrics. Names and the outcome label
@@ -15,6 +29,7 @@ type Metrics struct {
 	Registry *prometheus.Registry
 
 	Events      *prometheus.CounterVec   // destination, outcome
+	Reasons     *prometheus.CounterVec   // destination, outcome, reason
 	Requests    *prometheus.HistogramVec // destination, action, class
 	BatchSize   *prometheus.HistogramVec // destination, action
 	Breaker     *prometheus.GaugeVec     // destination
@@ -36,6 +51,10 @@ func NewMetrics() *Metrics {
 			Name: "switchyard_events_total",
 			Help: "Events per destination by outcome: delivered, filtered, unmatched, retried, dead_lettered or invalid. For each destination, events published on its sources = delivered + filtered + unmatched + invalid + dead_lettered once the stream drains; retried counts redeliveries.",
 		}, []string{"destination", "outcome"}),
+		Reasons: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchyard_event_reasons_total",
+			Help: "Final outcomes per destination by outcome and reason (a small fixed set, see docs/metrics.md): for each destination and outcome, the sum over reasons equals switchyard_events_total of that outcome (retried excepted, which is not final).",
+		}, []string{"destination", "outcome", "reason"}),
 		Requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "switchyard_request_duration_seconds",
 			Help:    "Duration of HTTP requests to tools, each attempt, by class (ok, retryable, permanent).",
@@ -71,15 +90,20 @@ func NewMetrics() *Metrics {
 			Help: "Dead letters that could not be written to the DLQ stream (the event is redelivered, not lost).",
 		}, []string{"destination"}),
 	}
-	r.MustRegister(m.Events, m.Requests, m.BatchSize, m.Breaker, m.Lag, m.RateLimit, m.InFlight, m.Reloads, m.DLQFailures)
+	r.MustRegister(m.Events, m.Reasons, m.Requests, m.BatchSize, m.Breaker, m.Lag, m.RateLimit, m.InFlight, m.Reloads, m.DLQFailures)
 	for _, res := range []string{"applied", "refused", "unchanged"} {
 		m.Reloads.WithLabelValues(res)
 	}
 	return m
 }
 
-// Outcome counts one outcome.
-func (m *Metrics) Outcome(dest string, o Outcome) { m.Events.WithLabelValues(dest, string(o)).Inc() }
+// Outcome counts one outcome: a final one with its reason, or a retry.
+func (m *Metrics) Outcome(dest string, o Outcome, reason plan.Reason) {
+	m.Events.WithLabelValues(dest, string(o)).Inc()
+	if o != Retried {
+		m.Reasons.WithLabelValues(dest, string(o), string(reason)).Inc()
+	}
+}
 
 // touch makes a destination's series visible at zero from the start, so the
 // sums add up before anything happened.

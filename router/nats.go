@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/switchyard/switchyard/config"
+	"github.com/switchyard/switchyard/router/plan"
 )
 
 // Stream names (pinned).
@@ -134,7 +135,7 @@ func redactURL(u string) string {
 	for i, p := range parts {
 		if at := strings.LastIndex(p, "@"); at >= 0 {
 			if s := strings.Index(p, "://"); s >= 0 && s < at {
-				parts[i] = p[:s+3] + Redacted + p[at:]
+				parts[i] = p[:s+3] + plan.Redacted + p[at:]
 			}
 		}
 	}
@@ -194,7 +195,13 @@ func retryJS(ctx context.Context, call func(context.Context) error) error {
 		if err == nil || ctx.Err() != nil || time.Until(deadline) < time.Second || !transientJS(err) {
 			return err
 		}
-		time.Sleep(500 * time.Millisecond)
+		t := time.NewTimer(500 * time.Millisecond)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		}
 	}
 }
 
@@ -235,7 +242,7 @@ func FilterSubjects(sources []string) []string {
 
 // consumerConfig is a destination's durable consumer. An existing consumer
 // keeps where it started; only what may change is updated.
-func consumerConfig(p *Plan, existing *jetstream.ConsumerInfo) (jetstream.ConsumerConfig, error) {
+func consumerConfig(p *plan.Plan, existing *jetstream.ConsumerInfo) (jetstream.ConsumerConfig, error) {
 	cc := jetstream.ConsumerConfig{
 		Durable:       ConsumerName(p.Name),
 		Description:   "switchyard destination " + p.Name,
@@ -278,7 +285,7 @@ func consumerConfig(p *Plan, existing *jetstream.ConsumerInfo) (jetstream.Consum
 
 // ensureConsumer creates the destination's consumer, or updates its filter
 // (and clears a removal grace period) when it exists.
-func (r *Router) ensureConsumer(ctx context.Context, p *Plan) (jetstream.Consumer, error) {
+func (r *Router) ensureConsumer(ctx context.Context, p *plan.Plan) (jetstream.Consumer, error) {
 	var existing *jetstream.ConsumerInfo
 	var c jetstream.Consumer
 	err := retryJS(ctx, func(ctx context.Context) error {

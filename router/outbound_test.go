@@ -6,6 +6,7 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -165,7 +166,9 @@ func TestDenyPrivateDestinationsAlsoGuardsTheTokenEndpoint(t *testing.T) {
 		minted.Add(1)
 		return 200, http.Header{"Content-Type": {"application/json"}}, `{"access_token":"at-1","token_type":"Bearer","expires_in":3600}`
 	})
-	golden := string(mustRead(t, filepath.Join("..", "destinations", "catalog", "fcm", "testdata", "push-device-token", "destination.yaml")))
+	raw, err := os.ReadFile(filepath.Join("..", "destinations", "catalog", "fcm", "testdata", "push-device-token", "destination.yaml"))
+	must(t, err)
+	golden := string(raw)
 	if !strings.Contains(golden, "https://oauth2.googleapis.com/token") {
 		t.Fatal("the golden FCM destination changed")
 	}

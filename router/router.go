@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/switchyard/switchyard/config"
+	"github.com/switchyard/switchyard/router/plan"
 )
 
 // Options tune a Router.
@@ -31,6 +32,11 @@ type Options struct {
 }
 
 // Router runs every destination of a config.
+//
+// Lock order: reloadMu, then mu, then a lane's own lock (lane.mu). mu only
+// guards the maps below and is never held across NATS calls, a lane's
+// start or stop, or any other wait; reloadMu serialises reloads (and Stop)
+// and is held across them.
 type Router struct {
 	opts     Options
 	log      *slog.Logger
@@ -38,17 +44,21 @@ type Router struct {
 	embedded *server.Server
 	nc       *nats.Conn
 	js       jetstream.JetStream
+	closed   chan struct{} // closed by the connection's closed handler
+	ready    atomic.Bool
+
+	reloadMu sync.Mutex
 
 	mu     sync.Mutex
 	cfg    *config.Config
-	plans  map[string]*Plan
+	plans  map[string]*plan.Plan
 	lanes  map[string]*lane
 	prints map[string]string // destination -> config fingerprint
-	ready  atomic.Bool
 }
 
-// New prepares a router for a validated config and its plans.
-func New(cfg *config.Config, plans map[string]*Plan, opts Options) *Router {
+// New prepares a router for a validated config and its plans (built with
+// plan.BuildToServe).
+func New(cfg *config.Config, plans map[string]*plan.Plan, opts Options) *Router {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -61,7 +71,8 @@ func New(cfg *config.Config, plans map[string]*Plan, opts Options) *Router {
 	if opts.DataDir == "" {
 		opts.DataDir = "data"
 	}
-	return &Router{opts: opts, log: opts.Logger, metrics: opts.Metrics, cfg: cfg, plans: plans, lanes: map[string]*lane{}, prints: map[string]string{}}
+	return &Router{opts: opts, log: opts.Logger, metrics: opts.Metrics, cfg: cfg, plans: plans,
+		lanes: map[string]*lane{}, prints: map[string]string{}, closed: make(chan struct{})}
 }
 
 // Metrics returns the router's metrics.
@@ -76,72 +87,88 @@ func (r *Router) Conn() *nats.Conn { return r.nc }
 // Embedded returns the embedded server, nil when joined to external NATS.
 func (r *Router) Embedded() *server.Server { return r.embedded }
 
+// config returns the running config.
+func (r *Router) config() *config.Config {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.cfg
+}
+
 // Start connects (starting the embedded server when no URL is set),
 // creates the streams and the consumers, and starts one lane per
-// destination.
-func (r *Router) Start(ctx context.Context) error {
-	url := NATSURL(r.cfg)
+// destination. On error, everything it started is stopped again.
+func (r *Router) Start(ctx context.Context) (err error) {
+	cfg := r.config()
+	natsCfg := cfg.Global.NATS // a copy: the caller's config is not changed
+	url := NATSURL(cfg)
 	if url == "" {
-		s, err := StartEmbedded(r.cfg.Global.NATS.Embedded, r.opts.DataDir)
+		s, err := StartEmbedded(natsCfg.Embedded, r.opts.DataDir)
 		if err != nil {
 			return err
 		}
 		r.embedded = s
 		url = s.ClientURL()
 		r.log.Info("embedded NATS started", "url", url, "store", r.opts.DataDir)
-		if r.cfg.Global.NATS.Embedded.Token != "" {
-			r.cfg.Global.NATS.Token = r.cfg.Global.NATS.Embedded.Token
+		if natsCfg.Embedded.Token != "" {
+			natsCfg.Token = natsCfg.Embedded.Token
 		}
 	}
-	nc, err := Connect(r.cfg.Global.NATS, url)
+	defer func() {
+		if err != nil {
+			r.Stop()
+		}
+	}()
+	nc, err := Connect(natsCfg, url)
 	if err != nil {
-		r.shutdownEmbedded()
 		return err
 	}
 	r.nc = nc
 	nc.SetDisconnectErrHandler(func(_ *nats.Conn, err error) { r.log.Warn("NATS disconnected", "err", err) })
 	nc.SetReconnectHandler(func(c *nats.Conn) { r.log.Info("NATS reconnected", "url", redactURL(c.ConnectedUrl())) })
+	nc.SetClosedHandler(func(*nats.Conn) { close(r.closed) })
 	if r.js, err = jetstream.New(nc); err != nil {
-		return err
+		return fmt.Errorf("JetStream: %w", err)
 	}
-	if err := EnsureStreams(ctx, r.js, r.cfg.Global.Streams); err != nil {
-		r.Stop()
+	if err := EnsureStreams(ctx, r.js, cfg.Global.Streams); err != nil {
 		return err
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, name := range sortedKeys(r.plans) {
-		if err := r.startLane(ctx, r.plans[name]); err != nil {
-			r.mu.Unlock()
-			r.Stop()
-			r.mu.Lock()
+	plans := r.plans
+	r.mu.Unlock()
+	for _, name := range sortedKeys(plans) {
+		l, err := r.startLane(ctx, plans[name])
+		if err != nil {
 			return err
 		}
-		r.prints[name] = fingerprint(r.cfg, r.plans[name])
+		r.mu.Lock()
+		r.lanes[name] = l
+		r.prints[name] = fingerprint(cfg, plans[name])
+		r.mu.Unlock()
 	}
 	r.ready.Store(true)
-	r.log.Info("switchyard routing", "destinations", len(r.plans))
+	r.log.Info("switchyard routing", "destinations", len(plans))
 	return nil
 }
 
-func (r *Router) startLane(ctx context.Context, p *Plan) error {
-	for _, w := range p.warnings {
+// startLane ensures the destination's consumer and starts its lane. It
+// takes no lock: the caller installs the lane.
+func (r *Router) startLane(ctx context.Context, p *plan.Plan) (*lane, error) {
+	for _, w := range p.Warnings() {
 		r.log.Warn(w.String())
 	}
 	c, err := r.ensureConsumer(ctx, p)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	l, err := newLane(r, p, c)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	r.lanes[p.Name] = l
 	l.start()
 	if p.Policy.Sender.InsecureSkipVerify {
 		r.log.Warn("TLS verification is off", "destination", p.Name)
 	}
-	return nil
+	return l, nil
 }
 
 // Ready reports whether the router is routing.
@@ -149,28 +176,38 @@ func (r *Router) Ready() bool {
 	return r.ready.Load() && r.nc != nil && r.nc.IsConnected()
 }
 
-// Stop stops every lane gracefully, then closes NATS.
+// Stop stops every lane gracefully, then closes NATS and the embedded
+// server. It waits for a reload in progress to end.
 func (r *Router) Stop() {
 	r.ready.Store(false)
+	r.reloadMu.Lock()
+	defer r.reloadMu.Unlock()
 	r.mu.Lock()
 	lanes := r.lanes
 	r.lanes = map[string]*lane{}
 	r.mu.Unlock()
-	var wg sync.WaitGroup
-	for _, l := range lanes {
-		wg.Add(1)
-		go func(l *lane) { defer wg.Done(); l.stop(r.opts.StopTimeout) }(l)
-	}
-	wg.Wait()
+	stopLanes(lanes, r.opts.StopTimeout)
 	if r.nc != nil {
-		_ = r.nc.Drain()
-		deadline := time.Now().Add(5 * time.Second)
-		for !r.nc.IsClosed() && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
+		if err := r.nc.Drain(); err != nil {
+			r.nc.Close()
 		}
-		r.nc.Close()
+		select {
+		case <-r.closed:
+		case <-time.After(5 * time.Second):
+			r.nc.Close()
+		}
 	}
 	r.shutdownEmbedded()
+}
+
+// stopLanes stops lanes in parallel and waits for all of them.
+func stopLanes(lanes map[string]*lane, timeout time.Duration) {
+	var wg sync.WaitGroup
+	wg.Add(len(lanes))
+	for _, l := range lanes {
+		go func() { defer wg.Done(); l.stop(timeout) }()
+	}
+	wg.Wait()
 }
 
 func (r *Router) shutdownEmbedded() {
@@ -182,7 +219,7 @@ func (r *Router) shutdownEmbedded() {
 }
 
 // fingerprint identifies what a lane was built from: a change restarts it.
-func fingerprint(cfg *config.Config, p *Plan) string {
+func fingerprint(cfg *config.Config, p *plan.Plan) string {
 	b, _ := json.Marshal(struct {
 		D *config.Destination
 		L config.Limits
@@ -198,12 +235,14 @@ var ErrRefused = errors.New("config refused")
 // Reload applies a new config atomically: if it does not validate nothing
 // changes. Added destinations get a consumer and a lane; removed ones stop,
 // their consumer kept for the grace period; changed ones restart on the
-// same consumer, keeping its position.
+// same consumer, keeping its position. No lock that readers take is held
+// while lanes stop or start: /debug/deliveries and the console keep
+// answering, and a stop waits only for the reload itself.
 func (r *Router) Reload(ctx context.Context, cfg *config.Config, diags config.Diagnostics) error {
-	var plans map[string]*Plan
+	var plans map[string]*plan.Plan
 	if diags.Err() == nil {
 		var bd config.Diagnostics
-		plans, bd = Build(cfg)
+		plans, bd = plan.BuildToServe(cfg)
 		diags = append(diags, bd...)
 	}
 	if err := diags.Err(); err != nil {
@@ -213,77 +252,118 @@ func (r *Router) Reload(ctx context.Context, cfg *config.Config, diags config.Di
 		}
 		return fmt.Errorf("%w: %d errors", ErrRefused, len(diags.Errors()))
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	old := r.cfg
+	r.reloadMu.Lock()
+	defer r.reloadMu.Unlock()
+	old := r.config()
 	if NATSURL(old) != NATSURL(cfg) || old.Global.Admin != cfg.Global.Admin || old.Global.Ingest != cfg.Global.Ingest {
 		r.log.Warn("reload: nats, admin and ingest settings apply at the next restart")
 	}
 	if err := EnsureStreams(ctx, r.js, cfg.Global.Streams); err != nil {
 		r.log.Error("reload: updating streams failed", "err", err)
 	}
-	grace := cfg.Global.Reload.RemovedGrace.Or(24 * time.Hour)
-	changed := 0
+
+	// Decide under mu; stop and start outside it.
+	r.mu.Lock()
+	stopping := map[string]*lane{}
+	var removed, changed, added []string
 	for name, l := range r.lanes {
-		if _, keep := plans[name]; keep {
-			continue
+		if _, keep := plans[name]; !keep {
+			stopping[name] = l
+			removed = append(removed, name)
 		}
-		l.stop(r.opts.StopTimeout)
+	}
+	for _, name := range sortedKeys(plans) {
+		l, running := r.lanes[name]
+		switch {
+		case !running:
+			added = append(added, name)
+		case r.prints[name] != fingerprint(cfg, plans[name]):
+			stopping[name] = l
+			changed = append(changed, name)
+		}
+	}
+	r.mu.Unlock()
+
+	stopLanes(stopping, r.opts.StopTimeout)
+	r.mu.Lock()
+	for name := range stopping {
 		delete(r.lanes, name)
 		delete(r.prints, name)
+	}
+	r.mu.Unlock()
+
+	grace := cfg.Global.Reload.RemovedGrace.Or(24 * time.Hour)
+	for _, name := range removed {
 		r.metrics.forget(name)
 		if err := r.retireConsumer(ctx, name, grace); err != nil {
 			r.log.Warn("removed destination: could not set the consumer's grace period", "destination", name, "err", err)
 		}
 		r.log.Info("destination removed; its consumer is kept for the grace period", "destination", name, "grace", grace)
-		changed++
 	}
-	var firstErr error
-	for _, name := range sortedKeys(plans) {
+	var errs []error
+	for _, name := range append(changed, added...) {
 		p := plans[name]
-		fp := fingerprint(cfg, p)
-		if l, ok := r.lanes[name]; ok {
-			if r.prints[name] == fp {
-				continue
-			}
-			l.stop(r.opts.StopTimeout)
-			delete(r.lanes, name)
-			r.log.Info("destination changed; restarting its lane on the same consumer", "destination", name)
+		l, err := r.startLane(ctx, p)
+		if err != nil {
+			r.log.Error("reload: starting lane failed", "destination", name, "err", err)
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			continue
+		}
+		r.mu.Lock()
+		r.lanes[name] = l
+		r.prints[name] = fingerprint(cfg, p)
+		r.mu.Unlock()
+		if contains(changed, name) {
+			r.log.Info("destination changed; its lane restarted on the same consumer", "destination", name)
 		} else {
 			r.log.Info("destination added", "destination", name)
 		}
-		if err := r.startLane(ctx, p); err != nil {
-			r.log.Error("reload: starting lane failed", "destination", name, "err", err)
-			if firstErr == nil {
-				firstErr = err
-			}
-			continue
-		}
-		r.prints[name] = fp
-		changed++
 	}
+	r.mu.Lock()
 	r.cfg, r.plans = cfg, plans
-	if changed == 0 {
+	r.mu.Unlock()
+	if len(removed)+len(changed)+len(added) == 0 {
 		r.metrics.Reloads.WithLabelValues("unchanged").Inc()
 	} else {
 		r.metrics.Reloads.WithLabelValues("applied").Inc()
 	}
-	return firstErr
+	return errors.Join(errs...)
+}
+
+func contains(l []string, s string) bool {
+	for _, e := range l {
+		if e == s {
+			return true
+		}
+	}
+	return false
 }
 
 // Destinations lists the running destinations.
 func (r *Router) Destinations() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := make([]string, 0, len(r.lanes))
-	for n := range r.lanes {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
+	return sortedKeys(r.lanes)
+}
+
+// lane returns a running destination's lane.
+func (r *Router) lane(name string) (*lane, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	l, ok := r.lanes[name]
+	return l, ok
 }
 
 // AdminHandler serves /metrics, /healthz, /readyz and /debug/deliveries.
 func (r *Router) AdminHandler(token string) http.Handler {
 	return newAdmin(r, token)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

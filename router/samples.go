@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/destinations"
+	"github.com/switchyard/switchyard/router/plan"
 )
 
 // Sample is one delivery kept for /debug/deliveries, the equivalent of
@@ -52,10 +53,10 @@ type samples struct {
 	failures    []Sample
 	successes   []Sample
 	lastSuccess time.Time
-	redact      *Redactor
+	redact      *plan.Redactor
 }
 
-func newSamples(r *Redactor) *samples { return &samples{redact: r} }
+func newSamples(r *plan.Redactor) *samples { return &samples{redact: r} }
 
 // wantSuccess says whether a success should be sampled now (cheap check
 // before building the sample).

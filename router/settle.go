@@ -4,51 +4,46 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"strings"
 	"time"
 
 	"github.com/switchyard/switchyard/destinations"
+	"github.com/switchyard/switchyard/router/dispatch"
+	"github.com/switchyard/switchyard/router/plan"
 )
 
 // Settling: every message a lane holds ends exactly once, as an ack
 // (delivered, filtered, unmatched), a nak with a delay (retried), or a dead
 // letter followed by an ack (dead_lettered, invalid).
 
-// complete records one request's result.
-func (l *lane) complete(d *delivery, o Outbound, res destinations.Result) {
-	l.sample(d, o, &res)
-	d.mu.Lock()
-	d.attempts += res.Attempts
-	switch res.Class {
-	case destinations.OK:
-		l.markDone(d.seq, o.Key, nil)
-	case destinations.Permanent:
-		r := res
-		d.last, d.lastAct = &r, o.Action
-		f := Failure{Action: o.Action, Err: resultErr(&res)}
-		d.failures = append(d.failures, f)
-		l.markDone(d.seq, o.Key, &f)
-	default:
-		r := res
-		d.retry, d.last, d.lastAct = &r, &r, o.Action
-		d.retryReqs = append(d.retryReqs, o)
+// complete records the results of a delivery's requests, then settles it.
+// It runs once per dispatch, on the dispatcher's completion, which owns the
+// delivery until it returns.
+func (l *lane) complete(d *delivery, results []dispatch.Result) {
+	ended := make(map[string]*plan.Failure, len(results))
+	for i := range results {
+		r := &results[i]
+		l.sample(d, r.Out, &r.Result)
+		d.attempts += r.Attempts
+		switch r.Class {
+		case destinations.OK:
+			ended[r.Out.Key] = nil
+		case destinations.Permanent:
+			d.last, d.lastKey = &r.Result, r.Out.Key
+			f := plan.Failure{Action: r.Out.Action, Key: r.Out.Key, Err: dispatch.ResultErr(&r.Result)}
+			d.failures = append(d.failures, f)
+			ended[r.Out.Key] = &f
+		default:
+			d.retry, d.last, d.lastKey = &r.Result, &r.Result, r.Out.Key
+			d.retryReqs = append(d.retryReqs, r.Out)
+		}
 	}
-	d.pending--
-	last := d.pending == 0
-	d.mu.Unlock()
-	if last {
-		l.finish(d)
-	}
+	l.markDone(d.seq, ended)
+	l.finish(d)
 }
 
-func resultErr(res *destinations.Result) error {
-	if res.Err != nil {
-		return res.Err
-	}
-	return fmt.Errorf("HTTP %d", res.Status)
-}
-
-func (l *lane) sample(d *delivery, o Outbound, res *destinations.Result) {
+// sample keeps a delivery sample of a request's result: every failure, and
+// a success now and then.
+func (l *lane) sample(d *delivery, o plan.Outbound, res *destinations.Result) {
 	id := ""
 	if d.ev != nil {
 		id = d.ev.MessageID
@@ -68,56 +63,61 @@ func (l *lane) sample(d *delivery, o Outbound, res *destinations.Result) {
 
 // finish settles a delivery whose requests have all ended.
 func (l *lane) finish(d *delivery) {
-	d.mu.Lock()
-	retry := d.retry
-	d.mu.Unlock()
-	if retry != nil {
+	if retry := d.retry; retry != nil {
 		d.tries++
 		delay := l.retryDelay(d, retry)
 		window := l.plan.Policy.RetryWindow
 		if !d.streamTime.IsZero() && time.Since(d.streamTime)+delay > window {
-			reason := fmt.Sprintf("retry window of %s closed: %v", window, resultErr(retry))
-			l.deadLetter(d, DeadLettered, reason, append(failedActions(d.failures), d.lastAct))
+			reason := fmt.Sprintf("retry window of %s closed: %v", window, dispatch.ResultErr(retry))
+			l.deadLetter(d, DeadLettered, dispatch.StatusReason(retry), reason, append(failedKeys(d.failures), d.lastKey))
 			return
 		}
-		l.r.metrics.Outcome(l.plan.Name, Retried)
+		l.r.metrics.Outcome(l.plan.Name, Retried, "")
 		if l.plan.Policy.OrderingUser && l.ctx.Err() == nil {
 			// Hold it: later events of this user wait behind it, others go on.
-			d.mu.Lock()
 			reqs := d.retryReqs
+			l.mu.Lock()
 			d.timer = time.AfterFunc(delay, func() {
-				d.mu.Lock()
+				l.mu.Lock()
 				d.timer = nil
-				d.mu.Unlock()
+				l.mu.Unlock()
 				l.dispatch(d, reqs)
 			})
-			d.mu.Unlock()
+			l.mu.Unlock()
 			return
 		}
 		l.nak(d, delay)
 		return
 	}
 	if len(d.failures) > 0 {
-		reason := d.failures[0].Err.Error()
+		// The entry's action header names every key that failed; the reason
+		// is the first one's, prefixed by its key when there are several.
+		f := d.failures[0]
+		reason := f.Err.Error()
 		if len(d.failures) > 1 {
-			reason = fmt.Sprintf("%s: %s (and %d more failed actions)", d.failures[0].Action, reason, len(d.failures)-1)
+			reason = fmt.Sprintf("%s: %s (and %d more failed)", f.Key, reason, len(d.failures)-1)
 		}
-		l.deadLetter(d, DeadLettered, reason, failedActions(d.failures))
+		code := plan.ReasonMapping
+		if d.last != nil && d.lastKey == f.Key {
+			code = dispatch.StatusReason(d.last)
+		}
+		l.deadLetter(d, DeadLettered, code, reason, failedKeys(d.failures))
 		return
 	}
 	if err := d.msg.Ack(); err != nil {
 		l.log.Warn("ack failed (the event may be delivered again)", "seq", d.seq, "err", err)
 	}
-	l.settle(d, Delivered)
+	l.settle(d, Delivered, plan.ReasonOK, "")
 }
 
-func failedActions(fs []Failure) []string {
+// failedKeys lists the keys (action, or action#i) that failed, each once.
+func failedKeys(fs []plan.Failure) []string {
 	var out []string
 	seen := map[string]bool{}
 	for _, f := range fs {
-		if !seen[f.Action] {
-			seen[f.Action] = true
-			out = append(out, f.Action)
+		if !seen[f.Key] {
+			seen[f.Key] = true
+			out = append(out, f.Key)
 		}
 	}
 	return out
@@ -154,10 +154,11 @@ func (l *lane) nak(d *delivery, delay time.Duration) {
 
 // deadLetter writes the DLQ entry, then acks. If the DLQ cannot be written
 // the message is nak'd: it is never acked without a trace.
-func (l *lane) deadLetter(d *delivery, o Outcome, reason string, actions []string) {
+func (l *lane) deadLetter(d *delivery, o Outcome, code plan.Reason, reason string, actions []string) {
 	dl := &DeadLetter{
 		Destination: l.plan.Name, Subject: d.subject, Data: d.msg.Data(), Reason: reason,
 		FirstAttempt: d.firstSeen, FailedAt: time.Now(), Actions: actions, StreamSeq: d.seq,
+		Attempts: d.attempts,
 	}
 	if d.ev != nil {
 		dl.MessageID = d.ev.MessageID
@@ -165,28 +166,37 @@ func (l *lane) deadLetter(d *delivery, o Outcome, reason string, actions []strin
 	if d.last != nil {
 		dl.Status, dl.Response = d.last.Status, d.last.Body
 	}
-	dl.Attempts = max(d.attempts, 1)
 	if d.streamTime.Before(dl.FirstAttempt) && d.delivered > 1 {
 		// Earlier deliveries happened before this process saw the event.
 		dl.FirstAttempt = d.streamTime
 	}
-	err := publishDeadLetter(context.Background(), l.r.js, dl, l.plan.Redactor, l.plan.dlqHeaderBytes)
+	err := PublishDeadLetter(context.Background(), l.r.js, dl, l.plan.Redactor, l.plan.DLQHeaderBytes())
 	if err != nil {
 		l.r.metrics.DLQFailures.WithLabelValues(l.plan.Name).Inc()
 		l.log.Error("writing a dead letter failed; the event will be retried", "seq", d.seq, "err", err)
 		l.nak(d, 5*time.Second)
 		return
 	}
-	l.log.Info("dead-lettered", "messageId", dl.MessageID, "reason", l.plan.Redactor.String(reason), "status", dl.Status, "actions", strings.Join(actions, ","))
 	if err := d.msg.Ack(); err != nil {
 		l.log.Warn("ack after dead letter failed (the DLQ dedupes a repeat)", "seq", d.seq, "err", err)
 	}
-	l.settle(d, o)
+	l.settle(d, o, code, reason)
 }
 
-// settle counts the final outcome and frees the slot.
-func (l *lane) settle(d *delivery, o Outcome) {
-	l.r.metrics.Outcome(l.plan.Name, o)
+// settle counts the final outcome with its reason, logs it, and frees the
+// slot.
+func (l *lane) settle(d *delivery, o Outcome, code plan.Reason, reason string) {
+	l.r.metrics.Outcome(l.plan.Name, o, code)
+	id := ""
+	if d.ev != nil {
+		id = d.ev.MessageID
+	}
+	switch o {
+	case DeadLettered, Invalid:
+		l.log.Warn("dead-lettered", "messageId", id, "outcome", string(o), "reason", string(code), "detail", l.plan.Redactor.String(reason))
+	default:
+		l.log.Debug("settled", "messageId", id, "seq", d.seq, "outcome", string(o), "reason", string(code), "detail", l.plan.Redactor.String(reason))
+	}
 	l.release(d, true)
 }
 

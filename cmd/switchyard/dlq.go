@@ -3,14 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"strings"
-	"sync"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -55,57 +53,6 @@ func runDLQ(args []string, stdout, stderr io.Writer) int {
 	return 2
 }
 
-// dlqEntries calls fn with each entry of a destination present when it
-// starts, oldest first, and the entry's DLQ stream sequence.
-func dlqEntries(ctx context.Context, js jetstream.JetStream, dest string, limit int, since time.Duration, fn func(seq uint64, dl *router.DeadLetter) bool) error {
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{router.DLQSubject(dest)}}
-	if since > 0 {
-		t := time.Now().Add(-since)
-		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &t
-	}
-	c, err := js.OrderedConsumer(ctx, router.DLQStream, cfg)
-	if err != nil {
-		return fmt.Errorf("reading the DLQ: %w", err)
-	}
-	info, err := c.Info(ctx)
-	if err != nil {
-		return err
-	}
-	remaining := int(info.NumPending)
-	if limit > 0 && limit < remaining {
-		remaining = limit
-	}
-	for remaining > 0 {
-		batch, err := c.Fetch(min(remaining, 256), jetstream.FetchMaxWait(2*time.Second))
-		if err != nil {
-			return err
-		}
-		got := 0
-		for m := range batch.Messages() {
-			got++
-			remaining--
-			meta, err := m.Metadata()
-			if err != nil {
-				return err
-			}
-			dl, err := router.ParseDeadLetter(m)
-			if err != nil {
-				return err
-			}
-			if !fn(meta.Sequence.Stream, dl) {
-				return nil
-			}
-			if remaining == 0 {
-				break
-			}
-		}
-		if got == 0 {
-			return nil // entries were removed meanwhile
-		}
-	}
-	return nil
-}
-
 // dlqConnect joins the NATS a config directory points at.
 func dlqConnect(dir string, stderr io.Writer) (*nats.Conn, jetstream.JetStream, bool) {
 	cfg, ok := loadConfigOnly(dir, stderr)
@@ -131,7 +78,7 @@ func dlqList(dir, dest string, limit int, since time.Duration, asJSON bool, stdo
 		fmt.Fprintln(tw, "FAILED AT\tSTATUS\tACTIONS\tMESSAGE ID\tREASON")
 	}
 	n := 0
-	err := dlqEntries(context.Background(), js, dest, limit, since, func(seq uint64, dl *router.DeadLetter) bool {
+	err := router.ListDeadLetters(context.Background(), js, dest, router.DLQSelect{Limit: limit, Since: since}, func(seq uint64, dl *router.DeadLetter) bool {
 		n++
 		if asJSON {
 			b, _ := json.Marshal(map[string]any{
@@ -173,22 +120,17 @@ func dlqPurge(dir, dest string, yes bool, stdout, stderr io.Writer) int {
 	}
 	defer nc.Close()
 	ctx := context.Background()
-	s, err := js.Stream(ctx, router.DLQStream)
-	if err != nil {
-		fmt.Fprintln(stderr, "dlq:", err)
-		return 1
-	}
-	info, err := s.Info(ctx, jetstream.WithSubjectFilter(router.DLQSubject(dest)))
-	if err != nil {
-		fmt.Fprintln(stderr, "dlq:", err)
-		return 1
-	}
-	n := info.State.Subjects[router.DLQSubject(dest)]
 	if !yes {
+		n, err := router.CountDeadLetters(ctx, js, dest)
+		if err != nil {
+			fmt.Fprintln(stderr, "dlq:", err)
+			return 1
+		}
 		fmt.Fprintf(stderr, "dlq purge would delete %d dead letter(s) of %s; run again with --yes\n", n, dest)
 		return 1
 	}
-	if err := s.Purge(ctx, jetstream.WithPurgeSubject(router.DLQSubject(dest))); err != nil {
+	n, err := router.PurgeDeadLetters(ctx, js, dest, nil)
+	if err != nil {
 		fmt.Fprintln(stderr, "dlq:", err)
 		return 1
 	}
@@ -196,10 +138,8 @@ func dlqPurge(dir, dest string, yes bool, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// dlqReplay re-delivers dead letters to their destination only. An entry
-// is removed after its event was delivered (or is now filtered or
-// unmatched); one that fails again is replaced by an entry with the new
-// reason. Interrupting it loses nothing: at worst an event is sent twice.
+// dlqReplay re-delivers dead letters to their destination only (see
+// router.ReplayDeadLetters); the counts printed are this command's own.
 func dlqReplay(dir, dest string, limit int, since time.Duration, stdout, stderr io.Writer) int {
 	cfg, plans, diags := loadAndBuild(dir)
 	if diags.Err() != nil {
@@ -208,7 +148,7 @@ func dlqReplay(dir, dest string, limit int, since time.Duration, stdout, stderr 
 		}
 		return 1
 	}
-	plan, ok := plans[dest]
+	p, ok := plans[dest]
 	if !ok {
 		fmt.Fprintf(stderr, "dlq replay: no destination %q in %s\n", dest, dir)
 		return 1
@@ -221,82 +161,19 @@ func dlqReplay(dir, dest string, limit int, since time.Duration, stdout, stderr 
 	defer nc.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	stream, err := js.Stream(ctx, router.DLQStream)
-	if err != nil {
-		fmt.Fprintln(stderr, "dlq:", err)
-		return 1
-	}
-	rp, err := router.NewReplayer(plan)
-	if err != nil {
-		fmt.Fprintln(stderr, "dlq:", err)
-		return 1
-	}
-	var (
-		mu     sync.Mutex
-		counts = map[string]int{}
-		wg     sync.WaitGroup
-		window = make(chan struct{}, 128)
-	)
 	bar := newBar(stderr, -1, "replaying dead letters of "+dest)
-	maxHeader := cfg.Global.Limits.MaxDLQHeaderBytes
-	err = dlqEntries(ctx, js, dest, limit, since, func(seq uint64, dl *router.DeadLetter) bool {
-		if ctx.Err() != nil {
-			return false
-		}
-		var only map[string]bool
-		if len(dl.Actions) > 0 {
-			only = map[string]bool{}
-			for _, a := range dl.Actions {
-				only[a] = true
-			}
-		}
-		select {
-		case window <- struct{}{}:
-		case <-ctx.Done():
-			return false
-		}
-		wg.Add(1)
-		source := ""
-		if parts := strings.SplitN(dl.Subject, ".", 3); len(parts) >= 2 {
-			source = parts[1]
-		}
-		rp.Deliver(ctx, dl.Data, source, dl.FirstAttempt, only, func(res router.ReplayResult) {
-			defer func() { <-window; wg.Done(); _ = bar.Add(1) }()
-			kind := string(res.Outcome)
-			dctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			switch res.Outcome {
-			case router.Invalid:
-				kind = "still invalid (kept)"
-			case router.DeadLettered:
-				kind = "failed again (kept with the new reason)"
-				if err := plan.PublishDeadLetter(dctx, js, router.DeadLetterAgain(dl, res), maxHeader); err != nil {
-					kind = "failed again (kept as it was)"
-					break
-				}
-				_ = stream.DeleteMsg(dctx, seq)
-			default:
-				if err := stream.DeleteMsg(dctx, seq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
-					kind += " (entry not removed: " + err.Error() + ")"
-				}
-			}
-			mu.Lock()
-			counts[kind]++
-			mu.Unlock()
-		})
-		return true
-	})
-	rp.Flush()
-	wg.Wait()
-	rp.Close(context.Background())
+	rep, err := router.ReplayDeadLetters(ctx, js, p, router.DLQSelect{Limit: limit, Since: since}, nil, func() { _ = bar.Add(1) })
 	_ = bar.Finish()
-	total := 0
-	for _, n := range counts {
-		total += n
-	}
-	fmt.Fprintf(stdout, "replayed %d dead letter(s) of %s\n", total, dest)
-	for k, n := range counts {
-		fmt.Fprintf(stdout, "  %6d  %s\n", n, k)
+	if rep != nil {
+		fmt.Fprintf(stdout, "replayed %d dead letter(s) of %s (this command's own counts)\n", rep.Total(), dest)
+		for _, k := range []string{"removed", "replaced", "kept", "stuck"} {
+			if n := rep.Entries[k]; n > 0 {
+				fmt.Fprintf(stdout, "  %6d  %s\n", n, dlqEntryWords[k])
+			}
+		}
+		for _, pr := range rep.Problems {
+			fmt.Fprintln(stderr, "dlq:", pr)
+		}
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "dlq:", err)
@@ -306,8 +183,15 @@ func dlqReplay(dir, dest string, limit int, since time.Duration, stdout, stderr 
 		fmt.Fprintln(stderr, "interrupted: entries not yet replayed stay in the DLQ")
 		return 130
 	}
-	if counts["failed again (kept with the new reason)"]+counts["failed again (kept as it was)"] > 0 {
+	if rep.Failed() {
 		return 1
 	}
 	return 0
+}
+
+var dlqEntryWords = map[string]string{
+	"removed":  "delivered (or now filtered or unmatched): entry removed",
+	"replaced": "failed again: kept with the new reason",
+	"kept":     "kept as it was (still invalid, or the new entry could not be written)",
+	"stuck":    "settled, but the old entry could not be removed: it will replay again",
 }

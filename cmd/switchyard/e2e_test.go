@@ -505,7 +505,7 @@ func TestPublishThenReplayToOneDestination(t *testing.T) {
 		t.Fatalf("a got %d requests", got)
 	}
 	out, code = runCLI(t, "replay", "--config", dir, "--destination", "b", "--since", "1h")
-	if code != 0 || !strings.Contains(out, "replayed 3 event(s) to b: delivered 2, filtered 1") {
+	if code != 0 || !strings.Contains(out, "replayed 3 event(s) to b (this command's own counts): delivered 2, filtered 1") {
 		t.Fatalf("replay (exit %d):\n%s", code, out)
 	}
 	if got := len(b.all()); got != 4 {

@@ -39,16 +39,25 @@ func TestPreviewShowsRequestsReasonsAndRedacts(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("--json exit %d:\n%s", code, out)
 	}
-	n := 0
+	// One line per (event, action): requests with the pinned fields, and
+	// every action that sent nothing with its reason.
+	n, other := 0, 0
 	sc := bufio.NewScanner(strings.NewReader(out))
 	for sc.Scan() {
 		line := sc.Text()
 		if !strings.HasPrefix(line, "{") {
-			continue // the reason an event made no request goes to stderr
+			continue
 		}
 		var r map[string]any
 		if err := json.Unmarshal([]byte(line), &r); err != nil {
 			t.Fatalf("not JSON: %q", line)
+		}
+		if r["status"] != "request" {
+			other++
+			if r["reason"] == nil && r["error"] == nil {
+				t.Errorf("--json line without a reason: %s", line)
+			}
+			continue
 		}
 		for _, k := range []string{"event", "action", "method", "url", "headers", "body"} {
 			if _, ok := r[k]; !ok {
@@ -57,8 +66,8 @@ func TestPreviewShowsRequestsReasonsAndRedacts(t *testing.T) {
 		}
 		n++
 	}
-	if n != 3 {
-		t.Errorf("--json printed %d requests, want 3 (a profile and two purchases)", n)
+	if n != 3 || other == 0 {
+		t.Errorf("--json printed %d requests and %d other lines, want 3 (a profile and two purchases) and the skipped actions", n, other)
 	}
 
 	// --send sends once for real and prints the answer.
@@ -125,4 +134,53 @@ func TestDLQPurgeNeedsYes(t *testing.T) {
 		t.Errorf("after purge:\n%s", out)
 	}
 	in.stop()
+}
+
+// preview --json shows an action that fails next to one that succeeds,
+// each on its own line with the reason; --fail-on-error turns any failure
+// into exit 1, so a CI job can gate a config change on it.
+func TestPreviewJSONShowsFailuresAndFailOnErrorGates(t *testing.T) {
+	dir := t.TempDir()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.MkdirAll(filepath.Join(dir, "destinations"), 0o755))
+	must(os.WriteFile(filepath.Join(dir, "switchyard.yaml"), []byte("log: {level: warn}\n"), 0o644))
+	must(os.WriteFile(filepath.Join(dir, "destinations", "crm.yaml"), []byte(`type: http
+actions:
+  ok:
+    url: https://crm.example.com/ok
+    fields: {id: messageId}
+  broken:
+    url: https://crm.example.com/broken
+    fields: {price: 'num(properties.price)'}
+`), 0o644))
+	events := filepath.Join(dir, "events.ndjson")
+	must(os.WriteFile(events, []byte(`{"type":"track","messageId":"m-1","userId":"u-1","event":"E","properties":{"price":"ten"}}`+"\n"), 0o644))
+
+	out, code := runCLI(t, "preview", "--config", dir, "--destination", "crm", "--json", events)
+	if code != 0 {
+		t.Fatalf("without --fail-on-error: exit %d:\n%s", code, out)
+	}
+	var statuses []string
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var l map[string]any
+		if json.Unmarshal([]byte(line), &l) != nil {
+			continue
+		}
+		statuses = append(statuses, fmt.Sprintf("%v:%v", l["action"], l["status"]))
+		if l["status"] == "failed" && !strings.Contains(fmt.Sprint(l["error"]), `not a number: "ten"`) {
+			t.Errorf("the failed line lacks the reason: %s", line)
+		}
+	}
+	if got := strings.Join(statuses, " "); got != "ok:request broken:failed" {
+		t.Errorf("--json lines %q, want the request and the failure", got)
+	}
+	out, code = runCLI(t, "preview", "--config", dir, "--destination", "crm", "--json", "--fail-on-error", events)
+	if code != 1 {
+		t.Errorf("--fail-on-error with a failed action: exit %d, want 1:\n%s", code, out)
+	}
 }

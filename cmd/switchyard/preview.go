@@ -10,7 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/switchyard/switchyard/router"
+	"github.com/switchyard/switchyard/router/dispatch"
+	"github.com/switchyard/switchyard/router/plan"
 )
 
 func runPreview(args []string, stdout, stderr io.Writer) int {
@@ -19,8 +20,9 @@ func runPreview(args []string, stdout, stderr io.Writer) int {
 	dir := fs.String("config", ".", "config directory")
 	dest := fs.String("destination", "", "destination name (required)")
 	source := fs.String("source", "", "source the events come from (default: the destination's first source)")
-	asJSON := fs.Bool("json", false, `one JSON object per request: {"event","action","method","url","headers","body"}`)
+	asJSON := fs.Bool("json", false, `one JSON object per (event, action): requests {"event","action","method","url","headers","body","status":"request"}, and failed, skipped, filtered, unmatched or invalid lines with their reason`)
 	send := fs.Bool("send", false, "send each request once, for real, and print the response")
+	failOnError := fs.Bool("fail-on-error", false, "exit 1 when any event is invalid or any action fails to render (for CI gates on a config change)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -35,7 +37,7 @@ func runPreview(args []string, stdout, stderr io.Writer) int {
 		}
 		return 1
 	}
-	plan, ok := plans[*dest]
+	p, ok := plans[*dest]
 	if !ok {
 		names := make([]string, 0, len(plans))
 		for n := range plans {
@@ -46,8 +48,8 @@ func runPreview(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	src := *source
-	if src == "" && len(plan.Sources) > 0 {
-		src = plan.Sources[0]
+	if src == "" && len(p.Sources) > 0 {
+		src = p.Sources[0]
 	}
 	in, name, err := openInput(fs.Args())
 	if err != nil {
@@ -62,7 +64,7 @@ func runPreview(args []string, stdout, stderr io.Writer) int {
 		if *send {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			sent, pv, err := plan.SendOnce(ctx, raw, src)
+			sent, pv, err := dispatch.SendOnce(ctx, p, raw, src)
 			if err != nil {
 				return fmt.Errorf("event #%d: %w", n, err)
 			}
@@ -72,6 +74,7 @@ func runPreview(args []string, stdout, stderr io.Writer) int {
 				}
 				return nil
 			}
+			failed = failed || (*failOnError && pv.Failed())
 			printPreview(stdout, n, pv, false)
 			for _, s := range sent {
 				fmt.Fprintf(stdout, "  → %s %s\n  ← %d %s\n", s.Request.Method, s.Request.URL, s.Status, strings.TrimSpace(s.Response))
@@ -82,13 +85,11 @@ func runPreview(args []string, stdout, stderr io.Writer) int {
 			}
 			return nil
 		}
-		pv := plan.Preview(raw, router.PreviewOptions{Source: src})
+		pv := p.Preview(raw, plan.PreviewOptions{Source: src})
+		failed = failed || (*failOnError && pv.Failed())
 		if *asJSON {
-			for _, r := range pv.Requests {
-				_ = enc.Encode(r)
-			}
-			if len(pv.Requests) == 0 {
-				fmt.Fprintf(stderr, "event #%d %s: no request: %s\n", n, pv.MessageID, whyNone(pv))
+			for _, l := range pv.Lines() {
+				_ = enc.Encode(l)
 			}
 			return nil
 		}
@@ -105,22 +106,8 @@ func runPreview(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func whyNone(pv router.PreviewEvent) string {
-	switch {
-	case pv.Invalid != "":
-		return "invalid: " + pv.Invalid
-	case len(pv.Failures) > 0:
-		var s []string
-		for _, f := range pv.Failures {
-			s = append(s, f.Action+": "+f.Error)
-		}
-		return "failed: " + strings.Join(s, "; ")
-	}
-	return pv.Outcome + ": " + pv.Reason
-}
-
 // printPreview shows one event the way an operator reads it.
-func printPreview(w io.Writer, n int, pv router.PreviewEvent, withRequests bool) {
+func printPreview(w io.Writer, n int, pv plan.PreviewEvent, withRequests bool) {
 	id := pv.MessageID
 	if id == "" {
 		id = "(no messageId)"
@@ -130,14 +117,18 @@ func printPreview(w io.Writer, n int, pv router.PreviewEvent, withRequests bool)
 		fmt.Fprintf(w, "  ✗ invalid: %s\n\n", pv.Invalid)
 		return
 	}
-	if pv.Outcome == string(router.Filtered) || pv.Outcome == string(router.Unmatched) {
+	if pv.Outcome == string(plan.Filtered) || pv.Outcome == string(plan.Unmatched) {
 		fmt.Fprintf(w, "  · %s: %s\n", pv.Outcome, pv.Reason)
 	}
 	for _, a := range pv.Matched {
 		fmt.Fprintf(w, "  ✓ %s\n", a)
 	}
 	for _, f := range pv.Failures {
-		fmt.Fprintf(w, "  ✗ %s: %s\n", f.Action, f.Error)
+		key := f.Key
+		if key == "" {
+			key = f.Action
+		}
+		fmt.Fprintf(w, "  ✗ %s: %s\n", key, f.Error)
 	}
 	for _, s := range pv.Skipped {
 		fmt.Fprintf(w, "  · %s: %s\n", s.Action, s.Reason)

@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/switchyard/switchyard/config"
-	"github.com/switchyard/switchyard/router"
+	"github.com/switchyard/switchyard/router/plan"
 )
 
 // runSchema prints the JSON Schema of destination files, or with --out
@@ -30,7 +30,7 @@ func runSchema(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "schema: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	tools, err := router.ToolSchemas()
+	tools, err := plan.ToolSchemas()
 	if err != nil {
 		fmt.Fprintf(stderr, "schema: %v\n", err)
 		return 1

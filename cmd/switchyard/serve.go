@@ -28,7 +28,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	cfg, plans, diags := loadAndBuild(*dir)
+	cfg, plans, diags := loadToServe(*dir)
 	if diags.Err() != nil {
 		for _, d := range diags {
 			fmt.Fprintln(stderr, d.String())

@@ -6,25 +6,38 @@ import (
 	"io"
 
 	"github.com/switchyard/switchyard/config"
-	"github.com/switchyard/switchyard/router"
+	"github.com/switchyard/switchyard/router/plan"
 )
 
 // loadAndBuild loads a config directory and compiles its destinations,
 // returning every finding.
-func loadAndBuild(dir string) (*config.Config, map[string]*router.Plan, config.Diagnostics) {
+func loadAndBuild(dir string) (*config.Config, map[string]*plan.Plan, config.Diagnostics) {
+	return load(dir, false)
+}
+
+// loadToServe is loadAndBuild for serve: credentials must be real.
+func loadToServe(dir string) (*config.Config, map[string]*plan.Plan, config.Diagnostics) {
+	return load(dir, true)
+}
+
+func load(dir string, serve bool) (*config.Config, map[string]*plan.Plan, config.Diagnostics) {
 	cfg, diags := config.Load(dir, config.Options{})
+	build := plan.Build
+	if serve {
+		build = plan.BuildToServe
+	}
 	if cfg == nil || diags.Err() != nil {
 		// Expression and catalog checks still run on what parsed, so one
 		// pass reports every error.
 		if cfg != nil {
-			_, more := router.Build(cfg)
+			_, more := build(cfg)
 			diags = append(diags, more...)
 			diags = dedupe(diags)
 			diags.Sort()
 		}
 		return cfg, nil, diags
 	}
-	plans, more := router.Build(cfg)
+	plans, more := build(cfg)
 	diags = append(diags, more...)
 	diags.Sort()
 	return cfg, plans, diags

@@ -19,7 +19,7 @@ import (
 	"github.com/switchyard/switchyard/internal/contracts"
 	"github.com/switchyard/switchyard/internal/peercorpus"
 	"github.com/switchyard/switchyard/mappings"
-	"github.com/switchyard/switchyard/router"
+	"github.com/switchyard/switchyard/router/plan"
 )
 
 var update = flag.Bool("update", false, "rewrite docs/peer-report.md")
@@ -93,7 +93,7 @@ func TestPeerReport(t *testing.T) {
 }
 
 type planOrErr struct {
-	plan *router.Plan
+	plan *plan.Plan
 	err  string
 }
 
@@ -114,7 +114,7 @@ func (h *harness) render(def *destinations.Definition, c *peercorpus.Case, tr *p
 	for _, p := range trans.Placeholders {
 		tr.Placeholders[p]++
 	}
-	plan, perr := h.plan(def, trans.Settings)
+	pl, perr := h.plan(def, trans.Settings)
 	if perr != "" {
 		o.Reason = "destination config refused: " + perr
 		return o
@@ -132,7 +132,7 @@ func (h *harness) render(def *destinations.Definition, c *peercorpus.Case, tr *p
 		o.Reason = "event cannot be encoded: " + err.Error()
 		return o
 	}
-	got := plan.Preview(raw, router.PreviewOptions{Reveal: true, Now: receipt(ev)})
+	got := pl.Preview(raw, plan.PreviewOptions{Reveal: true, Now: receipt(ev)})
 	if len(got.Requests) == 0 {
 		o.Reason = reason(got, ev)
 		return o
@@ -141,7 +141,7 @@ func (h *harness) render(def *destinations.Definition, c *peercorpus.Case, tr *p
 	for _, r := range got.Requests {
 		o.Requests = append(o.Requests, peercorpus.Request{Method: r.Method, URL: r.URL, Body: r.Body})
 		body, _ := json.Marshal(r.Body)
-		pr, ok := def.Preset(presetOf(plan, r.Action))
+		pr, ok := def.Preset(presetOf(pl, r.Action))
 		if !ok {
 			o.ContractErrors = append(o.ContractErrors, "action "+r.Action+" is no preset")
 			continue
@@ -156,7 +156,7 @@ func (h *harness) render(def *destinations.Definition, c *peercorpus.Case, tr *p
 // plan builds (once per distinct config) a destination with every preset
 // of the tool enabled, so that each input meets each preset that applies.
 // Secret settings are written as ${ENV} references, as operators must.
-func (h *harness) plan(def *destinations.Definition, settings map[string]any) (*router.Plan, string) {
+func (h *harness) plan(def *destinations.Definition, settings map[string]any) (*plan.Plan, string) {
 	env := map[string]string{}
 	file := map[string]any{"name": "peer", "type": def.Name}
 	s := map[string]any{}
@@ -203,7 +203,7 @@ func (h *harness) build(text []byte, env map[string]string) planOrErr {
 	if diags.Err() != nil {
 		return planOrErr{err: diags.Err().Error()}
 	}
-	plans, diags := router.Build(cfg)
+	plans, diags := plan.Build(cfg)
 	if diags.Err() != nil {
 		return planOrErr{err: diags.Err().Error()}
 	}
@@ -225,7 +225,7 @@ func receipt(ev map[string]any) time.Time {
 	return fixedNow
 }
 
-func reason(p router.PreviewEvent, ev map[string]any) string {
+func reason(p plan.PreviewEvent, ev map[string]any) string {
 	switch {
 	case p.Invalid != "":
 		return "invalid event: " + p.Invalid
@@ -244,7 +244,7 @@ func reason(p router.PreviewEvent, ev map[string]any) string {
 	return p.Outcome
 }
 
-func presetOf(p *router.Plan, action string) string {
+func presetOf(p *plan.Plan, action string) string {
 	for _, a := range p.Actions {
 		if a.Name == action {
 			if a.Preset != "" {

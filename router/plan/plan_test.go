@@ -1,4 +1,4 @@
-package router_test
+package plan_test
 
 import (
 	"os"
@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/switchyard/switchyard/config"
-	"github.com/switchyard/switchyard/router"
+	"github.com/switchyard/switchyard/router/plan"
 )
 
 func buildDir(t *testing.T, dests map[string]string) config.Diagnostics {
@@ -21,7 +21,7 @@ func buildDir(t *testing.T, dests map[string]string) config.Diagnostics {
 	if diags.Err() != nil {
 		return diags
 	}
-	_, more := router.Build(cfg)
+	_, more := plan.Build(cfg)
 	return append(diags, more...)
 }
 
@@ -64,5 +64,16 @@ func TestTriggerNoEventCanSatisfyIsAWarning(t *testing.T) {
 	}
 	if w := diags.Warnings(); len(w) != 1 || !strings.Contains(w[0].String(), "can never match") {
 		t.Errorf("warnings = %v", w)
+	}
+}
+
+// With the default budget (100000), map(1..100000, #) fails for the event
+// at hand, and the preview says why.
+func TestDefaultExprMemoryBudgetStopsAHugeList(t *testing.T) {
+	p := planFromText(t, "type: http\nactions:\n  a:\n    url: https://x.test\n    fields:\n      all: 'map(1..100000, #)'\n      some: 'map(1..1000, #)'\n")
+	pv := p.Preview([]byte(`{"type":"track","messageId":"m","userId":"u","event":"E"}`), plan.PreviewOptions{})
+	if pv.Outcome != "failed" || len(pv.Failures) != 1 || !strings.Contains(pv.Failures[0].Error, "memory budget exceeded") ||
+		!strings.Contains(pv.Failures[0].Error, "fields.all") {
+		t.Fatalf("%+v", pv)
 	}
 }

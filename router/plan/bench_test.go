@@ -1,4 +1,4 @@
-package router_test
+package plan_test
 
 import (
 	"encoding/json"
@@ -9,9 +9,8 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/bench/workload"
-	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/mappings"
-	"github.com/switchyard/switchyard/router"
+	"github.com/switchyard/switchyard/router/plan"
 )
 
 // The per-event CPU of routing, without NATS or HTTP: run with
@@ -40,7 +39,7 @@ func BenchmarkDecode(b *testing.B) {
 // Segment helpers (the bench's non-batching destination): trigger, ten
 // expressions, a products map, and the JSON body.
 func BenchmarkRouteTenFieldAction(b *testing.B) {
-	p := benchPlanFromText(b, workload.MappedDestination("web", "http://127.0.0.1:9/sink", 16, 256))
+	p := planFromText(b, workload.MappedDestination("web", "http://127.0.0.1:9/sink", 16, 256))
 	raw := workload.TypicalOrder()
 	ev, err := mappings.Decode(raw, time.Now(), mappings.Limits{})
 	if err != nil {
@@ -64,7 +63,7 @@ func BenchmarkRouteTenFieldAction(b *testing.B) {
 // BenchmarkDecodeAndRouteTenFieldAction is what a lane spends per event
 // before the HTTP send: decode, then route.
 func BenchmarkDecodeAndRouteTenFieldAction(b *testing.B) {
-	p := benchPlanFromText(b, workload.MappedDestination("web", "http://127.0.0.1:9/sink", 16, 256))
+	p := planFromText(b, workload.MappedDestination("web", "http://127.0.0.1:9/sink", 16, 256))
 	raw := workload.TypicalOrder()
 	now := time.Now()
 	env := &mappings.Env{}
@@ -82,7 +81,7 @@ func BenchmarkDecodeAndRouteTenFieldAction(b *testing.B) {
 // golden cases (in name order) that renders at least one request, through
 // the tool's presets as that case's destination.yaml enables them.
 func BenchmarkRoutePresets(b *testing.B) {
-	tools, _ := filepath.Glob(filepath.Join("..", "destinations", "catalog", "*", "testdata"))
+	tools, _ := filepath.Glob(filepath.Join("..", "..", "destinations", "catalog", "*", "testdata"))
 	sort.Strings(tools)
 	if len(tools) == 0 {
 		b.Fatal("no catalog testdata found")
@@ -92,7 +91,7 @@ func BenchmarkRoutePresets(b *testing.B) {
 		cases, _ := filepath.Glob(filepath.Join(td, "*", "event.json"))
 		sort.Strings(cases)
 		var (
-			p    *router.Plan
+			p    *plan.Plan
 			ev   *mappings.Event
 			raw  []byte
 			name string
@@ -107,7 +106,7 @@ func BenchmarkRoutePresets(b *testing.B) {
 			if err != nil {
 				continue // a case about an invalid event
 			}
-			cp := benchPlanFromFile(b, filepath.Join(dir, "destination.yaml"))
+			cp := planFromFile(b, filepath.Join(dir, "destination.yaml"))
 			if rt := cp.Route(e, "web", data, &mappings.Env{}, nil); len(rt.Requests) > 0 {
 				p, ev, raw, name = cp, e, data, filepath.Base(dir)
 				break
@@ -127,38 +126,4 @@ func BenchmarkRoutePresets(b *testing.B) {
 	}
 }
 
-// benchPlanFromFile builds the plan of one destination file in a scratch
-// config directory, secrets resolved to fakes (as planFromFile does for
-// the golden tests).
-func benchPlanFromFile(tb testing.TB, destFile string) *router.Plan {
-	tb.Helper()
-	data, err := os.ReadFile(destFile)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return benchPlanFromText(tb, string(data))
-}
 
-func benchPlanFromText(tb testing.TB, dest string) *router.Plan {
-	tb.Helper()
-	dir := tb.TempDir()
-	if err := os.MkdirAll(filepath.Join(dir, "destinations"), 0o755); err != nil {
-		tb.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "destinations", "bench.yaml"), []byte(dest), 0o644); err != nil {
-		tb.Fatal(err)
-	}
-	cfg, diags := config.Load(dir, config.Options{Lookup: goldenEnv})
-	if diags.Err() != nil {
-		tb.Fatalf("%v", diags)
-	}
-	plans, diags := router.Build(cfg)
-	if diags.Err() != nil {
-		tb.Fatalf("%v", diags)
-	}
-	for _, p := range plans {
-		return p
-	}
-	tb.Fatal("no destination")
-	return nil
-}

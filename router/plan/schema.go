@@ -1,4 +1,4 @@
-package router
+package plan
 
 import (
 	"github.com/switchyard/switchyard/config"
@@ -19,12 +19,13 @@ func ToolSchemas() ([]config.ToolSchema, error) {
 		d := cat[name]
 		ts := config.ToolSchema{Name: d.Name, Title: d.Title, Description: d.Description}
 		for _, s := range d.Settings {
-			ts.Settings = append(ts.Settings, config.ToolSetting{Name: s.Name, Description: s.Description, Format: s.Format,
+			f := s.FormatOf()
+			ts.Settings = append(ts.Settings, config.ToolSetting{Name: s.Name, Description: s.Description, Type: f.JSONType, Format: f.JSONFormat,
 				Required: s.Required, Secret: s.Secret, Enum: s.Enum, Default: s.Default})
 		}
 		if d.Endpoints != nil {
 			if _, ok := d.Setting("endpoint"); !ok {
-				ts.Settings = append(ts.Settings, config.ToolSetting{Name: "endpoint", Format: "url",
+				ts.Settings = append(ts.Settings, config.ToolSetting{Name: "endpoint", Type: "string", Format: "uri",
 					Description: "Base URL, overriding the one " + d.Endpoints.Setting + " selects."})
 			}
 		}

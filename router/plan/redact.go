@@ -1,4 +1,4 @@
-package router
+package plan
 
 import (
 	"encoding/json"

@@ -1,4 +1,4 @@
-package router_test
+package plan_test
 
 import (
 	"encoding/json"
@@ -7,14 +7,12 @@ import (
 	"path/filepath"
 	"reflect"
 
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/destinations"
 	"github.com/switchyard/switchyard/internal/contracts"
-	"github.com/switchyard/switchyard/router"
+	"github.com/switchyard/switchyard/router/plan"
 )
 
 var update = flag.Bool("update", false, "rewrite golden expected.json files")
@@ -23,47 +21,13 @@ var update = flag.Bool("update", false, "rewrite golden expected.json files")
 // time of their own).
 var goldenNow = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
-// goldenEnv resolves every ${VAR} of a golden destination file to a
-// recognisable fake: ${BRAZE_API_KEY} -> "test-braze-api-key".
-func goldenEnv(name string) (string, bool) {
-	return "test-" + strings.ReplaceAll(strings.ToLower(name), "_", "-"), true
-}
 
-// planFromFile builds the plan of one destination file in a scratch config
-// directory.
-func planFromFile(t *testing.T, destFile string) *router.Plan {
-	t.Helper()
-	dir := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(dir, "destinations"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(destFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "destinations", "golden.yaml"), data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, diags := config.Load(dir, config.Options{Lookup: goldenEnv})
-	if diags.Err() != nil {
-		t.Fatalf("%s: %v", destFile, diags)
-	}
-	plans, diags := router.Build(cfg)
-	if diags.Err() != nil {
-		t.Fatalf("%s: %v", destFile, diags)
-	}
-	for _, p := range plans {
-		return p
-	}
-	t.Fatalf("%s: no destination", destFile)
-	return nil
-}
 
 // TestCatalogGolden renders every golden case of every tool, compares it
 // with expected.json, and checks each request body against the preset's
 // published API contract (or the project's schema for the tool).
 func TestCatalogGolden(t *testing.T) {
-	catalogDir := filepath.Join("..", "destinations", "catalog")
+	catalogDir := filepath.Join("..", "..", "destinations", "catalog")
 	defs, err := destinations.Catalog()
 	if err != nil {
 		t.Fatal(err)
@@ -79,7 +43,7 @@ func TestCatalogGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := p.Preview(raw, router.PreviewOptions{Reveal: true, Now: goldenNow})
+			got := p.Preview(raw, plan.PreviewOptions{Reveal: true, Now: goldenNow})
 			gotJSON, _ := json.MarshalIndent(got, "", "  ")
 			expPath := filepath.Join(caseDir, "expected.json")
 			if *update {
@@ -135,7 +99,7 @@ func TestCatalogGolden(t *testing.T) {
 	}
 }
 
-func presetOf(p *router.Plan, action string) string {
+func presetOf(p *plan.Plan, action string) string {
 	for _, a := range p.Actions {
 		if a.Name == action {
 			if a.Preset != "" {

@@ -1,4 +1,4 @@
-package router_test
+package plan_test
 
 import (
 	"encoding/json"
@@ -12,7 +12,7 @@ import (
 	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/destinations"
 	"github.com/switchyard/switchyard/mappings"
-	"github.com/switchyard/switchyard/router"
+	"github.com/switchyard/switchyard/router/plan"
 )
 
 // The router's fuzzers. Seed corpora live in testdata/fuzz/<FuzzName>/
@@ -21,21 +21,21 @@ import (
 
 // fuzzPlans builds one plan per catalog tool, from the destination file of
 // its first golden case, plus a webhook with a mapped action.
-func fuzzPlans(f *testing.F) []*router.Plan {
+func fuzzPlans(f *testing.F) []*plan.Plan {
 	defs, err := destinations.Catalog()
 	if err != nil {
 		f.Fatal(err)
 	}
-	var plans []*router.Plan
+	var plans []*plan.Plan
 	for _, tool := range sortedTools(defs) {
-		cases, _ := filepath.Glob(filepath.Join("..", "destinations", "catalog", tool, "testdata", "*", "destination.yaml"))
+		cases, _ := filepath.Glob(filepath.Join("..", "..", "destinations", "catalog", tool, "testdata", "*", "destination.yaml"))
 		sort.Strings(cases)
 		if len(cases) == 0 {
 			f.Fatalf("%s has no golden case", tool)
 		}
-		plans = append(plans, planFromBytes(f, mustRead(f, cases[0])))
+		plans = append(plans, planFromText(f, string(mustRead(f, cases[0]))))
 	}
-	plans = append(plans, planFromBytes(f, []byte(`type: webhook
+	plans = append(plans, planFromText(f, `type: webhook
 settings:
   url: https://hook.example.com/in
   secret: ${HOOK_SECRET}
@@ -48,7 +48,7 @@ actions:
       item: item
       props: properties
       ts: iso(timestamp)
-`)))
+`))
 	return plans
 }
 
@@ -70,23 +70,6 @@ func mustRead(t testing.TB, path string) []byte {
 	return b
 }
 
-// planFromBytes builds the plan of one destination file, with every
-// ${VAR} resolved to a fake (see goldenEnv).
-func planFromBytes(t testing.TB, dest []byte) *router.Plan {
-	t.Helper()
-	dir := t.TempDir()
-	must(t, os.MkdirAll(filepath.Join(dir, "destinations"), 0o755))
-	must(t, os.WriteFile(filepath.Join(dir, "destinations", "fuzz.yaml"), dest, 0o644))
-	cfg, diags := config.Load(dir, config.Options{Lookup: goldenEnv})
-	if diags.Err() != nil {
-		t.Fatalf("%s\n%v", dest, diags)
-	}
-	plans, diags := router.Build(cfg)
-	if diags.Err() != nil {
-		t.Fatalf("%s\n%v", dest, diags)
-	}
-	return plans["fuzz"]
-}
 
 // FuzzRenderPresets feeds arbitrary event bytes to every catalog tool's
 // presets: no panic, and every request body that would be sent, alone or
@@ -114,12 +97,12 @@ func FuzzRenderPresets(f *testing.F) {
 }
 
 // renderAll previews and routes raw through every plan.
-func renderAll(t *testing.T, plans []*router.Plan, env *mappings.Env, raw []byte) {
+func renderAll(t *testing.T, plans []*plan.Plan, env *mappings.Env, raw []byte) {
 	// The plans' own limit: 32 KiB and the intake's 1 KiB headroom.
 	ev, decodeErr := mappings.Decode(raw, goldenNow, mappings.Limits{MaxBytes: 33 << 10})
 	for _, p := range plans {
-		pv := p.Preview(raw, router.PreviewOptions{Source: "web", Now: goldenNow})
-		if (decodeErr != nil) != (pv.Outcome == string(router.Invalid)) {
+		pv := p.Preview(raw, plan.PreviewOptions{Source: "web", Now: goldenNow})
+		if (decodeErr != nil) != (pv.Outcome == string(plan.Invalid)) {
 			t.Fatalf("%s: preview outcome %q, decode error %v", p.Name, pv.Outcome, decodeErr)
 		}
 		checkFailures(t, p.Name, pv)
@@ -148,7 +131,7 @@ func renderAll(t *testing.T, plans []*router.Plan, env *mappings.Env, raw []byte
 
 // checkFailures: a render failure is a clean error, not a recovered Go
 // panic inside a helper (expr turns those into errors too).
-func checkFailures(t *testing.T, name string, pv router.PreviewEvent) {
+func checkFailures(t *testing.T, name string, pv plan.PreviewEvent) {
 	t.Helper()
 	for _, fl := range pv.Failures {
 		if strings.Contains(fl.Error, "runtime error") || strings.Contains(fl.Error, "nil pointer") {
@@ -172,7 +155,7 @@ func FuzzValidate(f *testing.F) {
 		must(t, os.WriteFile(file, data, 0o644))
 		cfg, diags := config.Load(dir, config.Options{Lookup: goldenEnv})
 		if diags.Err() == nil {
-			_, bd := router.Build(cfg)
+			_, bd := plan.Build(cfg)
 			diags = append(diags, bd...)
 		}
 		for _, d := range diags {

@@ -1,0 +1,322 @@
+package plan
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	fastjson "github.com/goccy/go-json"
+
+	"github.com/switchyard/switchyard/destinations"
+	"github.com/switchyard/switchyard/mappings"
+)
+
+// Outcome is how an (event, destination) pair ended. Every pair ends in
+// exactly one of delivered, filtered, unmatched, invalid or dead_lettered;
+// retried counts redeliveries on the way. The values are the outcome label
+// of switchyard_events_total (pinned); why an outcome happened is its
+// Reason, counted apart (switchyard_event_reasons_total).
+type Outcome string
+
+// The outcome label values of switchyard_events_total (pinned).
+const (
+	Delivered    Outcome = "delivered"
+	Filtered     Outcome = "filtered"
+	Unmatched    Outcome = "unmatched"
+	Retried      Outcome = "retried"
+	DeadLettered Outcome = "dead_lettered"
+	Invalid      Outcome = "invalid"
+)
+
+// Reason is the machine-readable why of an outcome: the reason label of
+// switchyard_event_reasons_total, a small fixed set (docs/metrics.md), so
+// that a console and alerts can group by it. The text a person reads comes
+// with it, as Routing.Reason or a dead letter's reason.
+type Reason string
+
+// Reasons. Filtered: the integrations object, the filter expression, and
+// an action that matched but had nothing to send. Unmatched: no trigger.
+// Dead-lettered: a mapping failure, the tool's answer by status class, the
+// retry window. Invalid: the event itself (the field at fault is in the
+// dead letter).
+const (
+	ReasonOK            Reason = "ok"
+	ReasonIntegrations  Reason = "integrations"
+	ReasonFilter        Reason = "filter"
+	ReasonFilterError   Reason = "filter_error"
+	ReasonNothingToSend Reason = "nothing_to_send"
+	ReasonNoTrigger     Reason = "no_trigger"
+	ReasonMapping       Reason = "mapping"
+	ReasonInvalid       Reason = "invalid"
+	// ReasonSource is preview's only: the destination does not read the
+	// source (its consumer's filter never delivers such an event).
+	ReasonSource Reason = "source"
+)
+
+// Outbound is one request an event maps to.
+type Outbound struct {
+	Action string
+	// Key identifies the request within its event: the action's name, or
+	// name#i for the i-th element of its foreach. A redelivery skips the
+	// keys that already went through, and a DLQ replay can name one.
+	Key string
+	// Req's Body is the whole body, or the item when Batch is set.
+	Req   *destinations.Request
+	Batch *destinations.BatchSpec
+}
+
+// Skip says why an action sent nothing for this event.
+type Skip struct {
+	Action string `json:"action"`
+	Reason string `json:"reason"`
+}
+
+// Failure is an action, or one element of its foreach, that failed to
+// render for this event: a permanent failure of the event for that key.
+type Failure struct {
+	Action string
+	// Key is the action's name, or name#i for one element of its foreach.
+	Key string
+	Err error
+}
+
+// Routing is what a destination makes of one event.
+type Routing struct {
+	// Outcome is Filtered or Unmatched when nothing is to be sent and
+	// nothing failed, with Code and Reason; empty otherwise.
+	Outcome Outcome
+	Code    Reason
+	Reason  string
+	// Matched counts the actions whose trigger matched.
+	Matched  int
+	Requests []Outbound
+	Skipped  []Skip
+	Failures []Failure
+}
+
+// Route maps one event for this destination. raw is the event as it came
+// (forwarded by a webhook without actions). only, when not empty, limits
+// what is considered to the actions and keys (name#i) it names: a DLQ
+// replay of what failed, and nothing that already went through.
+//
+// An action whose trigger matches but that yields no request explains
+// itself: a foreach that yields no element is a failure of the action
+// (the tool needs what is missing: a Braze purchase needs products)
+// unless the action declares an empty list fine (foreach_empty: skip); one
+// element that fails to render fails alone, its siblings are sent.
+// Unmatched means that no trigger matched, and nothing else.
+func (p *Plan) Route(ev *mappings.Event, source string, raw []byte, env *mappings.Env, only map[string]bool) Routing {
+	var r Routing
+	if !ev.Enabled(p.Names...) {
+		r.Outcome, r.Code, r.Reason = Filtered, ReasonIntegrations, "the event's integrations object turns this destination off"
+		return r
+	}
+	env.Reset(ev, source, p.Settings)
+	if p.Filter != nil {
+		ok, err := p.Filter.Bool(env)
+		if err != nil {
+			// Fail closed, as Segment's destination filters do: an event the
+			// filter cannot judge is not sent, and the reason says why.
+			r.Outcome, r.Code, r.Reason = Filtered, ReasonFilterError, "filter failed, so the event is not sent: "+err.Error()
+			return r
+		}
+		if !ok {
+			r.Outcome, r.Code, r.Reason = Filtered, ReasonFilter, "filter is false: "+p.Filter.Source()
+			return r
+		}
+	}
+	if p.forward {
+		r.Matched = 1
+		body := forwardBody(ev, raw)
+		req := &destinations.Request{Method: http.MethodPost, URL: p.webhook.url, Header: p.baseHeader(), Body: body, Items: 1, Action: "forward", ValidJSON: true}
+		if p.forwardBatch == nil {
+			req.Header.Set("webhook-id", ev.MessageID)
+		}
+		r.Requests = append(r.Requests, Outbound{Action: "forward", Key: "forward", Req: req, Batch: p.forwardBatch})
+		return r
+	}
+	for _, a := range p.Actions {
+		if !considered(only, a.Name) {
+			continue
+		}
+		ok, err := a.Matches(env)
+		if err != nil {
+			r.Failures = append(r.Failures, Failure{Action: a.Name, Key: a.Name, Err: err})
+			continue
+		}
+		if !ok {
+			r.Skipped = append(r.Skipped, Skip{Action: a.Name, Reason: "trigger is false: " + a.TriggerSource()})
+			continue
+		}
+		r.Matched++
+		p.render(a, ev.MessageID, env, only, &r)
+	}
+	if len(r.Requests) == 0 && len(r.Failures) == 0 {
+		if r.Matched == 0 {
+			r.Outcome, r.Code, r.Reason = Unmatched, ReasonNoTrigger, "no action's trigger matches"
+		} else {
+			r.Outcome, r.Code, r.Reason = Filtered, ReasonNothingToSend, "the matching actions had nothing to send: "+skipReasons(r.Skipped)
+		}
+	}
+	return r
+}
+
+// render adds a matched action's requests, or its failures, to r.
+func (p *Plan) render(a *PlannedAction, messageID string, env *mappings.Env, only map[string]bool, r *Routing) {
+	rendered, failed, err := a.Render(env)
+	if err != nil {
+		r.Failures = append(r.Failures, Failure{Action: a.Name, Key: a.Name, Err: err})
+		return
+	}
+	for _, f := range failed {
+		if key := itemKey(a, f.Index); wanted(only, a.Name, key) {
+			r.Failures = append(r.Failures, Failure{Action: a.Name, Key: key, Err: f.Err})
+		}
+	}
+	if len(rendered) == 0 && len(failed) == 0 {
+		if a.ForEachEmpty == ForEachEmptySkip {
+			r.Skipped = append(r.Skipped, Skip{Action: a.Name, Reason: "foreach " + a.ForEachSource() + " yields no element"})
+			return
+		}
+		r.Failures = append(r.Failures, Failure{Action: a.Name, Key: a.Name,
+			Err: fmt.Errorf("foreach %s yields no element, and the action sends one request per element: the event lacks what %s needs", a.ForEachSource(), a.Name)})
+		return
+	}
+	qualify := len(rendered)+len(failed) > 1 || len(p.Actions) > 1 || a.HasForEach()
+	for _, one := range rendered {
+		key := itemKey(a, one.Index)
+		if !wanted(only, a.Name, key) {
+			continue
+		}
+		out, err := p.outbound(a, key, one, messageID, qualify)
+		if err != nil {
+			r.Failures = append(r.Failures, Failure{Action: a.Name, Key: key, Err: err})
+			continue
+		}
+		r.Requests = append(r.Requests, out)
+	}
+}
+
+// itemKey names a request of an action: the action, or action#i for the
+// i-th element of its foreach.
+func itemKey(a *PlannedAction, index int) string {
+	if !a.HasForEach() {
+		return a.Name
+	}
+	return a.Name + "#" + strconv.Itoa(index)
+}
+
+// considered reports whether only lets an action be evaluated at all: it
+// names the action or one of its keys.
+func considered(only map[string]bool, action string) bool {
+	if len(only) == 0 || only[action] {
+		return true
+	}
+	prefix := action + "#"
+	for k := range only {
+		if strings.HasPrefix(k, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// wanted reports whether only lets one key of an action through.
+func wanted(only map[string]bool, action, key string) bool {
+	return len(only) == 0 || only[action] || only[key]
+}
+
+func skipReasons(skips []Skip) string {
+	parts := make([]string, 0, len(skips))
+	for _, s := range skips {
+		if !strings.HasPrefix(s.Reason, "trigger is false") {
+			parts = append(parts, s.Action+": "+s.Reason)
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// forwardBody is the event a webhook forwards: the bytes as they came, with
+// receivedAt (when the platform received it) and timestamp (skew-corrected)
+// added when the event lacks them, as Segment's webhook destination always
+// sends both. Strict decoding made raw exactly one JSON object, so the two
+// fields go in right after its opening brace.
+func forwardBody(ev *mappings.Event, raw []byte) []byte {
+	var add []byte
+	if _, ok := ev.Raw["receivedAt"]; !ok && !ev.ReceivedAt.IsZero() {
+		add = append(add, `"receivedAt":"`...)
+		add = ev.ReceivedAt.AppendFormat(add, mappings.TimestampLayout)
+		add = append(add, `",`...)
+	}
+	if v, ok := ev.Raw["timestamp"]; (!ok || v == nil || v == "") && !ev.Timestamp.IsZero() {
+		if ok {
+			return raw // present but empty: leave the event as sent rather than hold a duplicate key
+		}
+		add = append(add, `"timestamp":"`...)
+		add = ev.Timestamp.UTC().AppendFormat(add, mappings.TimestampLayout)
+		add = append(add, `",`...)
+	}
+	if len(add) == 0 {
+		return raw
+	}
+	open := bytes.IndexByte(raw, '{')
+	if open < 0 {
+		return raw
+	}
+	out := make([]byte, 0, len(raw)+len(add))
+	out = append(out, raw[:open+1]...)
+	out = append(out, add...)
+	out = append(out, raw[open+1:]...)
+	return out
+}
+
+func (p *Plan) baseHeader() http.Header {
+	h := http.Header{}
+	if p.webhook != nil {
+		for k, v := range p.webhook.headers {
+			h.Set(k, v)
+		}
+	}
+	h.Set("Content-Type", "application/json")
+	return h
+}
+
+func (p *Plan) outbound(a *PlannedAction, key string, one mappings.Rendered, messageID string, qualify bool) (Outbound, error) {
+	h := http.Header{}
+	hasCT := false
+	for _, kv := range one.Headers {
+		h.Set(kv[0], kv[1])
+		hasCT = hasCT || http.CanonicalHeaderKey(kv[0]) == "Content-Type"
+	}
+	var body []byte
+	if one.Body != nil {
+		var err error
+		if body, err = encodeJSON(one.Body); err != nil {
+			return Outbound{}, fmt.Errorf("encoding the body: %w", err)
+		}
+		if !hasCT {
+			h.Set("Content-Type", "application/json")
+		}
+	}
+	if p.webhook != nil && a.Batch == nil {
+		id := messageID
+		if qualify {
+			id += ":" + key
+		}
+		h.Set("webhook-id", id)
+	}
+	return Outbound{
+		Action: a.Name, Key: key, Batch: a.Batch,
+		Req: &destinations.Request{Method: one.Method, URL: one.URL, Header: h, Body: body, Items: 1, Action: a.Name, ValidJSON: body != nil},
+	}, nil
+}
+
+// encodeJSON encodes a rendered body: keys sorted, without HTML escaping
+// (tools receive "<" as "<"), with goccy/go-json, which writes the same
+// bytes as encoding/json faster.
+func encodeJSON(v any) ([]byte, error) {
+	return fastjson.MarshalWithOption(v, fastjson.DisableHTMLEscape())
+}
+

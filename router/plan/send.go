@@ -1,0 +1,61 @@
+package plan
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/switchyard/switchyard/destinations"
+)
+
+// Send completes a request at send time, then sends it: webhook requests
+// are signed (the signature covers the final body, a batch's included, and
+// carries the time of sending) and credentials an Authorizer mints are
+// added. The lane, the replayer and preview --send all send through here.
+func (p *Plan) Send(ctx context.Context, s *destinations.Sender, r *destinations.Request) destinations.Result {
+	if p.webhook != nil {
+		if err := p.sign(r, time.Now()); err != nil {
+			return destinations.Result{Class: destinations.Permanent, Err: err}
+		}
+	}
+	if p.auth != nil {
+		if err := p.auth.Authorize(ctx, r); err != nil {
+			// Minting credentials fails for passing reasons (the token
+			// endpoint is down) far more often than for lasting ones, and a
+			// bad key is caught by validate.
+			return destinations.Result{Class: destinations.Retryable, Err: fmt.Errorf("authorizing: %w", err)}
+		}
+	}
+	return s.Send(ctx, r)
+}
+
+// sign adds the Standard Webhooks headers: webhook-id (the messageId, set
+// at routing; a batch gets an id derived from its body), webhook-timestamp
+// and, with a secret, webhook-signature.
+func (p *Plan) sign(r *destinations.Request, now time.Time) error {
+	if r.Header == nil {
+		r.Header = http.Header{}
+	}
+	id := r.Header.Get("webhook-id")
+	if id == "" {
+		sum := sha256.Sum256(r.Body)
+		id = "batch_" + hex.EncodeToString(sum[:12])
+		r.Header.Set("webhook-id", id)
+	}
+	if p.webhook.secret == "" {
+		r.Header.Set("webhook-timestamp", strconv.FormatInt(now.Unix(), 10))
+		return nil
+	}
+	h, err := destinations.WebhookHeaders(p.webhook.secret, id, now, r.Body)
+	if err != nil {
+		return err
+	}
+	for k, v := range h {
+		r.Header[k] = v
+	}
+	return nil
+}
