@@ -108,16 +108,16 @@ type Preset struct {
 	Title       string `yaml:"title"`
 	Description string `yaml:"description"`
 	// Default presets are enabled when a destination lists none.
-	Default bool       `yaml:"default"`
-	Trigger string     `yaml:"trigger"`
-	ForEach string     `yaml:"foreach"`
+	Default bool   `yaml:"default"`
+	Trigger string `yaml:"trigger"`
+	ForEach string `yaml:"foreach"`
 	// ForEachEmpty says what a foreach that yields no element means: fail
 	// (the default: the event lacks what the tool needs, and is
 	// dead-lettered with that reason) or skip (nothing to send, counted
 	// filtered with reason nothing_to_send).
-	ForEachEmpty string `yaml:"foreach_empty"`
-	Request RequestDef `yaml:"request"`
-	Fields  any        `yaml:"fields"`
+	ForEachEmpty string     `yaml:"foreach_empty"`
+	Request      RequestDef `yaml:"request"`
+	Fields       any        `yaml:"fields"`
 	// Batch overrides the tool's batching for this preset.
 	Batch *BatchDef `yaml:"batch"`
 	// Contract names what its payload is checked against in tests.

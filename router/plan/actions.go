@@ -242,4 +242,3 @@ func presetNames(def *destinations.Definition) string {
 	}
 	return strings.Join(n, ", ")
 }
-

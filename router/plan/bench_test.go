@@ -125,5 +125,3 @@ func BenchmarkRoutePresets(b *testing.B) {
 		})
 	}
 }
-
-

@@ -21,8 +21,6 @@ var update = flag.Bool("update", false, "rewrite golden expected.json files")
 // time of their own).
 var goldenNow = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
-
-
 // TestCatalogGolden renders every golden case of every tool, compares it
 // with expected.json, and checks each request body against the preset's
 // published API contract (or the project's schema for the tool).

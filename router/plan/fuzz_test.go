@@ -70,7 +70,6 @@ func mustRead(t testing.TB, path string) []byte {
 	return b
 }
 
-
 // FuzzRenderPresets feeds arbitrary event bytes to every catalog tool's
 // presets: no panic, and every request body that would be sent, alone or
 // batched, is valid JSON.

@@ -73,7 +73,6 @@ func lowerLimit(cur, want, toolMax int) int {
 	return want
 }
 
-
 // Built-in delivery defaults (docs/delivery.md).
 const (
 	defaultTimeout     = 10 * time.Second

@@ -1,7 +1,7 @@
 package plan
 
 import (
-		"encoding/json"
+	"encoding/json"
 	"slices"
 	"sort"
 	"time"
@@ -194,4 +194,3 @@ func joinNames(s []string) string {
 	}
 	return out
 }
-

@@ -319,4 +319,3 @@ func (p *Plan) outbound(a *PlannedAction, key string, one mappings.Rendered, mes
 func encodeJSON(v any) ([]byte, error) {
 	return fastjson.MarshalWithOption(v, fastjson.DisableHTMLEscape())
 }
-
