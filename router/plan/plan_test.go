@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/router/plan"
@@ -62,7 +63,7 @@ func TestTriggerNoEventCanSatisfyIsAWarning(t *testing.T) {
 	if diags.Err() != nil {
 		t.Fatalf("a warning must not fail the build: %v", diags)
 	}
-	if w := diags.Warnings(); len(w) != 1 || !strings.Contains(w[0].String(), "can never match") {
+	if w := diags.Warnings(); len(w) != 1 || !strings.Contains(w[0].String(), "can never match") || !strings.Contains(w[0].String(), "d.yaml:4:22:") || !strings.Contains(w[0].String(), `did you mean "track"?`) {
 		t.Errorf("warnings = %v", w)
 	}
 }
@@ -75,5 +76,80 @@ func TestDefaultExprMemoryBudgetStopsAHugeList(t *testing.T) {
 	if pv.Outcome != "failed" || len(pv.Failures) != 1 || !strings.Contains(pv.Failures[0].Error, "memory budget exceeded") ||
 		!strings.Contains(pv.Failures[0].Error, "fields.all") {
 		t.Fatalf("%+v", pv)
+	}
+}
+
+// A webhook forwards the event as it came, plus receivedAt and timestamp
+// when the event lacks them, as Segment's webhook destination always sends
+// both; fields the event has are left as they are.
+func TestWebhookForwardAddsReceivedAtAndTimestamp(t *testing.T) {
+	p := planFromText(t, "type: webhook\nsettings:\n  url: https://hook.example.com/in\n")
+	now := time.Date(2026, 3, 4, 5, 6, 7, 800_000_000, time.UTC)
+	bare := p.Preview([]byte(`{"type":"track","messageId":"m-1","userId":"u","event":"E"}`), plan.PreviewOptions{Now: now, Reveal: true})
+	body, _ := bare.Requests[0].Body.(map[string]any)
+	if body["receivedAt"] != "2026-03-04T05:06:07.800Z" || body["timestamp"] != "2026-03-04T05:06:07.800Z" || body["event"] != "E" {
+		t.Errorf("forwarded %v, want receivedAt and timestamp added at the stream time", body)
+	}
+	full := p.Preview([]byte(`{"type":"track","messageId":"m-2","userId":"u","event":"E","timestamp":"2020-01-01T00:00:00Z","receivedAt":"2020-01-01T00:00:01Z"}`), plan.PreviewOptions{Now: now, Reveal: true})
+	body, _ = full.Requests[0].Body.(map[string]any)
+	if body["timestamp"] != "2020-01-01T00:00:00Z" || body["receivedAt"] != "2020-01-01T00:00:01Z" {
+		t.Errorf("forwarded %v, want the event's own times untouched", body)
+	}
+}
+
+// A catalog setting that is not secret (a project id, a region) shows as it
+// is, even from ${ENV}; a secret never does.
+func TestNonSecretSettingsFromTheEnvironmentAreNotRedacted(t *testing.T) {
+	p := planFromText(t, "type: fcm\nsettings:\n  service_account: ${FCM_KEY}\n  project_id: ${FCM_PROJECT:-my-app-1a2b3}\n  events: Order Shipped\n")
+	raw := []byte(`{"type":"track","messageId":"m","userId":"u","event":"Order Shipped","context":{"device":{"token":"t"}}}`)
+	pv := p.Preview(raw, plan.PreviewOptions{})
+	if len(pv.Requests) != 1 || !strings.Contains(pv.Requests[0].URL, "/projects/test-fcm-project/") {
+		t.Fatalf("preview %+v: want the project id in the URL", pv)
+	}
+	if got := p.Redactor.String("test-fcm-key"); got != plan.Redacted {
+		t.Errorf("the secret service account is not redacted: %q", got)
+	}
+}
+
+// validate and preview accept a placeholder service-account key with a
+// warning; serve refuses it.
+func TestPlaceholderCredentialsWarnUntilServe(t *testing.T) {
+	dir := t.TempDir()
+	must(t, os.MkdirAll(filepath.Join(dir, "destinations"), 0o755))
+	must(t, os.WriteFile(filepath.Join(dir, "destinations", "push.yaml"), []byte("type: fcm\nsettings:\n  service_account: ${FCM_KEY}\n  project_id: p-1\n  events: '*'\n"), 0o644))
+	cfg, diags := config.Load(dir, config.Options{Lookup: func(string) (string, bool) { return "placeholder", true }})
+	if diags.Err() != nil {
+		t.Fatal(diags)
+	}
+	plans, diags := plan.Build(cfg)
+	if diags.Err() != nil || plans["push"] == nil {
+		t.Fatalf("validate refused a placeholder key: %v", diags)
+	}
+	if w := diags.Warnings(); len(w) == 0 || !strings.Contains(w[0].String(), "checked again, as an error, when serve starts") {
+		t.Errorf("warnings %v, want the placeholder named", w)
+	}
+	if _, diags := plan.BuildToServe(cfg); diags.Err() == nil || !strings.Contains(diags.Error(), "service_account") {
+		t.Errorf("serve accepted a placeholder key: %v", diags)
+	}
+}
+
+// A setting name or an enum value one typo away gets a did-you-mean.
+func TestSettingTyposGetADidYouMean(t *testing.T) {
+	diags := buildDir(t, map[string]string{"d.yaml": "type: braze\nsettings:\n  api_kee: ${K}\n  instance: US-3\n"})
+	for _, want := range []string{`unknown setting "api_kee" for braze`, `did you mean "api_key"?`, `instance "US-3": want one of`, `did you mean "US-03"?`} {
+		if !strings.Contains(diags.Error(), want) {
+			t.Errorf("diagnostics lack %q:\n%s", want, diags.Error())
+		}
+	}
+}
+
+// validate reports every broken part of an action at its own place, not
+// just the first: a broken trigger does not hide a broken field.
+func TestValidateReportsEveryErrorOfAnAction(t *testing.T) {
+	diags := buildDir(t, map[string]string{"d.yaml": "type: http\nactions:\n  a:\n    trigger: type == \"track\" &&\n    url: https://x.test/{{ usrId }}\n    fields:\n      one: properties.price *\n      two: userId\n      three: nope(1)\n"})
+	for _, want := range []string{"d.yaml:4:", "actions.a.trigger", "d.yaml:5:", "actions.a.url: unknown name usrId", "d.yaml:7:", "actions.a.fields.one", "d.yaml:9:", "actions.a.fields.three"} {
+		if !strings.Contains(diags.Error(), want) {
+			t.Errorf("diagnostics lack %q:\n%s", want, diags.Error())
+		}
 	}
 }
