@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"unicode/utf8"
 
 	fastjson "github.com/goccy/go-json"
 )
@@ -77,4 +78,29 @@ func wholeFloat(f float64) any {
 		return int64(f)
 	}
 	return f
+}
+
+// ToValidUTF8 returns data with each byte that is not part of a valid
+// UTF-8 sequence replaced by U+FFFD, exactly as both decoders read such a
+// byte inside a string, so the result decodes to the same event; data
+// itself when it is valid UTF-8 already (the common case, no copy). A
+// forwarded event is sent as the bytes it came as, and RFC 8259 section
+// 8.1 requires JSON exchanged between systems to be UTF-8: a strict tool
+// refuses a body that is not. In valid JSON such bytes can only sit inside
+// strings, so the result is valid JSON when data is.
+func ToValidUTF8(data []byte) []byte {
+	if utf8.Valid(data) {
+		return data
+	}
+	out := make([]byte, 0, len(data)+16)
+	for i := 0; i < len(data); {
+		r, n := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && n == 1 {
+			out = utf8.AppendRune(out, utf8.RuneError)
+		} else {
+			out = append(out, data[i:i+n]...)
+		}
+		i += n
+	}
+	return out
 }

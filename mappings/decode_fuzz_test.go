@@ -1,9 +1,11 @@
 package mappings
 
 import (
+	"encoding/json"
 	"errors"
 	"reflect"
 	"testing"
+	"unicode/utf8"
 )
 
 // FuzzDecodePaths holds decodeObject's two number paths (goccy/go-json, and
@@ -56,6 +58,16 @@ func FuzzDecodePaths(f *testing.F) {
 		}
 		if !longNumber && !reflect.DeepEqual(fast, exact) {
 			t.Fatalf("the paths decode %q differently:\nfast:  %#v\nexact: %#v", data, fast, exact)
+		}
+		// The bytes a webhook forwards are valid JSON and UTF-8, and mean
+		// what the router decoded.
+		fwd := ToValidUTF8(data)
+		if !utf8.Valid(fwd) || !json.Valid(fwd) {
+			t.Fatalf("ToValidUTF8(%q) = %q: not valid UTF-8 JSON", data, fwd)
+		}
+		again, err := decodeObject(fwd, true)
+		if err != nil || !reflect.DeepEqual(again, exact) {
+			t.Fatalf("ToValidUTF8(%q) = %q decodes to %#v (%v), want %#v", data, fwd, again, err, exact)
 		}
 	})
 }

@@ -88,3 +88,25 @@ func TestDecodeRefusesOutOfRangeNumbersOnBothPaths(t *testing.T) {
 		}
 	}
 }
+
+// A forwarded event's bytes are made UTF-8 the way the decoders read them,
+// so the tool receives the strings the mappings saw.
+func TestToValidUTF8ReplacesAsTheDecodersRead(t *testing.T) {
+	in := []byte("{\"type\":\"track\",\"messageId\":\"m\",\"userId\":\"u\",\"event\":\"a\xffb\xe2\x82c\"}")
+	ev, err := Decode(in, time.Time{}, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := ToValidUTF8(in)
+	if want := "{\"type\":\"track\",\"messageId\":\"m\",\"userId\":\"u\",\"event\":\"a\uFFFDb\uFFFD\uFFFDc\"}"; string(out) != want {
+		t.Fatalf("ToValidUTF8 = %q, want %q", out, want)
+	}
+	again, err := Decode(out, time.Time{}, Limits{})
+	if err != nil || again.Name() != ev.Name() {
+		t.Fatalf("decoded %q (%v), want %q", again.Name(), err, ev.Name())
+	}
+	valid := []byte(`{"a":"é"}`)
+	if got := ToValidUTF8(valid); &got[0] != &valid[0] {
+		t.Error("valid UTF-8 was copied")
+	}
+}
