@@ -235,10 +235,42 @@ func (c *Config) checkGlobal() Diagnostics {
 		g.NATS.Embedded.Token == "" && !g.NATS.Embedded.AllowRemote {
 		errAt("nats.embedded.listen", "the embedded NATS server would listen beyond loopback (%s) without auth: set nats.embedded.token, or allow_remote: true to accept that risk", g.NATS.Embedded.Listen)
 	}
+	if _, _, err := net.SplitHostPort(g.Admin.Listen); err == nil && !isLoopback(g.Admin.Listen) &&
+		g.Admin.Token == "" && !g.Admin.AllowUnauthenticated {
+		errAt("admin.listen", "the admin listener would serve /debug/deliveries (samples of delivered and failed events) beyond loopback (%s) without a token: set admin.token, or admin.allow_unauthenticated: true to accept that risk", g.Admin.Listen)
+	}
+	diags = append(diags, c.checkEmbedded()...)
 	if g.Streams.Replicas < 0 || g.Streams.Replicas > 5 {
 		errAt("streams.replicas", "replicas %d: want 1 to 5", g.Streams.Replicas)
 	}
 	diags = append(diags, checkDelivery(&g.Defaults.Delivery, func(path string) Pos { return c.GlobalPos("defaults.delivery." + path) })...)
+	diags = append(diags, c.checkExpiryGlobal()...)
+	return diags
+}
+
+// checkEmbedded checks the embedded server's JetStream keys, and warns
+// when they cannot apply because nats.url names other servers.
+func (c *Config) checkEmbedded() Diagnostics {
+	var diags Diagnostics
+	e := &c.Global.NATS.Embedded
+	if err := checkSyncInterval(e.SyncInterval); err != nil {
+		diags = append(diags, Diagnostic{Pos: c.GlobalPos("nats.embedded.sync_interval"), Message: err.Error()})
+	}
+	if mb := c.Global.Streams.MaxBytes; e.MaxStore > 0 && mb > e.MaxStore {
+		diags = append(diags, Diagnostic{Pos: c.GlobalPos("nats.embedded.max_store"),
+			Message: fmt.Sprintf("max_store %d is below streams.max_bytes %d: JetStream would refuse the EVENTS stream", e.MaxStore, mb)})
+	}
+	if c.Global.NATS.URL != "" {
+		for _, k := range []struct {
+			key string
+			set bool
+		}{{"sync_interval", e.SyncInterval != ""}, {"max_memory", e.MaxMemory != 0}, {"max_store", e.MaxStore != 0}} {
+			if k.set {
+				diags = append(diags, Diagnostic{Pos: c.GlobalPos("nats.embedded." + k.key), Warning: true,
+					Message: fmt.Sprintf("nats.embedded.%s has no effect: nats.url is set, so no embedded server runs (set it on your nats-server)", k.key)})
+			}
+		}
+	}
 	return diags
 }
 
@@ -281,6 +313,7 @@ func (c *Config) checkDestination(d *Destination) Diagnostics {
 		}
 	}
 	diags = append(diags, checkDelivery(&d.Delivery, func(path string) Pos { return d.Pos("delivery." + path) })...)
+	diags = append(diags, c.checkExpiryDestination(d)...)
 	return diags
 }
 

@@ -321,6 +321,9 @@ var refinements = map[string]func(*node){
 	"Destination.actions": func(n *node) {
 		n.PropertyNames = &node{Pattern: NamePattern.String()}
 	},
+	"Embedded.sync_interval": func(n *node) {
+		n.AnyOf = []*node{{Enum: []any{"always"}}, {Pattern: durationPattern}}
+	},
 	"Streams.replicas": func(n *node) { n.Maximum = ptr(5.0) },
 	"Batch.max_items":  func(n *node) { n.Maximum = ptr(100_000.0) },
 	"Batch.max_bytes":  func(n *node) { n.Maximum = ptr(float64(64 << 20)) },

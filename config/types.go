@@ -29,6 +29,8 @@ type NATS struct {
 	TLS         TLS      `yaml:"tls" doc:"TLS to the NATS servers."`
 	Embedded    Embedded `yaml:"embedded" doc:"The embedded server, used when url is empty."`
 	Name        string   `yaml:"name" doc:"Client connection name." default:"switchyard"`
+	// ConnectWait nil is its default; read it with ConnectWaitOrDefault.
+	ConnectWait *Duration `yaml:"connect_wait" doc:"How long serve keeps trying to reach NATS at start, with backoff, while /readyz reports not ready; then it exits. 0 gives up at the first failure." default:"60s"`
 }
 
 // TLS configures a TLS client.
@@ -44,11 +46,15 @@ type Embedded struct {
 	Listen      string `yaml:"listen" doc:"Client listen address." default:"127.0.0.1:4222"`
 	AllowRemote bool   `yaml:"allow_remote" doc:"Allow listening beyond loopback without auth. Off: a non-loopback listen address requires a token."`
 	Token       string `yaml:"token" doc:"Token clients must present; use an ${ENV} reference."`
+	// SyncInterval is read by SyncPolicy.
+	SyncInterval string `yaml:"sync_interval" doc:"How often JetStream flushes its files to disk (nats-server's sync_interval): always (before each write is acknowledged) or a duration. Empty: nats-server's default, 2m, with which a power failure or kernel crash (not a process crash) can lose writes acknowledged in the last interval. See docs/deployment.md." example:"always"`
+	MaxMemory    int64  `yaml:"max_memory" doc:"Most bytes JetStream's memory-backed streams may hold (nats-server's max_memory_store). switchyard's own streams are file-backed; without a limit nats-server would allow 75% of the machine's memory. Default 256 MiB." default:"268435456"`
+	MaxStore     int64  `yaml:"max_store" doc:"Most bytes JetStream may store on disk under --data (nats-server's max_file_store); writes beyond it are refused. 0: nats-server's default, 75% of the disk's free space when the server starts. Must not be below streams.max_bytes."`
 }
 
 // Streams configures the JetStream streams.
 type Streams struct {
-	MaxAge     Duration `yaml:"max_age" doc:"How long EVENTS keeps events (replay horizon)." default:"7d"`
+	MaxAge     Duration `yaml:"max_age" doc:"How long EVENTS keeps events (replay horizon). At least every destination's retry_window + backoff.max + 10m (docs/delivery.md)." default:"7d"`
 	Duplicates Duration `yaml:"duplicates" doc:"Dedupe window on Nats-Msg-Id." default:"2m"`
 	MaxBytes   int64    `yaml:"max_bytes" doc:"Size cap of EVENTS in bytes; 0 is unlimited."`
 	Replicas   int      `yaml:"replicas" doc:"Stream replicas (clustered NATS)." default:"1"`
@@ -59,6 +65,8 @@ type Streams struct {
 type Admin struct {
 	Listen string `yaml:"listen" doc:"Listen address of /metrics, /healthz, /readyz and /debug/." default:"127.0.0.1:8088"`
 	Token  string `yaml:"token" doc:"Bearer token required by /debug/ endpoints; use an ${ENV} reference."`
+	// AllowUnauthenticated is admin's nats.embedded.allow_remote.
+	AllowUnauthenticated bool `yaml:"allow_unauthenticated" doc:"Allow a listen address beyond loopback without a token. Off: a non-loopback listen requires token, since /debug/deliveries shows samples of the events delivered and failed."`
 }
 
 // Log configures logging.
@@ -152,7 +160,7 @@ type Delivery struct {
 	Attempts           int      `yaml:"attempts" doc:"In-process attempts per send, the first included." default:"3"`
 	MaxRetryAfter      Duration `yaml:"max_retry_after" doc:"Cap on a tool's Retry-After honoured in-process." default:"30s"`
 	Backoff            Backoff  `yaml:"backoff" doc:"Redelivery backoff after in-process attempts fail."`
-	RetryWindow        Duration `yaml:"retry_window" doc:"How long an event is retried, from its stream time, before it is dead-lettered." default:"4h"`
+	RetryWindow        Duration `yaml:"retry_window" doc:"How long an event is retried, from its stream time, before it is dead-lettered. retry_window + backoff.max + 10m must not exceed streams.max_age (docs/delivery.md)." default:"4h"`
 	Breaker            Breaker  `yaml:"breaker" doc:"Circuit breaker."`
 	Rate               Rate     `yaml:"rate" doc:"Rate limit."`
 	Batch              Batch    `yaml:"batch" doc:"Batching defaults for the destination's batching actions."`

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // Defaults of BatchSpec.
@@ -132,8 +133,12 @@ func (b *Batcher) Add(req *Request, done func(Result)) {
 	case b.encErr != nil:
 		done(Result{Class: Permanent, Err: b.encErr})
 		return
-	case req == nil || (!req.ValidJSON && !json.Valid(req.Body)):
-		done(Result{Class: Permanent, Err: errors.New("batch item is not valid JSON; it was not sent")})
+	case req == nil:
+		done(Result{Class: Permanent, Err: errors.New("batch item is nil; it was not sent")})
+		return
+	}
+	if err := checkItem(req.Body, req.ValidJSON); err != nil {
+		done(Result{Class: Permanent, Err: fmt.Errorf("%w; it was not sent", err)})
 		return
 	}
 	key := groupKey(req)
@@ -170,6 +175,40 @@ func (b *Batcher) Add(req *Request, done func(Result)) {
 		b.flushLocked(g)
 	}
 	b.mu.Unlock()
+}
+
+// checkItem says why an item cannot go into a batch body. The body is the
+// items joined by commas, so one item that is not exactly one JSON value,
+// or not UTF-8, makes the whole body invalid, and a strict tool refuses
+// the batch, failing every item in it (issue 12: 781 of 1,000 valid events
+// dead-lettered with 1% poisoned). Such an item fails alone instead.
+//
+// validJSON (Request.ValidJSON) skips the syntax check, the costly part,
+// for bodies the router encoded or decoded as exactly one value itself.
+// UTF-8 is checked always, cheaply: the decoders replace invalid bytes
+// with U+FFFD but a forwarded event is its bytes as they came, and RFC 8259
+// §8.1 requires JSON exchanged between systems to be UTF-8.
+func checkItem(body []byte, validJSON bool) error {
+	if len(body) == 0 {
+		return errors.New("batch item is empty")
+	}
+	if !validJSON && !json.Valid(body) {
+		var v json.RawMessage
+		err := json.Unmarshal(body, &v) // only to say what is wrong
+		return fmt.Errorf("batch item is not one valid JSON value: %v", err)
+	}
+	if !utf8.Valid(body) {
+		at := 0
+		for at < len(body) {
+			r, n := utf8.DecodeRune(body[at:])
+			if r == utf8.RuneError && n <= 1 {
+				break
+			}
+			at += n
+		}
+		return fmt.Errorf("batch item is not valid UTF-8 (byte %d), which JSON between systems must be (RFC 8259 section 8.1)", at)
+	}
+	return nil
 }
 
 // linger flushes g when its oldest item has waited Linger, unless it was

@@ -36,7 +36,13 @@ func BenchmarkSenderNoBatch(b *testing.B) {
 	})
 }
 
-func BenchmarkBatcher(b *testing.B) {
+func BenchmarkBatcher(b *testing.B) { benchBatcher(b, false) }
+
+// BenchmarkBatcherValidJSON: items the router encoded or decoded itself
+// (Request.ValidJSON), the lane's common case.
+func BenchmarkBatcherValidJSON(b *testing.B) { benchBatcher(b, true) }
+
+func benchBatcher(b *testing.B, valid bool) {
 	srv := sink(b)
 	s := newSender(b, SenderConfig{Name: "bench", Rate: RateConfig{Concurrency: 64}})
 	bt := NewBatcher(BatchSpec{MaxItems: 100, Linger: 50 * time.Millisecond}, s.Send)
@@ -51,7 +57,7 @@ func BenchmarkBatcher(b *testing.B) {
 	b.SetBytes(int64(len(benchEvent)))
 	for b.Loop() {
 		wg.Add(1)
-		bt.Add(&Request{Method: "POST", URL: srv.URL, Body: benchEvent, Items: 1, Action: "track"}, done)
+		bt.Add(&Request{Method: "POST", URL: srv.URL, Body: benchEvent, Items: 1, Action: "track", ValidJSON: valid}, done)
 	}
 	if err := bt.Close(context.Background()); err != nil {
 		b.Fatal(err)

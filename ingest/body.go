@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"bytes"
 	"compress/gzip"
 	"encoding/json"
 	"errors"
@@ -9,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/switchyard/switchyard/mappings"
 )
 
 // request is a parsed request body: its events, and for a batch the
@@ -64,16 +65,14 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int, what string) ([
 	}
 }
 
-// decodeObject decodes one JSON object, keeping numbers exact.
+// decodeObject decodes one JSON object, keeping numbers exact. The data
+// must be exactly that one object: trailing bytes are refused
+// (mappings.UnmarshalOne), so that what the intake accepts is what the
+// router would accept had it come over NATS.
 func decodeObject(data []byte) (map[string]any, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
 	var m map[string]any
-	if err := dec.Decode(&m); err != nil {
+	if err := mappings.UnmarshalOne(data, &m); err != nil {
 		return nil, err
-	}
-	if dec.More() {
-		return nil, errors.New("trailing data after the JSON object")
 	}
 	if m == nil {
 		return nil, errors.New("null is not an object")

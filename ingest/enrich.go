@@ -22,9 +22,6 @@ type event struct {
 // timeLayout is RFC 3339 with milliseconds, as Segment writes its times.
 const timeLayout = "2006-01-02T15:04:05.000Z07:00"
 
-// maxMessageIDLen bounds messageId: it travels as a NATS header value.
-const maxMessageIDLen = 512
-
 // prepare fills in what the Segment Tracking API adds to an event, then
 // validates it as the router will decode it. callType is the type the path
 // names ("" for a batch); recv is when the request arrived.
@@ -45,15 +42,14 @@ func (s *Server) prepare(raw map[string]any, req *request, callType string, recv
 		}
 	}
 
-	id, ok := messageID(raw["messageId"])
-	if !ok {
-		return nil, &eventError{Field: "messageId", Reason: "must be a string"}
+	// The rule the router applies to events published to NATS directly:
+	// one function, so the two paths cannot drift apart.
+	id, err := mappings.MessageID(raw["messageId"])
+	if err != nil {
+		return nil, invalidEvent(err)
 	}
 	if id == "" {
 		id = newMessageID()
-	}
-	if err := checkHeaderValue(id); err != nil {
-		return nil, &eventError{Field: "messageId", Reason: err.Error()}
 	}
 	raw["messageId"] = id
 
@@ -89,11 +85,7 @@ func (s *Server) prepare(raw map[string]any, req *request, callType string, recv
 	}
 	ev, err := mappings.Decode(data, recv, lim)
 	if err != nil {
-		var ie *mappings.InvalidError
-		if errors.As(err, &ie) {
-			return nil, &eventError{Field: ie.Field, Reason: ie.Reason}
-		}
-		return nil, &eventError{Reason: err.Error()}
+		return nil, invalidEvent(err)
 	}
 
 	// Numeric ids are legal JSON but every tool wants strings: store the
@@ -122,32 +114,14 @@ func (s *Server) prepare(raw map[string]any, req *request, callType string, recv
 	return &event{typ: ev.Type, id: ev.MessageID, data: data}, nil
 }
 
-// messageID reads a messageId: a string, or a number in its JSON digits.
-// ok is false for any other JSON type.
-func messageID(v any) (id string, ok bool) {
-	switch x := v.(type) {
-	case nil:
-		return "", true
-	case string:
-		return x, true
-	case json.Number:
-		return x.String(), true
+// invalidEvent is the eventError of a mappings validation error, naming
+// its field.
+func invalidEvent(err error) *eventError {
+	var ie *mappings.InvalidError
+	if errors.As(err, &ie) {
+		return &eventError{Field: ie.Field, Reason: ie.Reason}
 	}
-	return "", false
-}
-
-// checkHeaderValue refuses what cannot travel as a NATS header value: a
-// CR or LF would end the header early and let the sender forge others.
-func checkHeaderValue(id string) error {
-	if len(id) > maxMessageIDLen {
-		return fmt.Errorf("longer than %d bytes", maxMessageIDLen)
-	}
-	for _, c := range []byte(id) {
-		if c < 0x20 || c == 0x7f {
-			return errors.New("contains control characters")
-		}
-	}
-	return nil
+	return &eventError{Reason: err.Error()}
 }
 
 // newMessageID returns a random (version 4) UUID.

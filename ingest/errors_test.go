@@ -62,6 +62,10 @@ func TestRefusedRequests(t *testing.T) {
 		{"bad JSON", "/v1/track", keyWeb, []byte(`{"userId":`), 400, "not a JSON object"},
 		{"JSON array for a single call", "/v1/track", keyWeb, []byte(`[1,2]`), 400, "not a JSON object"},
 		{"trailing data", "/v1/track", keyWeb, []byte(`{"userId":"u1","event":"E"} {}`), 400, "trailing data"},
+		// json.Decoder's More is false before a "}" or "]": these passed.
+		{"trailing object after a stray brace", "/v1/track", keyWeb, []byte(`{"userId":"u1","event":"E"}}{"x":1}`), 400, "trailing data"},
+		{"trailing bracket", "/v1/track", keyWeb, []byte(`{"userId":"u1","event":"E"}]`), 400, "trailing data"},
+		{"trailing data after a batch", "/v1/batch", keyWeb, []byte(`{"batch":[{"type":"track","userId":"u","event":"E"}]}}{"x":1}`), 400, "not a JSON object"},
 		{"batch without batch array", "/v1/batch", keyWeb, []byte(`{"events":[]}`), 400, `no "batch" array`},
 		{"batch that is not an array", "/v1/batch", keyWeb, []byte(`{"batch":{}}`), 400, "must be an array"},
 		{"batch item not an object", "/v1/batch", keyWeb, []byte(`{"batch":[{"type":"track","userId":"u","event":"E"},7]}`), 400, "batch[1]: not a JSON object"},

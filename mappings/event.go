@@ -124,12 +124,15 @@ func Decode(data []byte, receivedAt time.Time, lim Limits) (*Event, error) {
 // FromMap validates an already-decoded event. It keeps raw as Event.Raw.
 func FromMap(raw map[string]any, receivedAt time.Time) (*Event, error) {
 	e := &Event{Raw: raw}
+	id, idErr := MessageID(raw["messageId"])
 	var ok bool
 	if e.Type, ok = raw["type"].(string); !ok {
-		return nil, &InvalidError{MessageID: idString(raw["messageId"]), Field: "type", Reason: "missing or not a string"}
+		return nil, &InvalidError{MessageID: id, Field: "type", Reason: "missing or not a string"}
 	}
-	e.MessageID = idString(raw["messageId"])
-	if e.MessageID == "" {
+	if idErr != nil {
+		return nil, idErr
+	}
+	if e.MessageID = id; id == "" {
 		return nil, &InvalidError{Field: "messageId", Reason: "missing: every event needs a messageId (it is the dedupe key)"}
 	}
 	bad := func(field, reason string) error {
@@ -140,34 +143,46 @@ func FromMap(raw map[string]any, receivedAt time.Time) (*Event, error) {
 	default:
 		return nil, bad("type", fmt.Sprintf("unknown type %q (want identify, track, page, screen, group or alias)", e.Type))
 	}
-	e.UserID = idString(raw["userId"])
-	e.AnonymousID = idString(raw["anonymousId"])
+	// The identifiers each call of the spec defines, bounded alike here
+	// whichever path the event came by (see ids.go).
+	var groupID, previousID string
+	var ie *InvalidError
+	e.UserID, ie = identifier(raw, "userId")
+	if ie == nil {
+		e.AnonymousID, ie = identifier(raw, "anonymousId")
+	}
+	if ie == nil && e.Type == TypeGroup {
+		groupID, ie = identifier(raw, "groupId")
+	}
+	if ie == nil && e.Type == TypeAlias {
+		previousID, ie = identifier(raw, "previousId")
+	}
+	if ie != nil {
+		ie.MessageID = e.MessageID
+		return nil, ie
+	}
 	if e.UserID == "" && e.AnonymousID == "" {
 		return nil, bad("userId", "neither userId nor anonymousId is set")
 	}
-	// Numeric ids are legal JSON but every tool wants strings: store the
-	// normalised form so expressions see what tools will receive.
-	if e.UserID != "" {
-		raw["userId"] = e.UserID
-	}
-	if e.AnonymousID != "" {
-		raw["anonymousId"] = e.AnonymousID
-	}
 	switch e.Type {
 	case TypeTrack:
-		if s, _ := raw["event"].(string); s == "" {
+		name, isStr := raw["event"].(string)
+		switch {
+		case raw["event"] != nil && !isStr:
+			return nil, bad("event", fmt.Sprintf("must be a string, got %s", jsonKind(raw["event"])))
+		case name == "":
 			return nil, bad("event", "a track call needs a non-empty event name")
+		case len(name) > MaxEventNameBytes:
+			return nil, bad("event", fmt.Sprintf("is %d bytes, over the %d byte limit", len(name), MaxEventNameBytes))
 		}
 	case TypeGroup:
-		if idString(raw["groupId"]) == "" {
+		if groupID == "" {
 			return nil, bad("groupId", "a group call needs a groupId")
 		}
-		raw["groupId"] = idString(raw["groupId"])
 	case TypeAlias:
-		if idString(raw["previousId"]) == "" {
+		if previousID == "" {
 			return nil, bad("previousId", "an alias call needs a previousId")
 		}
-		raw["previousId"] = idString(raw["previousId"])
 	}
 	for _, f := range []string{"traits", "properties", "context", "integrations"} {
 		v, present := raw[f]

@@ -71,34 +71,48 @@ func checkShape(data []byte, lim Limits) (longNumber bool, err error) {
 
 // normaliseNumbers turns json.Number and float64 values into int64 when they
 // are whole and fit, else float64, so that ids keep every digit and numbers
-// have the same types whichever decoder read them.
-func normaliseNumbers(v any) any {
+// have the same types whichever decoder read them (1E5 is 100000 on both).
+// A number beyond float64's range (1e400) is refused: goccy/go-json refuses
+// it, no tool can take it as a number, and it would not re-encode as one.
+func normaliseNumbers(v any) (any, error) {
 	switch x := v.(type) {
 	case map[string]any:
 		for k, e := range x {
 			switch e.(type) {
 			case json.Number, float64, map[string]any, []any:
-				x[k] = normaliseNumbers(e)
+				n, err := normaliseNumbers(e)
+				if err != nil {
+					return nil, err
+				}
+				x[k] = n
 			}
 		}
 	case []any:
 		for i, e := range x {
 			switch e.(type) {
 			case json.Number, float64, map[string]any, []any:
-				x[i] = normaliseNumbers(e)
+				n, err := normaliseNumbers(e)
+				if err != nil {
+					return nil, err
+				}
+				x[i] = n
 			}
 		}
 	case float64:
-		return wholeFloat(x)
+		return wholeFloat(x), nil
 	case json.Number:
 		if i, err := x.Int64(); err == nil {
-			return i
+			return i, nil
 		}
 		f, err := x.Float64()
 		if err != nil || math.IsInf(f, 0) {
-			return x.String() // out of range: keep the digits as text
+			s := x.String()
+			if len(s) > 40 {
+				s = s[:40] + "..."
+			}
+			return nil, fmt.Errorf("number %s is out of range (beyond a 64-bit float)", s)
 		}
-		return f
+		return wholeFloat(f), nil
 	}
-	return v
+	return v, nil
 }

@@ -53,6 +53,7 @@ func main() {
 	}
 	corpora := []corpus{
 		{"mappings", "FuzzDecode", "[]byte", append(append([]string{}, golden...), peer...)},
+		{"mappings", "FuzzDecodePaths", "[]byte", append(append([]string{}, golden...), peer...)},
 		{"mappings", "FuzzExpr", "string", exprs},
 		{"mappings", "FuzzTemplate", "string", templates},
 		{"router", "FuzzRenderPresets", "[]byte", renderSeeds},
