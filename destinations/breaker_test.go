@@ -125,3 +125,38 @@ func TestSenderCancelledDoesNotTrip(t *testing.T) {
 		t.Fatalf("a cancelled send tripped the breaker")
 	}
 }
+
+// A tool that hangs: each send times out once, without in-process retries,
+// and counts once against the breaker, so the breaker opens after
+// breaker.failures sends, about failures × timeout, not attempts times
+// that.
+func TestHangingToolOpensTheBreakerAfterFailuresTimeouts(t *testing.T) {
+	release := make(chan struct{})
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	cfg := fastConfig("hang")
+	cfg.Timeout = 100 * time.Millisecond
+	cfg.Attempts = 3
+	cfg.Breaker = BreakerConfig{ConsecutiveFailures: 3, Cooldown: time.Hour}
+	s := newSender(t, cfg)
+	for i := range 3 {
+		res := s.Send(context.Background(), post(srv.URL))
+		if res.Class != Retryable || res.Attempts != 1 || !strings.Contains(res.Err.Error(), "no response within the 100ms timeout") {
+			t.Fatalf("send %d: class %v, %d attempts, %v; want one timed-out attempt, retryable", i, res.Class, res.Attempts, res.Err)
+		}
+	}
+	if open, _ := s.Open(); !open {
+		t.Fatal("the breaker is not open after 3 timed-out sends")
+	}
+	if n := hits.Load(); n != 3 {
+		t.Errorf("the tool got %d requests, want 3 (no in-process retry of a timeout)", n)
+	}
+}

@@ -426,10 +426,15 @@ func (s *Sender) checkRetry(ctx context.Context, resp *http.Response, err error)
 		return false, ctx.Err()
 	}
 	if err != nil {
-		// Connection errors and timeouts are retried; a refused address or a
-		// certificate problem will not change within seconds, and an open
-		// breaker is waited out by the caller.
-		return !isDenied(err) && !isCertError(err) && !errors.Is(err, errBreakerOpened), nil
+		// Connection errors are retried in-process. A timeout is not: a tool
+		// that hangs for a whole attempt will hang again in 200 ms, and each
+		// timed-out send then counts once against the breaker, which opens
+		// within about breaker.failures × timeout (docs/delivery.md) instead
+		// of attempts times that. A refused address or a certificate problem
+		// will not change within seconds, and an open breaker is waited out
+		// by the caller. All of these are still Retryable for the lane.
+		var te *timeoutError
+		return !isDenied(err) && !isCertError(err) && !errors.Is(err, errBreakerOpened) && !errors.As(err, &te), nil
 	}
 	if Classify(resp.StatusCode) != Retryable {
 		return false, nil

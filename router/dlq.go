@@ -27,10 +27,20 @@ const (
 	HeaderSubject      = "Switchyard-Subject"
 	HeaderStreamSeq    = "Switchyard-Stream-Seq"
 	HeaderMessageID    = "Switchyard-Message-Id"
+	// HeaderDestinations lists, on a shared entry (an invalid event), every
+	// destination it failed for.
+	HeaderDestinations = "Switchyard-Destinations"
 )
 
 // DLQSubject is where a destination's dead letters go.
 func DLQSubject(dest string) string { return "dlq." + dest }
+
+// InvalidSubject holds invalid events, once each: an event that is not a
+// valid Segment event is invalid for every destination that reads it, so
+// it is stored once, naming them (HeaderDestinations), not once per
+// destination. Destination names start with a letter or digit, so it can
+// be no destination's subject.
+const InvalidSubject = "dlq._invalid"
 
 // DeadLetter is one entry of the DLQ stream.
 type DeadLetter struct {
@@ -47,6 +57,26 @@ type DeadLetter struct {
 	Actions   []string
 	Response  []byte
 	StreamSeq uint64
+	// Shared entries (invalid events) are stored once under InvalidSubject
+	// for every destination in Destinations.
+	Shared       bool
+	Destinations []string
+	// rewritten: a shared entry written again with fewer destinations; it
+	// takes no dedupe id (the original's would drop it).
+	rewritten bool
+}
+
+// For reports whether the entry belongs to destination dest.
+func (dl *DeadLetter) For(dest string) bool {
+	if !dl.Shared {
+		return dl.Destination == dest
+	}
+	for _, d := range dl.Destinations {
+		if d == dest {
+			return true
+		}
+	}
+	return false
 }
 
 // DefaultDLQHeaderBytes bounds each DLQ header value when
@@ -76,7 +106,11 @@ func headerValue(s string, max int) string {
 
 // Msg builds the NATS message, redacting every header.
 func (dl *DeadLetter) Msg(r *plan.Redactor, maxHeader int) *nats.Msg {
-	m := nats.NewMsg(DLQSubject(dl.Destination))
+	subject := DLQSubject(dl.Destination)
+	if dl.Shared {
+		subject = InvalidSubject
+	}
+	m := nats.NewMsg(subject)
 	m.Data = dl.Data
 	set := func(k, v string) {
 		if v != "" {
@@ -100,11 +134,22 @@ func (dl *DeadLetter) Msg(r *plan.Redactor, maxHeader int) *nats.Msg {
 	set(HeaderDestination, dl.Destination)
 	set(HeaderSubject, dl.Subject)
 	set(HeaderMessageID, dl.MessageID)
+	if dl.Shared {
+		set(HeaderDestinations, strings.Join(dl.Destinations, ","))
+	}
 	if dl.StreamSeq > 0 {
 		set(HeaderStreamSeq, strconv.FormatUint(dl.StreamSeq, 10))
+	}
+	if dl.StreamSeq > 0 && !dl.rewritten {
 		// A crash between this publish and the ack redelivers the event:
-		// the dedupe window keeps the DLQ from holding it twice.
-		m.Header.Set(jetstream.MsgIDHeader, fmt.Sprintf("%s:%d", dl.Destination, dl.StreamSeq))
+		// the dedupe window keeps the DLQ from holding it twice. A shared
+		// entry has one id whichever destination writes it, so the lanes of
+		// every router reading the event write it once.
+		id := fmt.Sprintf("%s:%d", dl.Destination, dl.StreamSeq)
+		if dl.Shared {
+			id = fmt.Sprintf("invalid:%d", dl.StreamSeq)
+		}
+		m.Header.Set(jetstream.MsgIDHeader, id)
 	}
 	return m
 }
@@ -132,7 +177,13 @@ func deadLetterFrom(h nats.Header, data []byte, subject string) *DeadLetter {
 	if a := h.Get(HeaderAction); a != "" {
 		dl.Actions = strings.Split(a, ",")
 	}
-	if dl.Destination == "" {
+	if subject == InvalidSubject {
+		dl.Shared = true
+		if d := h.Get(HeaderDestinations); d != "" {
+			dl.Destinations = strings.Split(d, ",")
+		}
+	}
+	if dl.Destination == "" && !dl.Shared {
 		dl.Destination = strings.TrimPrefix(subject, "dlq.")
 	}
 	return dl

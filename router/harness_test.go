@@ -162,27 +162,18 @@ func (e *env) outcomes(dest string) string {
 }
 
 // dlq reads every dead letter of a destination.
+// dlq is a destination's view of the DLQ, as `switchyard dlq list` shows
+// it: its own entries and the shared entries of invalid events naming it.
 func (e *env) dlq(dest string) []*router.DeadLetter {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, err := e.js.OrderedConsumer(ctx, router.DLQStream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{router.DLQSubject(dest)}})
-	must(e.t, err)
 	var out []*router.DeadLetter
-	for {
-		batch, err := c.FetchNoWait(100)
-		must(e.t, err)
-		n := 0
-		for m := range batch.Messages() {
-			n++
-			dl, err := router.ParseDeadLetter(m)
-			must(e.t, err)
-			out = append(out, dl)
-		}
-		if n == 0 {
-			return out
-		}
-	}
+	must(e.t, router.ListDeadLetters(ctx, e.js, dest, router.DLQSelect{}, func(_ uint64, dl *router.DeadLetter) bool {
+		out = append(out, dl)
+		return true
+	}))
+	return out
 }
 
 func waitFor(t *testing.T, within time.Duration, cond func() bool, msg func() string) {

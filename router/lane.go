@@ -25,10 +25,12 @@ import (
 const ackWait = 30 * time.Second
 
 // fetchMax bounds one pull request, and fetchWait its life: a stopping
-// lane waits at most that long for its last pull to end.
+// lane waits at most that long for its last pull to end. sweepBatch bounds
+// a pull made while the breaker is open, to dead-letter what is due.
 const (
-	fetchMax  = 1000
-	fetchWait = time.Second
+	fetchMax   = 1000
+	fetchWait  = time.Second
+	sweepBatch = 256
 )
 
 // lane runs one destination: it pulls from the destination's durable
@@ -59,17 +61,37 @@ type lane struct {
 
 	mu   sync.Mutex
 	held map[uint64]*delivery // by stream sequence
-	// done remembers, per message and across its redeliveries, the requests
-	// that already ended: nil for delivered, the failure for a permanent
-	// one. A redelivery (another request was retryable) sends neither again.
-	done   map[uint64]map[string]*plan.Failure
+	// trails remember, per message and across its redeliveries, what this
+	// router already did with it: the requests that ended (a redelivery
+	// sends neither a delivered nor a permanently failed one again), the
+	// attempts made and the tool's last answer (a dead letter reports them,
+	// not just the last round's).
+	trails map[uint64]*trail
 	queues map[string][]*delivery // ordering: user -> waiting deliveries (head is in progress)
+
+	// watch is the expiry watch's state: oldest is atomic, the rest is the
+	// tick goroutine's.
+	watch  expiryWatch
+	maxAge time.Duration // EVENTS' max age, for the expiry watch
 
 	ctx     context.Context // cancelled on stop: no more pulling
 	cancel  context.CancelFunc
 	pulling sync.WaitGroup // the pull, tick and route goroutines
 	settled sync.WaitGroup // one per held message
 }
+
+// trail is what a router remembers of one message across redeliveries.
+type trail struct {
+	// ended: nil for a delivered request, the failure of a permanent one.
+	ended    map[string]*plan.Failure
+	attempts int
+	last     *destinations.Result
+	lastKey  string
+}
+
+// maxTrails bounds the memory of trails: forgetting one only costs a
+// repeated send, and a dead letter that knows fewer attempts.
+const maxTrails = 100_000
 
 // consumerRef boxes the consumer interface for the atomic pointer.
 type consumerRef struct{ c jetstream.Consumer }
@@ -97,7 +119,7 @@ type delivery struct {
 	timer     *time.Timer // ordering: an in-process retry; under l.mu
 }
 
-func newLane(r *Router, p *plan.Plan, cons jetstream.Consumer) (*lane, error) {
+func newLane(r *Router, p *plan.Plan, cons jetstream.Consumer, maxAge time.Duration) (*lane, error) {
 	cfg := p.SenderConfig()
 	cfg.Observer = observer{r.metrics}
 	s, err := destinations.NewSender(cfg)
@@ -105,14 +127,14 @@ func newLane(r *Router, p *plan.Plan, cons jetstream.Consumer) (*lane, error) {
 		return nil, fmt.Errorf("%s: %w", p.Name, err)
 	}
 	l := &lane{
-		r: r, plan: p, sender: s,
+		r: r, plan: p, sender: s, maxAge: maxAge,
 		samples: newSamples(p.Redactor),
 		log:     r.log.With("destination", p.Name),
 		env:     &mappings.Env{},
 		slots:   make(chan struct{}, p.Policy.MaxInFlight),
 		freed:   make(chan struct{}, 1),
 		held:    map[uint64]*delivery{},
-		done:    map[uint64]map[string]*plan.Failure{},
+		trails:  map[uint64]*trail{},
 		queues:  map[string][]*delivery{},
 	}
 	l.cons.Store(&consumerRef{cons})
@@ -192,20 +214,29 @@ func (l *lane) pull() {
 			<-l.ctx.Done()
 			return
 		}
-		if open, wait := l.sender.Open(); open {
-			// The backlog waits in JetStream, not here.
-			l.sleep(min(max(wait, 50*time.Millisecond), time.Second))
-			continue
-		}
 		free := cap(l.slots) - len(l.slots)
-		if l.sender.State() == "half-open" {
-			// One probe at a time: whatever else it pulled would only be
-			// refused by the breaker and nak'd.
-			if len(l.slots) > 0 {
+		sweeping := false
+		if open, wait := l.sender.Open(); open || l.sender.State() == "half-open" {
+			switch {
+			case l.sweepDue(wait):
+				// The oldest event's window closes before a request could go
+				// out: pull a bounded batch anyway. What is due is
+				// dead-lettered without a send; the rest is refused by the
+				// breaker, nothing sent, and comes back at the latest at its
+				// window's end.
+				sweeping, free = true, min(free, sweepBatch)
+			case open:
+				// The backlog waits in JetStream, not here.
+				l.sleep(min(max(wait, 50*time.Millisecond), time.Second))
+				continue
+			case len(l.slots) > 0:
+				// Half-open: one probe at a time; whatever else it pulled
+				// would only be refused by the breaker and nak'd.
 				l.sleep(20 * time.Millisecond)
 				continue
+			default:
+				free = 1
 			}
-			free = 1
 		}
 		if free == 0 {
 			// Every slot is taken: a batch waiting for company would get
@@ -251,6 +282,12 @@ func (l *lane) pull() {
 				lastErr = time.Now()
 			}
 		}
+		if sweeping {
+			// Look again before the next batch: the next oldest may not be due.
+			ctx, cancel := context.WithTimeout(l.ctx, 2*time.Second)
+			l.refreshOldest(ctx, nil, nil)
+			cancel()
+		}
 	}
 }
 
@@ -263,13 +300,14 @@ func (l *lane) sleep(d time.Duration) {
 	}
 }
 
-// tick keeps held messages alive and publishes the lane's gauges.
+// tick keeps held messages alive, publishes the lane's gauges and runs
+// the expiry watch.
 func (l *lane) tick() {
 	defer l.pulling.Done()
 	t := time.NewTicker(2 * time.Second)
 	defer t.Stop()
-	lag := time.Now()
-	l.updateLag()
+	watched := time.Now()
+	l.look(l.ctx)
 	for {
 		select {
 		case <-l.ctx.Done():
@@ -290,20 +328,11 @@ func (l *lane) tick() {
 			}
 			l.r.metrics.InFlight.WithLabelValues(l.plan.Name).Set(float64(n))
 			l.r.metrics.RateLimit.WithLabelValues(l.plan.Name).Set(l.sender.Rate())
-			if now.Sub(lag) >= 5*time.Second {
-				lag = now
-				l.updateLag()
+			if now.Sub(watched) >= sweepInterval {
+				watched = now
+				l.look(l.ctx)
 			}
 		}
-	}
-}
-
-// updateLag publishes the consumer's pending plus ack-pending count.
-func (l *lane) updateLag() {
-	ctx, cancel := context.WithTimeout(l.ctx, 2*time.Second)
-	defer cancel()
-	if info, err := l.consumer().Info(ctx); err == nil {
-		l.r.metrics.Lag.WithLabelValues(l.plan.Name).Set(float64(info.NumPending + uint64(info.NumAckPending)))
 	}
 }
 
@@ -331,6 +360,9 @@ func (l *lane) handle(msg jetstream.Msg, env *mappings.Env) {
 		return
 	}
 	d.ev = ev
+	if l.closedOnArrival(d) {
+		return
+	}
 	rt := l.plan.Route(ev, d.source, msg.Data(), env, nil)
 	if rt.Outcome != "" {
 		if err := msg.Ack(); err != nil {
@@ -343,7 +375,7 @@ func (l *lane) handle(msg jetstream.Msg, env *mappings.Env) {
 		l.samples.record(msg.Data(), ev.MessageID, &destinations.Request{Action: f.Action}, nil, "render_error", f.Err.Error())
 	}
 	d.failures = rt.Failures
-	reqs := l.notDone(d, rt.Requests)
+	reqs := l.recall(d, rt.Requests)
 	if l.plan.Policy.OrderingUser {
 		d.userKey = ev.UserID
 		if d.userKey == "" {
@@ -370,19 +402,33 @@ func sourceOf(subject string) string {
 	return ""
 }
 
-// notDone drops the requests an earlier delivery of this message already
-// ended (another request was retryable and the message came back), keeping
-// the permanent failures among them for the dead letter.
-func (l *lane) notDone(d *delivery, reqs []plan.Outbound) []plan.Outbound {
+// recall loads what an earlier delivery of this message did: it drops the
+// requests that already ended, keeping the permanent failures among them
+// for the dead letter, and carries over the attempts and the last answer.
+func (l *lane) recall(d *delivery, reqs []plan.Outbound) []plan.Outbound {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	done := l.done[d.seq]
-	if len(done) == 0 {
+	tr := l.trails[d.seq]
+	if tr == nil {
+		return reqs
+	}
+	d.attempts, d.last, d.lastKey = tr.attempts, tr.last, tr.lastKey
+	if reqs == nil {
+		// Not sending again (the window closed): every permanent failure
+		// goes into the dead letter.
+		for _, f := range tr.ended {
+			if f != nil {
+				d.failures = append(d.failures, *f)
+			}
+		}
+		return nil
+	}
+	if len(tr.ended) == 0 {
 		return reqs
 	}
 	out := reqs[:0:0]
 	for _, o := range reqs {
-		f, ended := done[o.Key]
+		f, ended := tr.ended[o.Key]
 		switch {
 		case !ended:
 			out = append(out, o)
@@ -393,21 +439,27 @@ func (l *lane) notDone(d *delivery, reqs []plan.Outbound) []plan.Outbound {
 	return out
 }
 
-// markDone records that requests of a message ended for good.
-func (l *lane) markDone(seq uint64, ended map[string]*plan.Failure) {
-	if len(ended) == 0 {
-		return
-	}
+// remember records what this round of a delivery did, for its next one.
+func (l *lane) remember(d *delivery, ended map[string]*plan.Failure) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	m := l.done[seq]
-	if m == nil {
-		m = make(map[string]*plan.Failure, len(ended))
-		l.done[seq] = m
+	tr := l.trails[d.seq]
+	if tr == nil {
+		if len(l.trails) >= maxTrails {
+			for k := range l.trails {
+				delete(l.trails, k)
+				if len(l.trails) <= maxTrails/2 {
+					break
+				}
+			}
+		}
+		tr = &trail{ended: map[string]*plan.Failure{}}
+		l.trails[d.seq] = tr
 	}
 	for k, f := range ended {
-		m[k] = f
+		tr.ended[k] = f
 	}
+	tr.attempts, tr.last, tr.lastKey = d.attempts, d.last, d.lastKey
 }
 
 // dispatch sends a delivery's requests; their completion settles it.

@@ -38,6 +38,10 @@ type Metrics struct {
 	InFlight    *prometheus.GaugeVec     // destination
 	Reloads     *prometheus.CounterVec   // result
 	DLQFailures *prometheus.CounterVec   // destination
+	// OldestUnacked is the age of the destination's oldest unacknowledged
+	// event; Expired counts events EVENTS removed before it settled them.
+	OldestUnacked *prometheus.GaugeVec   // destination
+	Expired       *prometheus.CounterVec // destination
 }
 
 // NewMetrics creates and registers the metrics on a fresh registry, with the
@@ -90,6 +94,15 @@ func NewMetrics() *Metrics {
 			Help: "Dead letters that could not be written to the DLQ stream (the event is redelivered, not lost).",
 		}, []string{"destination"}),
 	}
+	m.OldestUnacked = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "switchyard_oldest_unacked_age_seconds",
+		Help: "Age (from its stream time) of the destination's oldest unacknowledged event; 0 when none. Past delivery.retry_window plus a sweep interval means dead-lettering is stuck; near streams.max_age means events are about to be lost.",
+	}, []string{"destination"})
+	m.Expired = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "switchyard_events_expired_total",
+		Help: "Events removed from EVENTS (max_age, max_bytes) before the destination settled them: lost, and logged with their sequence range. Exact for a destination reading every source, an upper bound otherwise. Must stay 0.",
+	}, []string{"destination"})
+	r.MustRegister(m.OldestUnacked, m.Expired)
 	r.MustRegister(m.Events, m.Reasons, m.Requests, m.BatchSize, m.Breaker, m.Lag, m.RateLimit, m.InFlight, m.Reloads, m.DLQFailures)
 	for _, res := range []string{"applied", "refused", "unchanged"} {
 		m.Reloads.WithLabelValues(res)
@@ -113,6 +126,8 @@ func (m *Metrics) touch(dest string) {
 	}
 	m.Breaker.WithLabelValues(dest)
 	m.InFlight.WithLabelValues(dest)
+	m.OldestUnacked.WithLabelValues(dest)
+	m.Expired.WithLabelValues(dest)
 }
 
 // forget removes a removed destination's gauges (its counters stay, so
@@ -122,6 +137,7 @@ func (m *Metrics) forget(dest string) {
 	m.Lag.DeleteLabelValues(dest)
 	m.RateLimit.DeleteLabelValues(dest)
 	m.InFlight.DeleteLabelValues(dest)
+	m.OldestUnacked.DeleteLabelValues(dest)
 }
 
 // observer adapts Metrics to destinations.Observer.

@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -42,7 +44,9 @@ func NATSURL(cfg *config.Config) string {
 }
 
 // StartEmbedded runs a nats-server with JetStream storing under dataDir.
-func StartEmbedded(cfg config.Embedded, dataDir string) (*server.Server, error) {
+// Its warnings and errors go to log (notices at debug): a full disk or a
+// JetStream that disabled itself is in the router's own log.
+func StartEmbedded(cfg config.Embedded, dataDir string, log *slog.Logger) (*server.Server, error) {
 	listen := cfg.Listen
 	if listen == "" {
 		listen = DefaultEmbeddedListen
@@ -59,14 +63,18 @@ func StartEmbedded(cfg config.Embedded, dataDir string) (*server.Server, error) 
 	if err := os.MkdirAll(store, 0o750); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
+	always, interval := cfg.SyncPolicy()
 	opts := &server.Options{
-		ServerName: "switchyard",
-		Host:       host,
-		Port:       port,
-		JetStream:  true,
-		StoreDir:   store,
-		NoSigs:     true,
-		NoLog:      true,
+		ServerName:         "switchyard",
+		Host:               host,
+		Port:               port,
+		JetStream:          true,
+		StoreDir:           store,
+		JetStreamMaxMemory: cfg.MaxMemoryOrDefault(),
+		JetStreamMaxStore:  cfg.MaxStore, // 0: nats-server's default, 75% of the free disk
+		SyncAlways:         always,
+		SyncInterval:       interval, // 0: nats-server's default, 2m
+		NoSigs:             true,
 	}
 	if cfg.Token != "" {
 		opts.Authorization = cfg.Token
@@ -74,6 +82,9 @@ func StartEmbedded(cfg config.Embedded, dataDir string) (*server.Server, error) 
 	s, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("embedded NATS: %w", err)
+	}
+	if log != nil {
+		s.SetLoggerV2(serverLog{log.With("component", "nats-server")}, false, false, false)
 	}
 	go s.Start()
 	if !s.ReadyForConnections(15 * time.Second) {
@@ -83,8 +94,22 @@ func StartEmbedded(cfg config.Embedded, dataDir string) (*server.Server, error) 
 	return s, nil
 }
 
-// Connect joins NATS with the config's credentials and TLS.
-func Connect(cfg config.NATS, url string) (*nats.Conn, error) {
+// serverLog passes the embedded server's log lines to slog.
+type serverLog struct{ l *slog.Logger }
+
+func (s serverLog) Noticef(format string, v ...any) { s.l.Debug(fmt.Sprintf(format, v...)) }
+func (s serverLog) Warnf(format string, v ...any)   { s.l.Warn(fmt.Sprintf(format, v...)) }
+func (s serverLog) Fatalf(format string, v ...any)  { s.l.Error(fmt.Sprintf(format, v...)) }
+func (s serverLog) Errorf(format string, v ...any)  { s.l.Error(fmt.Sprintf(format, v...)) }
+func (s serverLog) Debugf(format string, v ...any)  { s.l.Debug(fmt.Sprintf(format, v...)) }
+func (s serverLog) Tracef(string, ...any)           {}
+
+var _ server.Logger = serverLog{}
+
+// Connect joins NATS with the config's credentials and TLS, once: see
+// ConnectWaiting to wait for a NATS that is not up yet. more options are
+// applied last.
+func Connect(cfg config.NATS, url string, more ...nats.Option) (*nats.Conn, error) {
 	name := cfg.Name
 	if name == "" {
 		name = "switchyard"
@@ -92,7 +117,12 @@ func Connect(cfg config.NATS, url string) (*nats.Conn, error) {
 	opts := []nats.Option{
 		nats.Name(name),
 		nats.MaxReconnects(-1),
-		nats.ReconnectWait(500 * time.Millisecond),
+		// Exponential from 250ms to 5s, jittered: a NATS that comes up late
+		// (or comes back) is joined promptly without a storm of attempts.
+		nats.CustomReconnectDelay(func(attempts int) time.Duration {
+			d := 250 * time.Millisecond << min(attempts, 5)
+			return min(d, 5*time.Second) + time.Duration(rand.Int64N(int64(100*time.Millisecond)))
+		}),
 		nats.RetryOnFailedConnect(false),
 	}
 	if cfg.Credentials != "" {
@@ -122,11 +152,41 @@ func Connect(cfg config.NATS, url string) (*nats.Conn, error) {
 			opts = append(opts, nats.Secure(&tls.Config{InsecureSkipVerify: true})) //nolint:gosec // operator's explicit choice, logged
 		}
 	}
-	nc, err := nats.Connect(url, opts...)
+	nc, err := nats.Connect(url, append(opts, more...)...)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to NATS at %s: %w", redactURL(url), err)
 	}
 	return nc, nil
+}
+
+// ConnectWaiting joins NATS, trying again with backoff while no server is
+// reachable, for at most wait: a NATS that comes up a little after the
+// router is joined. Other errors (credentials refused, a bad TLS file) end
+// it at once, as they will not mend by waiting. onWait is called once
+// when the first attempt fails and waiting begins.
+func ConnectWaiting(ctx context.Context, cfg config.NATS, url string, wait time.Duration, onWait func(error)) (*nats.Conn, error) {
+	deadline := time.Now().Add(wait)
+	delay := 250 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		nc, err := Connect(cfg, url)
+		if err == nil || !errors.Is(err, nats.ErrNoServers) || time.Now().After(deadline) || ctx.Err() != nil {
+			if err != nil && errors.Is(err, nats.ErrNoServers) && wait > 0 {
+				err = fmt.Errorf("%w (waited nats.connect_wait, %s)", err, wait)
+			}
+			return nc, err
+		}
+		if attempt == 0 && onWait != nil {
+			onWait(err)
+		}
+		t := time.NewTimer(min(delay, time.Until(deadline)))
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		}
+		delay = min(2*delay, 5*time.Second)
+	}
 }
 
 // redactURL hides credentials in nats://user:pass@host URLs.
@@ -142,6 +202,10 @@ func redactURL(u string) string {
 	return strings.Join(parts, ",")
 }
 
+// defaultMaxAge is how long EVENTS keeps events when streams.max_age is
+// not set.
+const defaultMaxAge = 7 * 24 * time.Hour
+
 // EnsureStreams creates or updates EVENTS and DLQ.
 func EnsureStreams(ctx context.Context, js jetstream.JetStream, s config.Streams) error {
 	replicas := max(s.Replicas, 1)
@@ -152,7 +216,7 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, s config.Streams
 		Storage:     jetstream.FileStorage,
 		Retention:   jetstream.LimitsPolicy,
 		Discard:     jetstream.DiscardOld,
-		MaxAge:      s.MaxAge.Or(7 * 24 * time.Hour),
+		MaxAge:      s.MaxAge.Or(defaultMaxAge),
 		Duplicates:  s.Duplicates.Or(2 * time.Minute),
 		MaxBytes:    orUnlimited(s.MaxBytes),
 		Replicas:    replicas,
@@ -164,7 +228,9 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, s config.Streams
 		Storage:     jetstream.FileStorage,
 		Retention:   jetstream.LimitsPolicy,
 		MaxAge:      s.DLQMaxAge.Or(30 * 24 * time.Hour),
-		Duplicates:  2 * time.Minute,
+		// Long enough that the lanes of several routers, and a lane lagging
+		// behind another, write a shared (invalid) entry once.
+		Duplicates: 10 * time.Minute,
 		Replicas:    replicas,
 	}
 	for _, sc := range []jetstream.StreamConfig{events, dlq} {

@@ -142,17 +142,19 @@ func ListDeadLetters(ctx context.Context, js jetstream.JetStream, dest string, s
 	if len(sel.Seqs) > 0 {
 		return eachDeadLetterBySeq(ctx, js, dest, sel.Seqs, fn)
 	}
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{DLQSubject(dest)}}
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{DLQSubject(dest), InvalidSubject}}
 	if sel.Since > 0 {
 		t := time.Now().Add(-sel.Since)
 		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &t
 	}
-	return readStream(ctx, js, DLQStream, cfg, sel.Limit, func(m jetstream.Msg, meta *jetstream.MsgMetadata) bool {
+	n := 0
+	return readStream(ctx, js, DLQStream, cfg, 0, func(m jetstream.Msg, meta *jetstream.MsgMetadata) bool {
 		dl, err := ParseDeadLetter(m)
-		if err != nil {
-			return true
+		if err != nil || !dl.For(dest) {
+			return true // another destination's shared entry
 		}
-		return fn(meta.Sequence.Stream, dl)
+		n++
+		return fn(meta.Sequence.Stream, dl) && (sel.Limit == 0 || n < sel.Limit)
 	})
 }
 
@@ -168,10 +170,11 @@ func eachDeadLetterBySeq(ctx context.Context, js jetstream.JetStream, dest strin
 		if err != nil {
 			return fmt.Errorf("DLQ entry %d: %w", seq, err)
 		}
-		if raw.Subject != DLQSubject(dest) {
-			return fmt.Errorf("DLQ entry %d belongs to %s, not %s", seq, strings.TrimPrefix(raw.Subject, "dlq."), dest)
+		dl := parseRawDeadLetter(raw)
+		if !dl.For(dest) {
+			return fmt.Errorf("DLQ entry %d does not belong to %s (%s)", seq, dest, strings.TrimPrefix(raw.Subject, "dlq."))
 		}
-		if !fn(seq, parseRawDeadLetter(raw)) {
+		if !fn(seq, dl) {
 			return nil
 		}
 	}
@@ -280,15 +283,38 @@ func settleEntry(stream jetstream.Stream, js jetstream.JetStream, p *plan.Plan, 
 		if err := PublishDeadLetter(context.Background(), js, again, p.Redactor, p.DLQHeaderBytes()); err != nil {
 			return "kept", "writing the new dead letter failed (the old one is kept): " + err.Error()
 		}
-		if err := deleteEntry(stream, seq); err != nil {
+		if err := removeFor(stream, js, p, seq, dl); err != nil {
 			return "stuck", fmt.Sprintf("entry %d failed again and was re-written, but the old entry could not be removed (remove it with dlq purge --seq %d): %v", seq, seq, err)
 		}
 		return "replaced", ""
 	}
-	if err := deleteEntry(stream, seq); err != nil {
+	if err := removeFor(stream, js, p, seq, dl); err != nil {
 		return "stuck", fmt.Sprintf("entry %d was %s, but could not be removed (remove it with dlq purge --seq %d): %v", seq, res.Outcome, seq, err)
 	}
 	return "removed", ""
+}
+
+// removeFor removes an entry for p's destination: the entry itself, or,
+// for a shared one that other destinations still need, the destination
+// from its list (the entry is written again without it, then the old one
+// removed).
+func removeFor(stream jetstream.Stream, js jetstream.JetStream, p *plan.Plan, seq uint64, dl *DeadLetter) error {
+	if dl.Shared {
+		var rest []string
+		for _, d := range dl.Destinations {
+			if d != p.Name {
+				rest = append(rest, d)
+			}
+		}
+		if len(rest) > 0 {
+			again := *dl
+			again.Destinations, again.rewritten = rest, true
+			if err := PublishDeadLetter(context.Background(), js, &again, p.Redactor, p.DLQHeaderBytes()); err != nil {
+				return fmt.Errorf("writing the shared entry for %s: %w", strings.Join(rest, ", "), err)
+			}
+		}
+	}
+	return deleteEntry(stream, seq)
 }
 
 // deleteEntry removes a DLQ entry, trying a few times: a clustered
@@ -328,18 +354,59 @@ func PurgeDeadLetters(ctx context.Context, js jetstream.JetStream, dest string, 
 		return n, nil
 	}
 	n := 0
-	err = eachDeadLetterBySeq(ctx, js, dest, seqs, func(seq uint64, _ *DeadLetter) bool {
+	var perr error
+	err = eachDeadLetterBySeq(ctx, js, dest, seqs, func(seq uint64, dl *DeadLetter) bool {
+		if dl.Shared {
+			perr = fmt.Errorf("entry %d is an invalid event shared by %s: purge it with dlq purge --invalid --seq %d", seq, strings.Join(dl.Destinations, ", "), seq)
+			return false
+		}
 		if e := deleteEntry(s, seq); e != nil {
-			err = e
+			perr = e
 			return false
 		}
 		n++
 		return true
 	})
-	return n, err
+	return n, errors.Join(err, perr)
 }
 
-// CountDeadLetters is how many dead letters a destination has.
+// PurgeInvalid deletes shared entries of invalid events: those of seqs, or
+// all of them. They are shared by every destination that read the event,
+// so this purges them for all.
+func PurgeInvalid(ctx context.Context, js jetstream.JetStream, seqs []uint64) (int, error) {
+	s, err := js.Stream(ctx, DLQStream)
+	if err != nil {
+		return 0, fmt.Errorf("reading the DLQ: %w", err)
+	}
+	if len(seqs) == 0 {
+		info, err := s.Info(ctx, jetstream.WithSubjectFilter(InvalidSubject))
+		if err != nil {
+			return 0, err
+		}
+		if err := s.Purge(ctx, jetstream.WithPurgeSubject(InvalidSubject)); err != nil {
+			return 0, err
+		}
+		return int(info.State.Subjects[InvalidSubject]), nil
+	}
+	n := 0
+	for _, seq := range seqs {
+		raw, err := s.GetMsg(ctx, seq)
+		if err != nil {
+			return n, fmt.Errorf("DLQ entry %d: %w", seq, err)
+		}
+		if raw.Subject != InvalidSubject {
+			return n, fmt.Errorf("DLQ entry %d is not a shared invalid event (%s)", seq, raw.Subject)
+		}
+		if err := deleteEntry(s, seq); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// CountDeadLetters is how many dead letters a destination has of its
+// own; shared entries of invalid events are counted by CountInvalid.
 func CountDeadLetters(ctx context.Context, js jetstream.JetStream, dest string) (int, error) {
 	s, err := js.Stream(ctx, DLQStream)
 	if err != nil {
@@ -350,6 +417,19 @@ func CountDeadLetters(ctx context.Context, js jetstream.JetStream, dest string) 
 		return 0, err
 	}
 	return int(info.State.Subjects[DLQSubject(dest)]), nil
+}
+
+// CountInvalid is how many shared entries of invalid events the DLQ holds.
+func CountInvalid(ctx context.Context, js jetstream.JetStream) (int, error) {
+	s, err := js.Stream(ctx, DLQStream)
+	if err != nil {
+		return 0, fmt.Errorf("reading the DLQ: %w", err)
+	}
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter(InvalidSubject))
+	if err != nil {
+		return 0, err
+	}
+	return int(info.State.Subjects[InvalidSubject]), nil
 }
 
 func (r *ReplayReport) problem(p string) {

@@ -33,7 +33,8 @@ type Options struct {
 
 // Router runs every destination of a config.
 //
-// Lock order: reloadMu, then mu, then a lane's own lock (lane.mu). mu only
+// Lock order: reloadMu, then mu, then a lane's own lock (lane.mu);
+// invalid's lock is a leaf. mu only
 // guards the maps below and is never held across NATS calls, a lane's
 // start or stop, or any other wait; reloadMu serialises reloads (and Stop)
 // and is held across them.
@@ -48,6 +49,7 @@ type Router struct {
 	ready    atomic.Bool
 
 	reloadMu sync.Mutex
+	invalid  seenSet // invalid events this router dead-lettered (stored once)
 
 	mu     sync.Mutex
 	cfg    *config.Config
@@ -102,7 +104,7 @@ func (r *Router) Start(ctx context.Context) (err error) {
 	natsCfg := cfg.Global.NATS // a copy: the caller's config is not changed
 	url := NATSURL(cfg)
 	if url == "" {
-		s, err := StartEmbedded(natsCfg.Embedded, r.opts.DataDir)
+		s, err := StartEmbedded(natsCfg.Embedded, r.opts.DataDir, r.log)
 		if err != nil {
 			return err
 		}
@@ -118,7 +120,10 @@ func (r *Router) Start(ctx context.Context) (err error) {
 			r.Stop()
 		}
 	}()
-	nc, err := Connect(natsCfg, url)
+	wait := natsCfg.ConnectWaitOrDefault()
+	nc, err := ConnectWaiting(ctx, natsCfg, url, wait, func(err error) {
+		r.log.Warn("NATS not reachable yet; waiting for it (/readyz says not ready meanwhile)", "url", redactURL(url), "connect_wait", wait, "err", err)
+	})
 	if err != nil {
 		return err
 	}
@@ -160,7 +165,7 @@ func (r *Router) startLane(ctx context.Context, p *plan.Plan) (*lane, error) {
 	if err != nil {
 		return nil, err
 	}
-	l, err := newLane(r, p, c)
+	l, err := newLane(r, p, c, r.config().Global.Streams.MaxAge.Or(defaultMaxAge))
 	if err != nil {
 		return nil, err
 	}
@@ -225,7 +230,8 @@ func fingerprint(cfg *config.Config, p *plan.Plan) string {
 		L config.Limits
 		F config.Defaults
 		S config.Security
-	}{p.Config, cfg.Global.Limits, cfg.Global.Defaults, cfg.Global.Security})
+		A config.Duration // the expiry watch reads EVENTS' max age
+	}{p.Config, cfg.Global.Limits, cfg.Global.Defaults, cfg.Global.Security, cfg.Global.Streams.MaxAge})
 	return string(b)
 }
 
@@ -344,6 +350,56 @@ func (r *Router) Destinations() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return sortedKeys(r.lanes)
+}
+
+// readersOf lists the enabled destinations that read subject: those an
+// invalid event on it fails for.
+func (r *Router) readersOf(subject string) []string {
+	src := sourceOf(subject)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, name := range sortedKeys(r.plans) {
+		p := r.plans[name]
+		if p.Enabled && (len(p.Sources) == 0 || contains(p.Sources, src)) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// seenSet remembers stream sequences, bounded: forgetting one only costs
+// a second store of an invalid event, which the DLQ's dedupe window
+// usually drops anyway.
+type seenSet struct {
+	mu sync.Mutex
+	m  map[uint64]struct{}
+}
+
+const maxSeen = 100_000
+
+func (s *seenSet) seen(seq uint64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.m[seq]
+	return ok
+}
+
+func (s *seenSet) add(seq uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = map[uint64]struct{}{}
+	}
+	if len(s.m) >= maxSeen {
+		for k := range s.m {
+			delete(s.m, k)
+			if len(s.m) <= maxSeen/2 {
+				break
+			}
+		}
+	}
+	s.m[seq] = struct{}{}
 }
 
 // lane returns a running destination's lane.

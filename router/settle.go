@@ -37,7 +37,7 @@ func (l *lane) complete(d *delivery, results []dispatch.Result) {
 			d.retryReqs = append(d.retryReqs, r.Out)
 		}
 	}
-	l.markDone(d.seq, ended)
+	l.remember(d, ended)
 	l.finish(d)
 }
 
@@ -64,29 +64,7 @@ func (l *lane) sample(d *delivery, o plan.Outbound, res *destinations.Result) {
 // finish settles a delivery whose requests have all ended.
 func (l *lane) finish(d *delivery) {
 	if retry := d.retry; retry != nil {
-		d.tries++
-		delay := l.retryDelay(d, retry)
-		window := l.plan.Policy.RetryWindow
-		if !d.streamTime.IsZero() && time.Since(d.streamTime)+delay > window {
-			reason := fmt.Sprintf("retry window of %s closed: %v", window, dispatch.ResultErr(retry))
-			l.deadLetter(d, DeadLettered, dispatch.StatusReason(retry), reason, append(failedKeys(d.failures), d.lastKey))
-			return
-		}
-		l.r.metrics.Outcome(l.plan.Name, Retried, "")
-		if l.plan.Policy.OrderingUser && l.ctx.Err() == nil {
-			// Hold it: later events of this user wait behind it, others go on.
-			reqs := d.retryReqs
-			l.mu.Lock()
-			d.timer = time.AfterFunc(delay, func() {
-				l.mu.Lock()
-				d.timer = nil
-				l.mu.Unlock()
-				l.dispatch(d, reqs)
-			})
-			l.mu.Unlock()
-			return
-		}
-		l.nak(d, delay)
+		l.retryOrGiveUp(d, retry)
 		return
 	}
 	if len(d.failures) > 0 {
@@ -123,26 +101,17 @@ func failedKeys(fs []plan.Failure) []string {
 	return out
 }
 
-// retryDelay is exponential with equal jitter, from the initial backoff
-// up to the maximum; a tool's Retry-After and an open breaker's cooldown
-// lengthen it.
-func (l *lane) retryDelay(d *delivery, res *destinations.Result) time.Duration {
+// backoff is the lane's own redelivery delay: exponential with equal
+// jitter, from the initial backoff up to the maximum. A tool's Retry-After
+// and an open breaker lengthen it (retryOrGiveUp).
+func (l *lane) backoff(d *delivery) time.Duration {
 	pol := l.plan.Policy
 	base := pol.Backoff
 	for i := 1; i < d.tries && base < pol.BackoffMax; i++ {
 		base *= 2
 	}
 	base = min(base, pol.BackoffMax)
-	delay := base/2 + rand.N(base/2+1)
-	if res.RetryAfter > delay {
-		delay = res.RetryAfter
-	}
-	if res.BreakerOpen {
-		if open, wait := l.sender.Open(); open && wait > delay {
-			delay = wait + rand.N(wait/10+1)
-		}
-	}
-	return delay
+	return base/2 + rand.N(base/2+1)
 }
 
 func (l *lane) nak(d *delivery, delay time.Duration) {
@@ -170,6 +139,15 @@ func (l *lane) deadLetter(d *delivery, o Outcome, code plan.Reason, reason strin
 		// Earlier deliveries happened before this process saw the event.
 		dl.FirstAttempt = d.streamTime
 	}
+	if o == Invalid {
+		// Invalid for every destination that reads it: stored once.
+		dl.Shared, dl.Destinations = true, l.r.readersOf(d.subject)
+		if l.r.invalid.seen(d.seq) {
+			// Another lane of this router wrote it already.
+			l.ackAndSettle(d, o, code, reason)
+			return
+		}
+	}
 	err := PublishDeadLetter(context.Background(), l.r.js, dl, l.plan.Redactor, l.plan.DLQHeaderBytes())
 	if err != nil {
 		l.r.metrics.DLQFailures.WithLabelValues(l.plan.Name).Inc()
@@ -177,6 +155,13 @@ func (l *lane) deadLetter(d *delivery, o Outcome, code plan.Reason, reason strin
 		l.nak(d, 5*time.Second)
 		return
 	}
+	if dl.Shared {
+		l.r.invalid.add(d.seq)
+	}
+	l.ackAndSettle(d, o, code, reason)
+}
+
+func (l *lane) ackAndSettle(d *delivery, o Outcome, code plan.Reason, reason string) {
 	if err := d.msg.Ack(); err != nil {
 		l.log.Warn("ack after dead letter failed (the DLQ dedupes a repeat)", "seq", d.seq, "err", err)
 	}
@@ -206,15 +191,7 @@ func (l *lane) release(d *delivery, final bool) {
 	l.mu.Lock()
 	delete(l.held, d.seq)
 	if final {
-		delete(l.done, d.seq)
-	} else if len(l.done) > 100_000 {
-		// Bound the memory: forgetting only costs a repeated send.
-		for k := range l.done {
-			delete(l.done, k)
-			if len(l.done) <= 50_000 {
-				break
-			}
-		}
+		delete(l.trails, d.seq)
 	}
 	if d.userKey != "" {
 		q := l.queues[d.userKey]
