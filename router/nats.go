@@ -231,7 +231,7 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, s config.Streams
 		// Long enough that the lanes of several routers, and a lane lagging
 		// behind another, write a shared (invalid) entry once.
 		Duplicates: 10 * time.Minute,
-		Replicas:    replicas,
+		Replicas:   replicas,
 	}
 	for _, sc := range []jetstream.StreamConfig{events, dlq} {
 		err := retryJS(ctx, func(ctx context.Context) error {
