@@ -155,13 +155,21 @@ func (p *Plan) outbound(a *PlannedAction, one mappings.Rendered, messageID strin
 		hasCT = hasCT || http.CanonicalHeaderKey(kv[0]) == "Content-Type"
 	}
 	var body []byte
+	form := p.Def != nil && a.Preset != "" && p.Def.BodyEncoding(a.Preset) == destinations.EncodingForm
 	if one.Body != nil {
 		var err error
-		if body, err = encodeJSON(one.Body); err != nil {
+		ct := "application/json"
+		if form {
+			body, err = encodeForm(one.Body)
+			ct = "application/x-www-form-urlencoded"
+		} else {
+			body, err = encodeJSON(one.Body)
+		}
+		if err != nil {
 			return Outbound{}, fmt.Errorf("encoding the body: %w", err)
 		}
 		if !hasCT {
-			h.Set("Content-Type", "application/json")
+			h.Set("Content-Type", ct)
 		}
 	}
 	if p.webhook != nil && a.Batch == nil {
@@ -173,7 +181,7 @@ func (p *Plan) outbound(a *PlannedAction, one mappings.Rendered, messageID strin
 	}
 	return Outbound{
 		Action: a.Name, Key: key, Batch: a.Batch,
-		Req: &destinations.Request{Method: one.Method, URL: one.URL, Header: h, Body: body, Items: 1, Action: a.Name, ValidJSON: body != nil},
+		Req: &destinations.Request{Method: one.Method, URL: one.URL, Header: h, Body: body, Items: 1, Action: a.Name, ValidJSON: body != nil && !form},
 	}, nil
 }
 
