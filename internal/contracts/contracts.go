@@ -9,8 +9,8 @@ import (
 
 	"encoding/json"
 	"fmt"
-	"os"
 	"net/url"
+	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
