@@ -16,5 +16,6 @@ import (
 	_ "github.com/switchyard/switchyard/destinations/catalog/onesignal"
 
 	// Authorizers.
+	_ "github.com/switchyard/switchyard/destinations/catalog/apns"
 	_ "github.com/switchyard/switchyard/destinations/catalog/fcm"
 )
