@@ -18,4 +18,5 @@ import (
 	// Authorizers.
 	_ "github.com/switchyard/switchyard/destinations/catalog/apns"
 	_ "github.com/switchyard/switchyard/destinations/catalog/fcm"
+	_ "github.com/switchyard/switchyard/destinations/catalog/intercom"
 )
