@@ -80,6 +80,31 @@ type RequestDef struct {
 	Method  string            `yaml:"method"`
 	URL     string            `yaml:"url"`
 	Headers map[string]string `yaml:"headers"`
+	// Encoding is how the rendered fields become the body: "json" (the
+	// default, "" too) or "form", application/x-www-form-urlencoded, for
+	// tools that take nothing else (Twilio's Messaging API). A form body
+	// holds flat text, number and boolean fields only; anything else fails
+	// the event for that action with the field named. A preset's encoding
+	// overrides the tool's.
+	Encoding string `yaml:"encoding"`
+}
+
+// Body encodings of RequestDef.Encoding.
+const (
+	EncodingJSON = "json"
+	EncodingForm = "form"
+)
+
+// BodyEncoding is the encoding of a preset's requests: its own, else the
+// tool's, else JSON.
+func (d *Definition) BodyEncoding(preset string) string {
+	if p, ok := d.Preset(preset); ok && p.Request.Encoding != "" {
+		return p.Request.Encoding
+	}
+	if d.Request.Encoding != "" {
+		return d.Request.Encoding
+	}
+	return EncodingJSON
 }
 
 // BatchDef is how a tool takes several events in one request.
@@ -247,10 +272,11 @@ func loadCatalog(fsys fs.FS) (map[string]*Definition, error) {
 }
 
 // defects lists what is wrong with a definition as data: settings whose
-// format means nothing or whose default it refuses, and names no
-// registered quirk answers to (item_errors, auth). Tools register their
-// quirks from their own package's init (destinations/catalog/<tool>); a
-// program links them all by importing destinations/catalog/all.
+// format means nothing or whose default it refuses, request encodings the
+// router does not know, and names no registered quirk answers to
+// (item_errors, auth). Tools register their quirks from their own package's
+// init (destinations/catalog/<tool>); a program links them all by
+// importing destinations/catalog/all.
 func (d *Definition) defects() []string {
 	var bad []string
 	for i := range d.Settings {
@@ -273,10 +299,23 @@ func (d *Definition) defects() []string {
 			bad = append(bad, fmt.Sprintf("item_errors %q is not a registered parser (registered: %s; is destinations/catalog/all imported?)", d.ItemErrors, strings.Join(ItemErrorsParsers(), ", ")))
 		}
 	}
+	for _, enc := range append([]string{d.Request.Encoding}, presetEncodings(d)...) {
+		if enc != "" && enc != EncodingJSON && enc != EncodingForm {
+			bad = append(bad, fmt.Sprintf("request encoding %q is not json or form", enc))
+		}
+	}
 	if d.Auth != "" {
 		if _, err := AuthFor(d.Auth); err != nil {
 			bad = append(bad, fmt.Sprintf("auth: %v (is destinations/catalog/all imported?)", err))
 		}
 	}
 	return bad
+}
+
+func presetEncodings(d *Definition) []string {
+	out := make([]string, 0, len(d.Presets))
+	for _, p := range d.Presets {
+		out = append(out, p.Request.Encoding)
+	}
+	return out
 }

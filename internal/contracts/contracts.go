@@ -9,9 +9,12 @@ import (
 
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -121,6 +124,11 @@ func validateOpenAPI(c *destinations.Contract, body []byte) error {
 	if op.RequestBody == nil || op.RequestBody.Value == nil {
 		return fmt.Errorf("%s %s %s has no request body", c.OpenAPI, c.Method, c.Path)
 	}
+	if form, isText := v.(string); isText {
+		if mt := op.RequestBody.Value.Content.Get("application/x-www-form-urlencoded"); mt != nil && mt.Schema != nil && mt.Schema.Value != nil {
+			return validateForm(c, mt.Schema.Value, form)
+		}
+	}
 	var mt *openapi3.MediaType
 	for _, ct := range []string{"application/json", "application/vnd.api+json"} {
 		if mt = op.RequestBody.Value.Content.Get(ct); mt != nil {
@@ -163,6 +171,56 @@ func validateSchema(path string, body []byte) error {
 		return fmt.Errorf("schema %s: %w", filepath.Base(path), err)
 	}
 	return nil
+}
+
+// validateForm checks an application/x-www-form-urlencoded body (the
+// preview shows it as text) against the operation's form schema: each field
+// is read as the type its property declares (form values are all text on
+// the wire), and a field the schema does not declare is an error, since a
+// tool such as Twilio ignores unknown parameters silently.
+func validateForm(c *destinations.Contract, schema *openapi3.Schema, body string) error {
+	vals, err := url.ParseQuery(body)
+	if err != nil {
+		return fmt.Errorf("body is not form-encoded: %w", err)
+	}
+	obj := map[string]any{}
+	var unknown []string
+	for k, vs := range vals {
+		prop := schema.Properties[k]
+		if prop == nil || prop.Value == nil {
+			unknown = append(unknown, k)
+			continue
+		}
+		obj[k] = formTyped(prop.Value, vs[len(vs)-1])
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		return fmt.Errorf("%s %s: form fields not in the contract: %s", c.OpenAPI, c.Path, strings.Join(unknown, ", "))
+	}
+	if err := schema.VisitJSON(obj, openapi3.MultiErrors()); err != nil {
+		return fmt.Errorf("%s %s: %w", c.OpenAPI, c.Path, err)
+	}
+	return nil
+}
+
+// formTyped reads a form value as its property's declared type; a value
+// that does not parse stays text, so the schema reports it.
+func formTyped(s *openapi3.Schema, v string) any {
+	switch {
+	case s.Type.Is("integer"):
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			return float64(n)
+		}
+	case s.Type.Is("number"):
+		if f, err := strconv.ParseFloat(v, 64); err == nil {
+			return f
+		}
+	case s.Type.Is("boolean"):
+		if b, err := strconv.ParseBool(v); err == nil {
+			return b
+		}
+	}
+	return v
 }
 
 func orDefault(s, d string) string {

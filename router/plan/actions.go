@@ -136,7 +136,20 @@ func (pb *planBuilder) addAction(prefix string, spec mappings.ActionSpec, preset
 		pb.exprErr(prefix, err)
 		return
 	}
-	pb.p.Actions = append(pb.p.Actions, &PlannedAction{Action: a, Batch: batch, Preset: preset, ForEachEmpty: empty})
+	pa := &PlannedAction{Action: a, Batch: batch, Preset: preset, ForEachEmpty: empty}
+	if def := pb.p.Def; def != nil {
+		enc := def.Request.Encoding
+		if preset != "" {
+			enc = def.BodyEncoding(preset)
+		}
+		pa.Form = enc == destinations.EncodingForm
+	}
+	if pa.Form && batch != nil {
+		// A batch body is a JSON array or envelope: form fields cannot join one.
+		pb.errAt(strings.TrimSuffix(prefix, "."), "action %s sends a form-encoded body, which cannot be batched: set batch.disabled", spec.Name)
+		return
+	}
+	pb.p.Actions = append(pb.p.Actions, pa)
 }
 
 // emptyRule is the operator's foreach_empty over the preset's, fail when

@@ -99,6 +99,9 @@ type PlannedAction struct {
 	Preset string
 	// ForEachEmpty is what a foreach yielding no element means.
 	ForEachEmpty ForEachEmpty
+	// Form sends the body form-encoded (the catalog's request.encoding:
+	// form) instead of as JSON.
+	Form bool
 }
 
 // ForEachEmpty is what an action's foreach yielding no element means.

@@ -293,11 +293,18 @@ func (p *Plan) outbound(a *PlannedAction, key string, one mappings.Rendered, mes
 	var body []byte
 	if one.Body != nil {
 		var err error
-		if body, err = encodeJSON(one.Body); err != nil {
+		ct := "application/json"
+		if a.Form {
+			body, err = encodeForm(one.Body)
+			ct = "application/x-www-form-urlencoded"
+		} else {
+			body, err = encodeJSON(one.Body)
+		}
+		if err != nil {
 			return Outbound{}, fmt.Errorf("encoding the body: %w", err)
 		}
 		if !hasCT {
-			h.Set("Content-Type", "application/json")
+			h.Set("Content-Type", ct)
 		}
 	}
 	if p.webhook != nil && a.Batch == nil {
@@ -309,7 +316,7 @@ func (p *Plan) outbound(a *PlannedAction, key string, one mappings.Rendered, mes
 	}
 	return Outbound{
 		Action: a.Name, Key: key, Batch: a.Batch,
-		Req: &destinations.Request{Method: one.Method, URL: one.URL, Header: h, Body: body, Items: 1, Action: a.Name, ValidJSON: body != nil},
+		Req: &destinations.Request{Method: one.Method, URL: one.URL, Header: h, Body: body, Items: 1, Action: a.Name, ValidJSON: body != nil && !a.Form},
 	}, nil
 }
 

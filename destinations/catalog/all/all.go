@@ -11,9 +11,13 @@ import (
 	_ "github.com/switchyard/switchyard/destinations/catalog/amplitude"
 	_ "github.com/switchyard/switchyard/destinations/catalog/braze"
 	_ "github.com/switchyard/switchyard/destinations/catalog/customerio"
+	_ "github.com/switchyard/switchyard/destinations/catalog/expo"
+	_ "github.com/switchyard/switchyard/destinations/catalog/hubspot"
 	_ "github.com/switchyard/switchyard/destinations/catalog/mixpanel"
 	_ "github.com/switchyard/switchyard/destinations/catalog/onesignal"
 
 	// Authorizers.
+	_ "github.com/switchyard/switchyard/destinations/catalog/apns"
 	_ "github.com/switchyard/switchyard/destinations/catalog/fcm"
+	_ "github.com/switchyard/switchyard/destinations/catalog/intercom"
 )
