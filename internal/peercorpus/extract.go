@@ -22,10 +22,16 @@ type Fields struct {
 	Currency string
 	Products []string // product ids
 	TimeMs   *int64
+	// Value is a monetary value the tool records apart from revenue
+	// (GA4's value param of non-purchase events, Klaviyo's value).
+	Value *float64
+	// DedupeID is the key the tool drops duplicates by (Amplitude's
+	// insert_id, Mixpanel's $insert_id, Klaviyo's unique_id, ...).
+	DedupeID string
 }
 
 // FieldNames lists the compared fields, in report order.
-var FieldNames = []string{"identity", "email", "event", "revenue", "price", "quantity", "currency", "product ids", "time"}
+var FieldNames = []string{"identity", "email", "event", "revenue", "price", "quantity", "currency", "product ids", "time", "value", "dedupe id"}
 
 // Extractor reduces one router's requests for one input to Fields. Both
 // routers target the same public API, so one extractor reads both; where
