@@ -2,8 +2,8 @@ package parity_test
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
-	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -14,7 +14,6 @@ import (
 	"github.com/switchyard/switchyard/destinations"
 	"github.com/switchyard/switchyard/internal/nodetool"
 	"github.com/switchyard/switchyard/internal/parity"
-	"github.com/switchyard/switchyard/internal/peercorpus"
 )
 
 var update = flag.Bool("update", false, "rewrite docs/segment-parity.md")
@@ -150,20 +149,27 @@ func compareTool(ctx context.Context, t *testing.T, node, oracleDir, tool string
 		cases = append(cases, prepared{c, p})
 		oracleCases = append(oracleCases, parity.OracleCase{ID: c.ID, Event: p.Delivered})
 	}
-	s.Cases = 0 // Add counts the compared ones
-	s.Cases += s.Invalid
+	s.Cases = s.Invalid // Add counts the compared ones
 	results, err := parity.RunOracle(ctx, node, oracleDir, []parity.OracleTool{{
 		Tool: tool, Destination: f.Segment.Destination, Settings: f.Segment.Settings, Subscriptions: f.Segment.Subscriptions,
 	}}, oracleCases)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// PARITY_DUMP=dir writes both sides' requests per case to dir/<tool>.json,
+	// for whoever adjudicates a difference.
+	var dump []map[string]any
 	for _, pc := range cases {
 		o := parity.Outcome{Case: pc.c.ID}
 		o.Ours, o.OursReason = render(pc.p.Raw, pc.p.Receipt)
 		r := results[tool][pc.c.ID]
 		o.Segment = r.Requests()
 		switch {
+		case strings.HasPrefix(o.OursReason, integrationsOff):
+			// Segment's pipeline honours the integrations object before
+			// any destination runs: the event never reaches the action.
+			o.Segment, r.Actions = nil, nil
+			o.SegmentReason = "filtered by Segment's pipeline: the integrations object turns the destination off"
 		case len(o.Segment) > 0:
 		case len(r.Errors()) > 0:
 			o.SegmentReason = "fails: " + strings.Join(r.Errors(), "; ")
@@ -171,10 +177,21 @@ func compareTool(ctx context.Context, t *testing.T, node, oracleDir, tool string
 			o.SegmentReason = "no subscription takes it"
 		}
 		s.Add(o, f)
+		dump = append(dump, map[string]any{"case": o.Case, "ours": o.Ours, "ours_reason": o.OursReason, "segment": r.Actions, "segment_reason": o.SegmentReason})
 	}
 	s.Stale = f.Stale()
+	if dir := os.Getenv("PARITY_DUMP"); dir != "" {
+		data, _ := json.MarshalIndent(dump, "", "  ")
+		if err := os.WriteFile(filepath.Join(dir, tool+".json"), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return s
 }
+
+// integrationsOff opens switchyard's reason for an event whose
+// integrations object turns the destination off.
+const integrationsOff = "filtered: the event's integrations object"
 
 func sortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
@@ -197,6 +214,3 @@ func reason(outcome, invalid, why string, failures []string) string {
 	}
 	return outcome
 }
-
-var _ = fmt.Sprint
-var _ = peercorpus.Extract

@@ -51,6 +51,7 @@ var Extractors = map[string]Extractor{
 	"sendgrid":   sendgridFields,
 	"mailchimp":  mailchimpFields,
 	"onesignal":  onesignalFields,
+	"airship":    airshipFields,
 }
 
 // Extract applies the tool's extractor; a tool without one yields no fields.
@@ -65,7 +66,19 @@ func amplitudeFields(reqs []Request) Fields {
 	var f Fields
 	var events []map[string]any
 	for _, r := range reqs {
-		for _, e := range list(get(r.Body, "events")) {
+		body := r.Body
+		// The Identify API (/identify) takes a form whose identification
+		// is a JSON text: one user-properties update, or a list of them.
+		if id, ok := get(body, "identification").(string); ok {
+			for _, e := range asList(decodeText(id)) {
+				if m, ok := e.(map[string]any); ok {
+					m["event_type"] = "$identify"
+					events = append(events, m)
+				}
+			}
+			continue
+		}
+		for _, e := range list(get(body, "events")) {
 			if m, ok := e.(map[string]any); ok {
 				events = append(events, m)
 			}
@@ -83,7 +96,12 @@ func amplitudeFields(reqs []Request) Fields {
 	}
 	f.Identity = first(text(main["user_id"]), text(main["device_id"]))
 	f.Email = first(text(get(main, "user_properties", "$set", "email")), text(get(main, "user_properties", "email")))
-	f.Event = text(main["event_type"])
+	// $identify and $groupidentify update properties: Amplitude records
+	// no event for them.
+	if name := text(main["event_type"]); !strings.HasPrefix(name, "$") {
+		f.Event = name
+	}
+	f.DedupeID = text(main["insert_id"])
 	f.Revenue = number(main["revenue"])
 	f.Currency = text(get(main, "event_properties", "currency"))
 	f.TimeMs = millis(main["time"])
@@ -101,12 +119,20 @@ func amplitudeFields(reqs []Request) Fields {
 
 func mixpanelFields(reqs []Request) Fields {
 	var f Fields
-	var event, profile map[string]any
+	var event, profile, merge map[string]any
 	for _, r := range reqs {
-		for _, e := range list(r.Body) {
+		body := r.Body
+		// /track and /engage also take a form whose data is a JSON text.
+		if d, ok := get(body, "data").(string); ok {
+			body = decodeText(d)
+		}
+		for _, e := range asList(body) {
 			m, _ := e.(map[string]any)
 			switch {
 			case m == nil:
+			case text(m["event"]) == "$identify" || text(m["event"]) == "$merge":
+				// An identity merge, not an event Mixpanel reports.
+				merge = m
 			case m["event"] != nil && event == nil:
 				event = m
 			case m["$set"] != nil && profile == nil:
@@ -114,13 +140,20 @@ func mixpanelFields(reqs []Request) Fields {
 			}
 		}
 	}
+	if merge != nil {
+		p := get(merge, "properties")
+		f.Identity = first(text(get(p, "$identified_id")), text(get(p, "distinct_id")), text(get(p, "$anon_id")))
+	}
 	if profile != nil {
 		f.Identity = text(profile["$distinct_id"])
 		f.Email = text(get(profile, "$set", "$email"))
 	}
 	if event != nil {
 		p := get(event, "properties")
-		f.Identity = text(get(p, "distinct_id"))
+		// With Simplified ID Merge an anonymous event may carry its user
+		// as $device_id alone, with an empty distinct_id.
+		f.Identity = first(text(get(p, "distinct_id")), text(get(p, "$user_id")), text(get(p, "$device_id")))
+		f.DedupeID = text(get(p, "$insert_id"))
 		f.Event = text(event["event"])
 		f.Revenue = number(get(p, "revenue"))
 		f.Currency = text(get(p, "currency"))
@@ -142,9 +175,15 @@ func ga4Fields(reqs []Request) Fields {
 		if ev == nil {
 			continue
 		}
-		f.Identity = text(get(b, "client_id"))
+		// GA4 reports under user_id when one is sent (its User-ID
+		// identity), else under the client_id.
+		f.Identity = first(text(get(b, "user_id")), text(get(b, "client_id")))
 		f.Event = text(get(ev, "name"))
-		f.Revenue = number(get(ev, "params", "value"))
+		if f.Event == "purchase" || f.Event == "refund" {
+			f.Revenue = number(get(ev, "params", "value"))
+		} else {
+			f.Value = number(get(ev, "params", "value"))
+		}
 		f.Currency = text(get(ev, "params", "currency"))
 		f.TimeMs = millis(get(b, "timestamp_micros"))
 		f.addProducts(list(get(ev, "params", "items")), "price", "quantity", "item_id")
@@ -199,6 +238,7 @@ func customerioFields(reqs []Request) Fields {
 			f.Email = first(f.Email, text(get(op, "email")), text(get(op, "attributes", "email")), text(get(op, "identifiers", "email")))
 			if name := text(get(op, "name")); name != "" && f.Event == "" && (strings.Contains(path, "events") || get(op, "action") != nil) {
 				f.Event = name
+				f.DedupeID = text(get(op, "id"))
 				f.Revenue = number(first(get(op, "data", "revenue"), get(op, "attributes", "revenue")))
 				f.Currency = text(first(get(op, "data", "currency"), get(op, "attributes", "currency")))
 				f.addProducts(list(first(get(op, "data", "products"), get(op, "attributes", "products"))), "price", "quantity", "product_id")
@@ -234,6 +274,7 @@ func iterableFields(reqs []Request) Fields {
 			if f.TimeMs == nil {
 				f.TimeMs = millis(get(o, "createdAt"))
 			}
+			f.DedupeID = first(f.DedupeID, text(get(o, "id")))
 			f.addProducts(list(get(o, "items")), "price", "quantity", "id")
 		}
 	}
@@ -265,6 +306,7 @@ func klaviyoFields(reqs []Request) Fields {
 		f.Revenue = number(first(get(a, "value"), get(p, "$value"), get(p, "value")))
 		f.Currency = text(first(get(a, "value_currency"), get(p, "currency")))
 		f.TimeMs = millis(get(a, "time"))
+		f.DedupeID = text(get(a, "unique_id"))
 		f.addProduct(text(first(get(p, "ProductID"), get(p, "product_id"))))
 		f.addPrice(first(get(p, "Price"), get(p, "price")))
 		f.addQuantity(first(get(p, "Quantity"), get(p, "quantity")))
@@ -322,6 +364,51 @@ func onesignalFields(reqs []Request) Fields {
 			if f.Event == "" {
 				f.Event = text(get(e, "name"))
 				f.TimeMs = millis(get(e, "timestamp"))
+			}
+		}
+	}
+	return f
+}
+
+// decodeText decodes a JSON text carried inside a form field.
+func decodeText(s string) any {
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber()
+	var v any
+	if dec.Decode(&v) != nil {
+		return nil
+	}
+	return v
+}
+
+// asList is v itself when it is a list, else a list holding v.
+func asList(v any) []any {
+	if l, ok := v.([]any); ok {
+		return l
+	}
+	if v == nil {
+		return nil
+	}
+	return []any{v}
+}
+
+// airshipFields reads Airship's custom events (an array of events) and
+// attribute updates.
+func airshipFields(reqs []Request) Fields {
+	var f Fields
+	for _, r := range reqs {
+		for _, e := range asList(r.Body) {
+			f.Identity = first(f.Identity, text(get(e, "user", "named_user_id")), text(get(e, "user", "channel")),
+				text(get(e, "audience", "named_user_id")))
+			for _, a := range list(get(e, "attributes")) {
+				if text(get(a, "key")) == "email" {
+					f.Email = first(f.Email, text(get(a, "value")))
+				}
+			}
+			if name := text(get(e, "body", "name")); name != "" && f.Event == "" {
+				f.Event = name
+				f.Value = number(get(e, "body", "value"))
+				f.TimeMs = millis(get(e, "occurred"))
 			}
 		}
 	}
