@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -52,7 +53,9 @@ const (
 // Adjudication explains one class of difference: a field, the cases it
 // holds for, and why.
 type Adjudication struct {
-	Field string `yaml:"field"`
+	// Field, or Fields for one reason that holds for several.
+	Field  string   `yaml:"field"`
+	Fields []string `yaml:"fields"`
 	// Cases are case ids; '*' matches any run of characters.
 	Cases []string `yaml:"cases"`
 	// How narrows the entry to one kind of difference: differ, ours-only
@@ -108,8 +111,16 @@ func ReadFile(path string) (*File, error) {
 		if i < len(lines) {
 			a.line = lines[i]
 		}
-		if !knownField(a.Field) {
-			bad(i, "field %q is none of %s", a.Field, strings.Join(peercorpus.FieldNames, ", "))
+		if a.Field != "" {
+			a.Fields = append([]string{a.Field}, a.Fields...)
+		}
+		if len(a.Fields) == 0 {
+			bad(i, "field or fields: the key fields the entry explains")
+		}
+		for _, name := range a.Fields {
+			if !knownField(name) {
+				bad(i, "field %q is none of %s", name, strings.Join(peercorpus.FieldNames, ", "))
+			}
 		}
 		if len(a.Cases) == 0 {
 			bad(i, "cases: at least one case id or pattern")
@@ -185,7 +196,7 @@ func (f *File) Match(caseID, field, how string) *Adjudication {
 		return nil
 	}
 	for _, a := range f.Differences {
-		if a.Field != field || (a.How != "" && a.How != how) {
+		if !slices.Contains(a.Fields, field) || (a.How != "" && a.How != how) {
 			continue
 		}
 		for _, p := range a.patterns {
@@ -203,7 +214,7 @@ func (f *File) Stale() []string {
 	var out []string
 	for i, a := range f.Differences {
 		if a.Matched == 0 {
-			out = append(out, fmt.Sprintf("%s:%d: differences[%d] (%s, %s) matches no difference any more: remove it", f.path, a.line, i, a.Field, strings.Join(a.Cases, ", ")))
+			out = append(out, fmt.Sprintf("%s:%d: differences[%d] (%s; %s) matches no difference any more: remove it", f.path, a.line, i, strings.Join(a.Fields, ", "), strings.Join(a.Cases, ", ")))
 		}
 	}
 	return out

@@ -83,8 +83,9 @@ func TestSegmentParity(t *testing.T) {
 		if s.After() < minAfter {
 			t.Errorf("%s: %.1f%% key-field agreement after adjudication, under %.0f%%", tool, s.After(), minAfter)
 		}
-		t.Logf("%s: %d cases, agreement %.1f%% before adjudication, %.1f%% after; %d unadjudicated",
-			tool, s.Cases-s.Invalid, s.Before(), s.After(), len(s.Unadjudicated()))
+		shop, _ := s.SourceBefore("ecommerce")
+		t.Logf("%s: %d cases, agreement %.1f%% before adjudication (%.1f%% on the e-commerce corpus), %.1f%% after; %d unadjudicated",
+			tool, s.Cases-s.Invalid, s.Before(), shop, s.After(), len(s.Unadjudicated()))
 	}
 	md := parity.Markdown(header, scores)
 	if *update {
@@ -125,7 +126,7 @@ func parityFiles(t *testing.T, oracleDir string) map[string]*parity.File {
 // compareTool runs the tool's cases through both sides and scores them.
 func compareTool(ctx context.Context, t *testing.T, node, oracleDir, tool string, f *parity.File, corpus []parity.Case) *parity.ToolScore {
 	t.Helper()
-	s := &parity.ToolScore{Tool: tool, Destination: f.Segment.Destination}
+	s := &parity.ToolScore{Tool: tool, Destination: f.Segment.Destination, Why: f.Segment.Why}
 	render := ours(t, tool, f)
 	type prepared struct {
 		c parity.Case

@@ -29,7 +29,9 @@ type Difference struct {
 // ToolScore tallies a tool's comparison.
 type ToolScore struct {
 	Tool, Destination string
-	Cases             int
+	// Why explains how Segment's side is set up, when parity.yaml says.
+	Why   string
+	Cases int
 	// Invalid cases are refused by the intake and reach neither side.
 	Invalid int
 	// Rendered by either or both sides.
@@ -37,9 +39,24 @@ type ToolScore struct {
 	// Compared counts (case, field) pairs either side sent; Agree those
 	// where both sent the same value.
 	Compared, Agree int
-	Differences     []Difference
+	// Sources tallies Compared and Agree per corpus ("golden", "peer",
+	// "ecommerce"): the first part of the case id.
+	Sources     map[string]*Tally
+	Differences []Difference
 	// Stale are adjudications that matched nothing.
 	Stale []string
+}
+
+// Tally counts compared and agreeing (case, field) pairs.
+type Tally struct{ Compared, Agree int }
+
+// SourceBefore is the agreement before adjudication on one corpus.
+func (s *ToolScore) SourceBefore(source string) (float64, bool) {
+	t := s.Sources[source]
+	if t == nil || t.Compared == 0 {
+		return 0, false
+	}
+	return pct(t.Agree, t.Compared), true
 }
 
 // Add compares one outcome, field by field, and adjudicates each
@@ -57,14 +74,25 @@ func (s *ToolScore) Add(o Outcome, f *File) {
 	default:
 		s.Neither++
 	}
+	if s.Sources == nil {
+		s.Sources = map[string]*Tally{}
+	}
+	source, _, _ := strings.Cut(o.Case, "/")
+	src := s.Sources[source]
+	if src == nil {
+		src = &Tally{}
+		s.Sources[source] = src
+	}
 	a, b := peercorpus.Extract(s.Tool, o.Ours), peercorpus.Extract(s.Tool, o.Segment)
 	for i, ag := range peercorpus.Compare(a, b) {
 		if ag == peercorpus.Neither {
 			continue
 		}
 		s.Compared++
+		src.Compared++
 		if ag == peercorpus.Agree {
 			s.Agree++
+			src.Agree++
 			continue
 		}
 		d := Difference{Case: o.Case, Field: peercorpus.FieldNames[i], Ours: a.Show(i), Segment: b.Show(i)}
@@ -144,11 +172,23 @@ func pct(n, of int) float64 {
 func Markdown(header string, scores []*ToolScore) string {
 	var b strings.Builder
 	b.WriteString(header)
-	b.WriteString("\n## Summary\n\n| tool | Segment destination | cases | rendered by both / ours only / Segment only / neither | fields compared | agreement before adjudication | after | quirks + conventions | defects (fixed elsewhere) | unadjudicated |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	b.WriteString("\n## Summary\n\n| tool | Segment destination | cases | rendered by both / ours only / Segment only / neither | fields compared | agreement before adjudication | before, per corpus: golden / peer / e-commerce | after adjudication | quirks + conventions | defects (fixed elsewhere) | unadjudicated |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, s := range scores {
-		fmt.Fprintf(&b, "| %s | %s | %d | %d / %d / %d / %d | %d | %.1f%% | %.1f%% | %d | %d | %d |\n",
+		var per []string
+		for _, src := range []string{"golden", "peer", "ecommerce"} {
+			if p, ok := s.SourceBefore(src); ok {
+				per = append(per, fmt.Sprintf("%.1f%%", p))
+			} else {
+				per = append(per, "–")
+			}
+		}
+		before, after := fmt.Sprintf("%.1f%%", s.Before()), fmt.Sprintf("%.1f%%", s.After())
+		if s.Compared == 0 {
+			before, after = "no key field", "no key field"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %d | %d / %d / %d / %d | %d | %s | %s | %s | %d | %d | %d |\n",
 			s.Tool, s.Destination, s.Cases-s.Invalid, s.Both, s.OursOnly, s.SegmentOnly, s.Neither, s.Compared,
-			s.Before(), s.After(), s.Accepted(), s.Defects(), len(s.Unadjudicated()))
+			before, strings.Join(per, " / "), after, s.Accepted(), s.Defects(), len(s.Unadjudicated()))
 	}
 	for _, s := range scores {
 		fmt.Fprintf(&b, "\n## %s\n\n", s.Tool)
@@ -157,6 +197,9 @@ func Markdown(header string, scores []*ToolScore) string {
 			fmt.Fprintf(&b, " (and %d refused by the intake, compared on neither side)", s.Invalid)
 		}
 		fmt.Fprintf(&b, "; %d (case, field) pairs sent by either side, %d equal.\n", s.Compared, s.Agree)
+		if s.Why != "" {
+			fmt.Fprintf(&b, "\n%s\n", strings.Join(strings.Fields(s.Why), " "))
+		}
 		if len(s.Differences) == 0 {
 			b.WriteString("\nNo difference.\n")
 			continue
@@ -173,21 +216,16 @@ func Markdown(header string, scores []*ToolScore) string {
 			}
 			groups[d.Adjudication] = append(groups[d.Adjudication], d)
 		}
-		sort.SliceStable(order, func(i, j int) bool {
-			if order[i].Field != order[j].Field {
-				return fieldIndex(order[i].Field) < fieldIndex(order[j].Field)
-			}
-			return order[i].line < order[j].line
-		})
+		sort.SliceStable(order, func(i, j int) bool { return order[i].line < order[j].line })
 		for _, a := range order {
-			why := cell(a.Why)
+			why := cellN(a.Why, 1000)
 			if a.Doc != "" {
 				why += " ([doc](" + a.Doc + "))"
 			}
 			if a.FixedBy != "" {
 				why += " Fixed by: " + cell(a.FixedBy) + "."
 			}
-			fmt.Fprintf(&b, "| %s | %s | %d | %s | %s |\n", a.Field, a.Kind, len(groups[a]), why, examples(groups[a]))
+			fmt.Fprintf(&b, "| %s | %s | %d | %s | %s |\n", strings.Join(a.Fields, ", "), a.Kind, len(groups[a]), why, examples(groups[a]))
 		}
 		for _, d := range s.Unadjudicated() {
 			fmt.Fprintf(&b, "| %s | **unadjudicated** | 1 | | %s |\n", d.Field, examples([]Difference{d}))
@@ -206,7 +244,7 @@ func examples(ds []Difference) string {
 			out = append(out, fmt.Sprintf("and %d more", len(ds)-maxExamples))
 			break
 		}
-		out = append(out, fmt.Sprintf("`%s`: %s → %s", d.Case, cell(quote(d.Ours)), cell(quote(d.Segment))))
+		out = append(out, fmt.Sprintf("`%s` %s: %s → %s", d.Case, d.Field, cell(quote(d.Ours)), cell(quote(d.Segment))))
 	}
 	return strings.Join(out, "; ")
 }
@@ -218,19 +256,13 @@ func quote(s string) string {
 	return fmt.Sprintf("%q", s)
 }
 
-func cell(s string) string {
+func cell(s string) string { return cellN(s, 160) }
+
+// cellN is s on one table cell line, cut to n characters.
+func cellN(s string, n int) string {
 	s = strings.Join(strings.Fields(s), " ")
-	if r := []rune(s); len(r) > 160 {
-		s = string(r[:160]) + "…"
+	if r := []rune(s); len(r) > n {
+		s = string(r[:n]) + "…"
 	}
 	return strings.ReplaceAll(s, "|", `\|`)
-}
-
-func fieldIndex(name string) int {
-	for i, n := range peercorpus.FieldNames {
-		if n == name {
-			return i
-		}
-	}
-	return len(peercorpus.FieldNames)
 }

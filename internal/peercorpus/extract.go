@@ -234,7 +234,7 @@ func customerioFields(reqs []Request) Fields {
 		}
 		for _, op := range ops {
 			f.Identity = first(f.Identity, text(get(op, "identifiers", "id")), text(get(op, "identifiers", "email")),
-				text(get(op, "identifiers", "cio_id")), text(get(op, "anonymous_id")))
+				text(get(op, "identifiers", "cio_id")), text(get(op, "identifiers", "anonymous_id")), text(get(op, "anonymous_id")))
 			f.Email = first(f.Email, text(get(op, "email")), text(get(op, "attributes", "email")), text(get(op, "identifiers", "email")))
 			if name := text(get(op, "name")); name != "" && f.Event == "" && (strings.Contains(path, "events") || get(op, "action") != nil) {
 				f.Event = name
