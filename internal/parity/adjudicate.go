@@ -35,7 +35,33 @@ type File struct {
 		Settings map[string]any `yaml:"settings"`
 	} `yaml:"ours"`
 	Differences []*Adjudication `yaml:"differences"`
-	path        string
+	// KnownDefects are switchyard defects the comparison cannot score
+	// (Segment sends nothing either), each fixed elsewhere: listed in the
+	// report until the case no longer shows it.
+	KnownDefects []*KnownDefect `yaml:"known_defects"`
+	path         string
+}
+
+// KnownDefect is a case where switchyard is wrong although no key field
+// differs.
+type KnownDefect struct {
+	Case string `yaml:"case"`
+	// OursReason is a part of switchyard's reason that shows the defect.
+	OursReason string `yaml:"ours_reason"`
+	Why        string `yaml:"why"`
+	FixedBy    string `yaml:"fixed_by"`
+	// Seen is set when the run still shows the defect.
+	Seen bool `yaml:"-"`
+}
+
+// CheckKnownDefect marks the known defects of a case that its outcome
+// still shows.
+func (f *File) CheckKnownDefect(caseID, oursReason string) {
+	for _, k := range f.KnownDefects {
+		if k.Case == caseID && strings.Contains(oursReason, k.OursReason) {
+			k.Seen = true
+		}
+	}
 }
 
 // The kinds of adjudication.
@@ -106,6 +132,11 @@ func ReadFile(path string) (*File, error) {
 	}
 	if f.Segment.Destination == "" {
 		errs = append(errs, fmt.Errorf("%s: segment.destination is required", path))
+	}
+	for i, k := range f.KnownDefects {
+		if k.Case == "" || k.OursReason == "" || strings.TrimSpace(k.Why) == "" || k.FixedBy == "" {
+			errs = append(errs, fmt.Errorf("%s: known_defects[%d]: case, ours_reason, why and fixed_by are required", path, i))
+		}
 	}
 	for i, a := range f.Differences {
 		if i < len(lines) {
@@ -212,6 +243,11 @@ func (f *File) Match(caseID, field, how string) *Adjudication {
 // defect, or a difference that went away, must leave the file.
 func (f *File) Stale() []string {
 	var out []string
+	for i, k := range f.KnownDefects {
+		if !k.Seen {
+			out = append(out, fmt.Sprintf("%s: known_defects[%d] (%s): switchyard's reason no longer says %q: the defect is fixed, remove it", f.path, i, k.Case, k.OursReason))
+		}
+	}
 	for i, a := range f.Differences {
 		if a.Matched == 0 {
 			out = append(out, fmt.Sprintf("%s:%d: differences[%d] (%s; %s) matches no difference any more: remove it", f.path, a.line, i, strings.Join(a.Fields, ", "), strings.Join(a.Cases, ", ")))

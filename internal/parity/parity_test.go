@@ -126,7 +126,7 @@ func parityFiles(t *testing.T, oracleDir string) map[string]*parity.File {
 // compareTool runs the tool's cases through both sides and scores them.
 func compareTool(ctx context.Context, t *testing.T, node, oracleDir, tool string, f *parity.File, corpus []parity.Case) *parity.ToolScore {
 	t.Helper()
-	s := &parity.ToolScore{Tool: tool, Destination: f.Segment.Destination, Why: f.Segment.Why}
+	s := &parity.ToolScore{Tool: tool, Destination: f.Segment.Destination, Why: f.Segment.Why, KnownDefects: f.KnownDefects}
 	render := ours(t, tool, f)
 	type prepared struct {
 		c parity.Case
@@ -178,6 +178,7 @@ func compareTool(ctx context.Context, t *testing.T, node, oracleDir, tool string
 			o.SegmentReason = "no subscription takes it"
 		}
 		s.Add(o, f)
+		f.CheckKnownDefect(o.Case, o.OursReason)
 		dump = append(dump, map[string]any{"case": o.Case, "ours": o.Ours, "ours_reason": o.OursReason, "segment": r.Actions, "segment_reason": o.SegmentReason})
 	}
 	s.Stale = f.Stale()

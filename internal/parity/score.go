@@ -30,8 +30,10 @@ type Difference struct {
 type ToolScore struct {
 	Tool, Destination string
 	// Why explains how Segment's side is set up, when parity.yaml says.
-	Why   string
-	Cases int
+	Why string
+	// KnownDefects are listed in the report as they are.
+	KnownDefects []*KnownDefect
+	Cases        int
 	// Invalid cases are refused by the intake and reach neither side.
 	Invalid int
 	// Rendered by either or both sides.
@@ -199,6 +201,12 @@ func Markdown(header string, scores []*ToolScore) string {
 		fmt.Fprintf(&b, "; %d (case, field) pairs sent by either side, %d equal.\n", s.Compared, s.Agree)
 		if s.Why != "" {
 			fmt.Fprintf(&b, "\n%s\n", strings.Join(strings.Fields(s.Why), " "))
+		}
+		if len(s.KnownDefects) > 0 {
+			b.WriteString("\nKnown defects, where no key field differs because Segment sends nothing either:\n\n")
+			for _, k := range s.KnownDefects {
+				fmt.Fprintf(&b, "- `%s` (switchyard: %q): %s Fixed by: %s.\n", k.Case, k.OursReason, strings.Join(strings.Fields(k.Why), " "), k.FixedBy)
+			}
 		}
 		if len(s.Differences) == 0 {
 			b.WriteString("\nNo difference.\n")
