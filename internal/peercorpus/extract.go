@@ -190,10 +190,10 @@ func brazeFields(reqs []Request) Fields {
 		b := r.Body
 		for _, kind := range []string{"attributes", "events", "purchases"} {
 			for _, o := range list(get(b, kind)) {
-				f.Identity = first(f.Identity, text(get(o, "external_id")), text(get(o, "user_alias", "alias_name")), text(get(o, "braze_id")))
-				if kind == "attributes" {
-					f.Email = first(f.Email, text(get(o, "email")))
-				}
+				// Braze also files objects by email alone (an identifier since
+				// 2023, https://www.braze.com/docs/api/endpoints/user_data/post_user_track/).
+				f.Identity = first(f.Identity, text(get(o, "external_id")), text(get(o, "user_alias", "alias_name")), text(get(o, "braze_id")), text(get(o, "email")))
+				f.Email = first(f.Email, text(get(o, "email")))
 			}
 		}
 		if e := get(list(get(b, "events")), "0"); e != nil && f.Event == "" {
