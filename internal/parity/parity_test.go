@@ -142,7 +142,6 @@ func compareTool(ctx context.Context, t *testing.T, node, oracleDir, tool string
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.Cases++
 		if p.Invalid != "" {
 			s.Invalid++
 			continue
@@ -150,7 +149,7 @@ func compareTool(ctx context.Context, t *testing.T, node, oracleDir, tool string
 		cases = append(cases, prepared{c, p})
 		oracleCases = append(oracleCases, parity.OracleCase{ID: c.ID, Event: p.Delivered})
 	}
-	s.Cases = s.Invalid // Add counts the compared ones
+	s.Cases = s.Invalid // and Add counts each compared one
 	results, err := parity.RunOracle(ctx, node, oracleDir, []parity.OracleTool{{
 		Tool: tool, Destination: f.Segment.Destination, Settings: f.Segment.Settings, Subscriptions: f.Segment.Subscriptions,
 	}}, oracleCases)
