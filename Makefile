@@ -7,7 +7,7 @@ SINK      ?= 127.0.0.1:9000
 FUZZTIME  ?= 15s
 PKGS      := ./...
 
-.PHONY: all build run sink publish-example test test-short vet fmt-check bench fuzz peer-report schema docs clean
+.PHONY: all build run sink publish-example test test-short vet fmt-check bench fuzz peer-report parity-report schema docs clean
 
 all: build
 
@@ -55,6 +55,11 @@ bench:
 
 peer-report:
 	$(GO) test ./internal/peercorpus -run TestPeerReport -count=1 -v -update
+
+# docs/segment-parity.md: the catalog against Segment's own destinations
+# (needs Node.js; installs the oracle's pinned npm packages on first run).
+parity-report:
+	$(GO) test ./internal/parity -run TestSegmentParity -count=1 -v -update
 
 schema: build
 	$(BIN) schema --out docs/schema

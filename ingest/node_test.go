@@ -8,10 +8,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/switchyard/switchyard/internal/nodetool"
 	"github.com/switchyard/switchyard/mappings"
 )
 
@@ -30,21 +30,17 @@ type nodeReport struct {
 // real @segment/analytics-node, pointed at the intake with nothing changed
 // but host, and checks what arrives in NATS.
 func TestAnalyticsNodeClient(t *testing.T) {
-	node, errNode := exec.LookPath("node")
-	npm, errNpm := exec.LookPath("npm")
-	if errNode != nil || errNpm != nil {
-		t.Skip("skipping: node and npm must be on PATH to run @segment/analytics-node against the intake (install Node.js >= 20)")
-	}
+	tools := nodetool.Require(t, "run @segment/analytics-node against the intake")
 	dir, err := filepath.Abs("nodetest")
 	if err != nil {
 		t.Fatal(err)
 	}
-	installNodeModules(t, npm, dir)
+	tools.Install(t, dir)
 
 	h := start(t, withRealClock()) // the client stamps real times
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "send.mjs")
+	cmd := exec.CommandContext(ctx, tools.Node, "send.mjs")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "SWITCHYARD_HOST="+h.url, "SWITCHYARD_WRITE_KEY="+keyWeb)
 	var stdout, stderr bytes.Buffer
@@ -129,56 +125,6 @@ func TestAnalyticsNodeClient(t *testing.T) {
 	}
 	if byType["track:anonymous"]["anonymousId"] != "anon-7" {
 		t.Errorf("anonymous track %v", byType["track:anonymous"])
-	}
-}
-
-// installNodeModules runs npm ci in dir unless node_modules already holds
-// the pinned @segment/analytics-node, so repeated runs cost nothing.
-func installNodeModules(t *testing.T, npm, dir string) {
-	t.Helper()
-	// Packages' tests run in parallel processes; another one may be
-	// installing into the same folder (cmd/switchyard's end-to-end test).
-	lock, err := os.OpenFile(filepath.Join(dir, ".install.lock"), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		t.Fatal(err)
-	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN) //nolint:errcheck
-	var pkg struct {
-		Dependencies map[string]string `json:"dependencies"`
-	}
-	readJSON(t, filepath.Join(dir, "package.json"), &pkg)
-	want := pkg.Dependencies["@segment/analytics-node"]
-	installed := filepath.Join(dir, "node_modules", "@segment", "analytics-node", "package.json")
-	if _, err := os.Stat(installed); err == nil {
-		var got struct {
-			Version string `json:"version"`
-		}
-		readJSON(t, installed, &got)
-		if got.Version == want {
-			return
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund", "--prefer-offline")
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("npm ci in %s: %v\n%s", dir, err, out)
-	}
-}
-
-func readJSON(t *testing.T, path string, v any) {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(data, v); err != nil {
-		t.Fatalf("%s: %v", path, err)
 	}
 }
 

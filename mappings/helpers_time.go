@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -109,4 +110,64 @@ func init() {
 		"Returns t as Unix milliseconds, as Amplitude's `time` takes it.",
 		`unixMillis(timestamp)`,
 		func(t time.Time) any { return t.UnixMilli() })
+}
+
+// dateTimeText is an ISO-8601 date with a time: the texts formatTimes
+// converts. A date alone ("2024-11-05") is left as it is, as Segment's own
+// Iterable destination leaves it.
+var dateTimeText = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}`)
+
+// formatTimes returns v with every ISO-8601 date-time text inside it, at
+// any depth of objects and lists, written in layout in UTC. Nothing is
+// changed in place.
+func formatTimes(v any, layout string) any {
+	switch x := v.(type) {
+	case string:
+		if !dateTimeText.MatchString(strings.TrimSpace(x)) {
+			return x
+		}
+		if t, ok := ParseTime(strings.TrimSpace(x)); ok {
+			return t.UTC().Format(layout)
+		}
+		return x
+	case time.Time:
+		return x.UTC().Format(layout)
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = formatTimes(e, layout)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = formatTimes(e, layout)
+		}
+		return out
+	}
+	return v
+}
+
+func init() {
+	register(Helper{
+		Name: "formatTimes",
+		Fn: func(params ...any) (any, error) {
+			if len(params) != 2 {
+				return nil, fmt.Errorf("formatTimes: want (value, layout), got %d arguments", len(params))
+			}
+			layout, ok := params[1].(string)
+			if !ok || strings.TrimSpace(layout) == "" {
+				return nil, fmt.Errorf("formatTimes: the layout must be a Go time layout such as \"2006-01-02 15:04:05 -07:00\", not %s", kindOf(params[1]))
+			}
+			return formatTimes(params[0], layout), nil
+		},
+		Types:     []any{new(func(any, string) any)},
+		Signature: `formatTimes(v any, layout string) any`,
+		Doc: "Returns v with every ISO-8601 date-time text in it (at any depth of objects and lists; a time without " +
+			"a zone is UTC) rewritten in layout, a Go time layout, in UTC. Date-only texts (\"2024-11-05\") and every " +
+			"other value are left as they are; v is not changed. For tools that segment on dates only in their own " +
+			"format: Iterable's is \"2006-01-02 15:04:05 -07:00\" (yyyy-MM-dd HH:mm:ss ZZ, " +
+			"https://support.iterable.com/hc/en-us/articles/208183076-Field-Data-Types).",
+		Example: `formatTimes(traits, "2006-01-02 15:04:05 -07:00")`,
+	})
 }

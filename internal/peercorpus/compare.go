@@ -51,6 +51,8 @@ func Compare(ours, peer Fields) []Agreement {
 		strs(ours.Currency, peer.Currency, true),
 		agreement(len(ours.Products) > 0, len(peer.Products) > 0, sameStrings(ours.Products, peer.Products)),
 		times(ours.TimeMs, peer.TimeMs),
+		nums(ours.Value, peer.Value),
+		strs(ours.DedupeID, peer.DedupeID, false),
 	}
 }
 
@@ -129,6 +131,12 @@ func (f Fields) Show(i int) string {
 		if f.TimeMs != nil {
 			return time.UnixMilli(*f.TimeMs).UTC().Format(time.RFC3339Nano)
 		}
+	case "value":
+		if f.Value != nil {
+			return strconv.FormatFloat(*f.Value, 'f', -1, 64)
+		}
+	case "dedupe id":
+		return f.DedupeID
 	}
 	return ""
 }

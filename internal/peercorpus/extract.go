@@ -1,14 +1,6 @@
 package peercorpus
 
-import (
-	"encoding/json"
-	"math"
-	"net/url"
-	"strconv"
-	"strings"
-
-	"github.com/switchyard/switchyard/mappings"
-)
+import "strings"
 
 // Fields are the Segment semantics a tool's requests carry, reduced to a
 // form both routers' requests can be compared in.
@@ -22,10 +14,16 @@ type Fields struct {
 	Currency string
 	Products []string // product ids
 	TimeMs   *int64
+	// Value is a monetary value the tool records apart from revenue
+	// (GA4's value param of non-purchase events, Klaviyo's value).
+	Value *float64
+	// DedupeID is the key the tool drops duplicates by (Amplitude's
+	// insert_id, Mixpanel's $insert_id, Klaviyo's unique_id, ...).
+	DedupeID string
 }
 
 // FieldNames lists the compared fields, in report order.
-var FieldNames = []string{"identity", "email", "event", "revenue", "price", "quantity", "currency", "product ids", "time"}
+var FieldNames = []string{"identity", "email", "event", "revenue", "price", "quantity", "currency", "product ids", "time", "value", "dedupe id"}
 
 // Extractor reduces one router's requests for one input to Fields. Both
 // routers target the same public API, so one extractor reads both; where
@@ -45,6 +43,7 @@ var Extractors = map[string]Extractor{
 	"sendgrid":   sendgridFields,
 	"mailchimp":  mailchimpFields,
 	"onesignal":  onesignalFields,
+	"airship":    airshipFields,
 }
 
 // Extract applies the tool's extractor; a tool without one yields no fields.
@@ -59,7 +58,19 @@ func amplitudeFields(reqs []Request) Fields {
 	var f Fields
 	var events []map[string]any
 	for _, r := range reqs {
-		for _, e := range list(get(r.Body, "events")) {
+		body := r.Body
+		// The Identify API (/identify) takes a form whose identification
+		// is a JSON text: one user-properties update, or a list of them.
+		if id, ok := get(body, "identification").(string); ok {
+			for _, e := range asList(decodeText(id)) {
+				if m, ok := e.(map[string]any); ok {
+					m["event_type"] = "$identify"
+					events = append(events, m)
+				}
+			}
+			continue
+		}
+		for _, e := range list(get(body, "events")) {
 			if m, ok := e.(map[string]any); ok {
 				events = append(events, m)
 			}
@@ -77,7 +88,12 @@ func amplitudeFields(reqs []Request) Fields {
 	}
 	f.Identity = first(text(main["user_id"]), text(main["device_id"]))
 	f.Email = first(text(get(main, "user_properties", "$set", "email")), text(get(main, "user_properties", "email")))
-	f.Event = text(main["event_type"])
+	// $identify and $groupidentify update properties: Amplitude records
+	// no event for them.
+	if name := text(main["event_type"]); !strings.HasPrefix(name, "$") {
+		f.Event = name
+	}
+	f.DedupeID = text(main["insert_id"])
 	f.Revenue = number(main["revenue"])
 	f.Currency = text(get(main, "event_properties", "currency"))
 	f.TimeMs = millis(main["time"])
@@ -95,12 +111,20 @@ func amplitudeFields(reqs []Request) Fields {
 
 func mixpanelFields(reqs []Request) Fields {
 	var f Fields
-	var event, profile map[string]any
+	var event, profile, merge map[string]any
 	for _, r := range reqs {
-		for _, e := range list(r.Body) {
+		body := r.Body
+		// /track and /engage also take a form whose data is a JSON text.
+		if d, ok := get(body, "data").(string); ok {
+			body = decodeText(d)
+		}
+		for _, e := range asList(body) {
 			m, _ := e.(map[string]any)
 			switch {
 			case m == nil:
+			case text(m["event"]) == "$identify" || text(m["event"]) == "$merge":
+				// An identity merge, not an event Mixpanel reports.
+				merge = m
 			case m["event"] != nil && event == nil:
 				event = m
 			case m["$set"] != nil && profile == nil:
@@ -108,13 +132,20 @@ func mixpanelFields(reqs []Request) Fields {
 			}
 		}
 	}
+	if merge != nil {
+		p := get(merge, "properties")
+		f.Identity = first(text(get(p, "$identified_id")), text(get(p, "distinct_id")), text(get(p, "$anon_id")))
+	}
 	if profile != nil {
 		f.Identity = text(profile["$distinct_id"])
 		f.Email = text(get(profile, "$set", "$email"))
 	}
 	if event != nil {
 		p := get(event, "properties")
-		f.Identity = text(get(p, "distinct_id"))
+		// With Simplified ID Merge an anonymous event may carry its user
+		// as $device_id alone, with an empty distinct_id.
+		f.Identity = first(text(get(p, "distinct_id")), text(get(p, "$user_id")), text(get(p, "$device_id")))
+		f.DedupeID = text(get(p, "$insert_id"))
 		f.Event = text(event["event"])
 		f.Revenue = number(get(p, "revenue"))
 		f.Currency = text(get(p, "currency"))
@@ -136,9 +167,15 @@ func ga4Fields(reqs []Request) Fields {
 		if ev == nil {
 			continue
 		}
-		f.Identity = text(get(b, "client_id"))
+		// GA4 reports under user_id when one is sent (its User-ID
+		// identity), else under the client_id.
+		f.Identity = first(text(get(b, "user_id")), text(get(b, "client_id")))
 		f.Event = text(get(ev, "name"))
-		f.Revenue = number(get(ev, "params", "value"))
+		if f.Event == "purchase" || f.Event == "refund" {
+			f.Revenue = number(get(ev, "params", "value"))
+		} else {
+			f.Value = number(get(ev, "params", "value"))
+		}
 		f.Currency = text(get(ev, "params", "currency"))
 		f.TimeMs = millis(get(b, "timestamp_micros"))
 		f.addProducts(list(get(ev, "params", "items")), "price", "quantity", "item_id")
@@ -153,10 +190,10 @@ func brazeFields(reqs []Request) Fields {
 		b := r.Body
 		for _, kind := range []string{"attributes", "events", "purchases"} {
 			for _, o := range list(get(b, kind)) {
-				f.Identity = first(f.Identity, text(get(o, "external_id")), text(get(o, "user_alias", "alias_name")), text(get(o, "braze_id")))
-				if kind == "attributes" {
-					f.Email = first(f.Email, text(get(o, "email")))
-				}
+				// Braze also files objects by email alone (an identifier since
+				// 2023, https://www.braze.com/docs/api/endpoints/user_data/post_user_track/).
+				f.Identity = first(f.Identity, text(get(o, "external_id")), text(get(o, "user_alias", "alias_name")), text(get(o, "braze_id")), text(get(o, "email")))
+				f.Email = first(f.Email, text(get(o, "email")))
 			}
 		}
 		if e := get(list(get(b, "events")), "0"); e != nil && f.Event == "" {
@@ -189,10 +226,11 @@ func customerioFields(reqs []Request) Fields {
 		}
 		for _, op := range ops {
 			f.Identity = first(f.Identity, text(get(op, "identifiers", "id")), text(get(op, "identifiers", "email")),
-				text(get(op, "identifiers", "cio_id")), text(get(op, "anonymous_id")))
+				text(get(op, "identifiers", "cio_id")), text(get(op, "identifiers", "anonymous_id")), text(get(op, "anonymous_id")))
 			f.Email = first(f.Email, text(get(op, "email")), text(get(op, "attributes", "email")), text(get(op, "identifiers", "email")))
 			if name := text(get(op, "name")); name != "" && f.Event == "" && (strings.Contains(path, "events") || get(op, "action") != nil) {
 				f.Event = name
+				f.DedupeID = text(get(op, "id"))
 				f.Revenue = number(first(get(op, "data", "revenue"), get(op, "attributes", "revenue")))
 				f.Currency = text(first(get(op, "data", "currency"), get(op, "attributes", "currency")))
 				f.addProducts(list(first(get(op, "data", "products"), get(op, "attributes", "products"))), "price", "quantity", "product_id")
@@ -228,6 +266,7 @@ func iterableFields(reqs []Request) Fields {
 			if f.TimeMs == nil {
 				f.TimeMs = millis(get(o, "createdAt"))
 			}
+			f.DedupeID = first(f.DedupeID, text(get(o, "id")))
 			f.addProducts(list(get(o, "items")), "price", "quantity", "id")
 		}
 	}
@@ -259,6 +298,7 @@ func klaviyoFields(reqs []Request) Fields {
 		f.Revenue = number(first(get(a, "value"), get(p, "$value"), get(p, "value")))
 		f.Currency = text(first(get(a, "value_currency"), get(p, "currency")))
 		f.TimeMs = millis(get(a, "time"))
+		f.DedupeID = text(get(a, "unique_id"))
 		f.addProduct(text(first(get(p, "ProductID"), get(p, "product_id"))))
 		f.addPrice(first(get(p, "Price"), get(p, "price")))
 		f.addQuantity(first(get(p, "Quantity"), get(p, "quantity")))
@@ -322,151 +362,25 @@ func onesignalFields(reqs []Request) Fields {
 	return f
 }
 
-func (f *Fields) addPrice(v any) {
-	if n := number(v); n != nil {
-		f.Prices = append(f.Prices, *n)
-	}
-}
-
-func (f *Fields) addQuantity(v any) {
-	if n := number(v); n != nil {
-		f.Quantity = append(f.Quantity, *n)
-	}
-}
-
-func (f *Fields) addProduct(id string) {
-	if id != "" {
-		f.Products = append(f.Products, id)
-	}
-}
-
-func (f *Fields) addProducts(items []any, price, quantity, id string) {
-	for _, it := range items {
-		f.addPrice(get(it, price))
-		f.addQuantity(get(it, quantity))
-		f.addProduct(text(first(get(it, id), get(it, "sku"))))
-	}
-}
-
-// get walks maps by key and lists by index ("0").
-func get(v any, path ...string) any {
-	for _, p := range path {
-		switch x := v.(type) {
-		case map[string]any:
-			v = x[p]
-		case []any:
-			i, err := strconv.Atoi(p)
-			if err != nil || i < 0 || i >= len(x) {
-				return nil
+// airshipFields reads Airship's custom events (an array of events) and
+// attribute updates.
+func airshipFields(reqs []Request) Fields {
+	var f Fields
+	for _, r := range reqs {
+		for _, e := range asList(r.Body) {
+			f.Identity = first(f.Identity, text(get(e, "user", "named_user_id")), text(get(e, "user", "channel")),
+				text(get(e, "audience", "named_user_id")))
+			for _, a := range list(get(e, "attributes")) {
+				if text(get(a, "key")) == "email" {
+					f.Email = first(f.Email, text(get(a, "value")))
+				}
 			}
-			v = x[i]
-		default:
-			return nil
+			if name := text(get(e, "body", "name")); name != "" && f.Event == "" {
+				f.Event = name
+				f.Value = number(get(e, "body", "value"))
+				f.TimeMs = millis(get(e, "occurred"))
+			}
 		}
 	}
-	return v
-}
-
-func list(v any) []any {
-	l, _ := v.([]any)
-	return l
-}
-
-// first returns the first argument that is neither nil nor "".
-func first[T comparable](vs ...T) T {
-	var zero T
-	for _, v := range vs {
-		if v != zero {
-			return v
-		}
-	}
-	return zero
-}
-
-// text prints ids and names the way both routers send them.
-func text(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return ""
-	case string:
-		return strings.TrimSpace(x)
-	case json.Number:
-		return x.String()
-	case float64:
-		return strconv.FormatFloat(x, 'f', -1, 64)
-	case int:
-		return strconv.Itoa(x)
-	case int64:
-		return strconv.FormatInt(x, 10)
-	case bool:
-		return strconv.FormatBool(x)
-	}
-	return ""
-}
-
-// number reads a number, or a string holding one.
-func number(v any) *float64 {
-	var f float64
-	var err error
-	switch x := v.(type) {
-	case json.Number:
-		f, err = x.Float64()
-	case float64:
-		f = x
-	case int:
-		f = float64(x)
-	case int64:
-		f = float64(x)
-	case string:
-		f, err = strconv.ParseFloat(strings.TrimSpace(x), 64)
-	default:
-		return nil
-	}
-	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-		return nil
-	}
-	return &f
-}
-
-// millis reads a time as Unix milliseconds: an ISO-8601 string, or a Unix
-// time in seconds, milliseconds or microseconds (told apart by magnitude).
-func millis(v any) *int64 {
-	if s, ok := v.(string); ok {
-		if t, ok := mappings.ParseTime(s); ok {
-			ms := t.UnixMilli()
-			return &ms
-		}
-	}
-	n := number(v)
-	if n == nil || *n <= 0 {
-		return nil
-	}
-	x := *n
-	switch {
-	case x > 1e14: // microseconds
-		x /= 1e3
-	case x < 1e11: // seconds
-		x *= 1e3
-	}
-	ms := int64(math.Round(x))
-	return &ms
-}
-
-func urlPath(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return raw
-	}
-	if p, err := url.PathUnescape(u.EscapedPath()); err == nil {
-		return p
-	}
-	return u.Path
-}
-
-func cut(s, sep string) (string, bool) {
-	i := strings.Index(s, sep)
-	if i < 0 {
-		return "", false
-	}
-	return s[i+len(sep):], true
+	return f
 }

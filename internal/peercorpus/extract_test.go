@@ -31,9 +31,12 @@ func TestCompareToleratesWholeSecondTimesAndFormats(t *testing.T) {
 	ms := func(v int64) *int64 { return &v }
 	f := func(v float64) *float64 { return &v }
 	ours := Fields{Identity: "u1", Email: "A@x.io", Revenue: f(48), Prices: []float64{19, 3}, Products: []string{"a", "b"}, TimeMs: ms(1597383030118)}
-	peer := Fields{Identity: "u1", Email: "a@x.io", Revenue: f(48.0001), Prices: []float64{3, 19}, Products: []string{"b", "a"}, TimeMs: ms(1597383030000), Event: "x"}
+	ours.Value, ours.DedupeID = f(10), "m-1"
+	peer := Fields{Identity: "u1", Email: "a@x.io", Revenue: f(48.0001), Prices: []float64{3, 19}, Products: []string{"b", "a"}, TimeMs: ms(1597383030000), Event: "x",
+		Value: f(10.001), DedupeID: "M-1"}
 	got := Compare(ours, peer)
-	want := []Agreement{Agree, Agree, PeerOnly, Agree, Agree, Neither, Neither, Agree, Agree}
+	// Dedupe ids compare with case: "m-1" and "M-1" are two events to the tool.
+	want := []Agreement{Agree, Agree, PeerOnly, Agree, Agree, Neither, Neither, Agree, Agree, Agree, Differ}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Compare = %v, want %v", got, want)
 	}
@@ -85,5 +88,32 @@ func TestNormaliseReasonCutsExpressionSourceAndIDs(t *testing.T) {
 	got = NormaliseReason("invalid event: event 84e26acc-56a5: field groupId: a group call needs a groupId")
 	if got != "invalid event: field groupId: a group call needs a groupId" {
 		t.Errorf("got %q", got)
+	}
+}
+
+// Segment's shapes: Amplitude's /identify form, Mixpanel's form data and
+// $identify merge, GA4's user_id, Airship's custom events.
+func TestExtractReadsSegmentShapes(t *testing.T) {
+	amp := Extract("amplitude", []Request{{URL: "https://api2.amplitude.com/identify", Body: map[string]any{
+		"identification": `{"user_id":"u1","user_properties":{"email":"a@x.io"}}`}}})
+	if amp.Identity != "u1" || amp.Email != "a@x.io" || amp.Event != "" {
+		t.Errorf("amplitude /identify: %+v", amp)
+	}
+	mp := Extract("mixpanel", []Request{
+		{URL: "https://api.mixpanel.com/track", Body: map[string]any{"data": `{"event":"$identify","properties":{"$identified_id":"u2","$anon_id":"a2"}}`}},
+		{URL: "https://api.mixpanel.com/import", Body: []any{map[string]any{"event": "Signed Up", "properties": map[string]any{"distinct_id": "", "$device_id": "a2", "$insert_id": "i-1"}}}},
+	})
+	if mp.Identity != "a2" || mp.Event != "Signed Up" || mp.DedupeID != "i-1" {
+		t.Errorf("mixpanel: %+v", mp)
+	}
+	ga := Extract("ga4", []Request{{Body: map[string]any{"client_id": "anon", "user_id": "u3",
+		"events": []any{map[string]any{"name": "add_to_cart", "params": map[string]any{"value": 5.0}}}}}})
+	if ga.Identity != "u3" || ga.Value == nil || *ga.Value != 5 || ga.Revenue != nil {
+		t.Errorf("ga4: %+v", ga)
+	}
+	ua := Extract("airship", []Request{{Body: []any{map[string]any{"user": map[string]any{"named_user_id": "u4"},
+		"occurred": "2025-01-02T03:04:05", "body": map[string]any{"name": "purchased", "value": 12.5}}}}})
+	if ua.Identity != "u4" || ua.Event != "purchased" || ua.Value == nil || ua.TimeMs == nil {
+		t.Errorf("airship: %+v", ua)
 	}
 }

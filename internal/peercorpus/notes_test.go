@@ -46,8 +46,8 @@ var notes = map[string]map[string]string{
 		"time":  "Deliberate: switchyard takes the client's originalTimestamp (skew-corrected) when it differs from `timestamp`; the peer reads `timestamp`.",
 	},
 	"ga4": {
-		"identity":    "Deliberate: client_id is the anonymousId; the peer prefers its own context.externalId ga4ClientId, a vendor field (README).",
-		"event":       "Deliberate: Checkout Step Completed and Product Shared are not e-commerce events GA4 maps; switchyard sends them as custom events (checkout_step_completed, product_shared) where the peer picks add_shipping_info and share.",
+		"identity":    "Deliberate: GA4 files an event under its user_id (the userId) when there is one, else its client_id (the anonymousId, else the userId); the peer prefers its own context.externalId ga4ClientId, a vendor field (README).",
+		"event":       "Deliberate: Checkout Step Completed and Product Shared are not e-commerce events GA4 maps; switchyard sends them as custom events named as Segment does (Checkout_Step_Completed, Product_Shared) where the peer picks add_shipping_info and share.",
 		"revenue":     "Deliberate: value is properties.value, else revenue, else total (Segment's value(): revenue is what GA4's value measures); the peer takes total. With both a product at the top of properties and a products list, items come from the list and value is their sum.",
 		"price":       "Deliberate: custom events carry scalar params only; the peer also adds items[] to them (view_search_results, checkout step events).",
 		"quantity":    "Deliberate: as for price.",
