@@ -1,10 +1,12 @@
 package router_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -195,8 +197,14 @@ delivery:
 }
 
 func TestRestartMidStreamLosesNothing(t *testing.T) {
-	tl := newTool(t, func(int, *http.Request, []byte) (int, http.Header, string) {
-		time.Sleep(2 * time.Millisecond)
+	// The tool takes the first 50 events, then answers 503 until released:
+	// the router is stopped with events still unacknowledged, which the
+	// test checks before the restart (the precondition of the test).
+	var open atomic.Bool
+	tl := newTool(t, func(n int, _ *http.Request, _ []byte) (int, http.Header, string) {
+		if n > 50 && !open.Load() {
+			return 503, nil, "not now"
+		}
 		return 200, nil, "{}"
 	})
 	e := newEnv(t, "", map[string]string{"hook": fmt.Sprintf("type: webhook\nstart: all\nsettings:\n  url: %s\n", tl.URL) + fast})
@@ -208,13 +216,18 @@ func TestRestartMidStreamLosesNothing(t *testing.T) {
 	waitFor(t, 20*time.Second, func() bool { return e.count("hook", router.Delivered) >= 50 }, func() string { return e.outcomes("hook") })
 	r.Stop()
 	first := e.count("hook", router.Delivered)
+	c, err := e.js.Consumer(context.Background(), router.EventsStream, router.ConsumerName("hook"))
+	must(t, err)
+	info, err := c.Info(context.Background())
+	must(t, err)
+	if pending := info.NumPending + uint64(info.NumAckPending); pending == 0 || first >= n {
+		t.Fatalf("the first router settled everything before the stop (delivered %d, pending %d): the restart is not tested", first, pending)
+	}
+	open.Store(true)
 	e.start()
 	waitFor(t, 30*time.Second, func() bool { return len(uniq(tl.delivered())) == n }, func() string {
 		return fmt.Sprintf("tool has %d of %d distinct events", len(uniq(tl.delivered())), n)
 	})
-	if first >= n {
-		t.Logf("first router delivered everything before the stop (%d); the restart path was not exercised", first)
-	}
 	if dups := len(tl.delivered()) - n; dups > 0 {
 		t.Logf("%d events delivered twice (at least once allows it)", dups)
 	}
@@ -229,7 +242,13 @@ func TestSourcesFilterWhatADestinationReads(t *testing.T) {
 	e.publish("web", track("from-web", "u1", "Clicked", nil))
 	e.publish("ios", track("from-ios", "u1", "Clicked", nil))
 	e.waitSettled("hook", 1, 10*time.Second)
-	time.Sleep(200 * time.Millisecond)
+	// Nothing else is on its way: the consumer holds nothing more.
+	c, err := e.js.Consumer(context.Background(), router.EventsStream, router.ConsumerName("hook"))
+	must(t, err)
+	waitFor(t, 10*time.Second, func() bool {
+		info, err := c.Info(context.Background())
+		return err == nil && info.NumPending+uint64(info.NumAckPending) == 0
+	}, func() string { return "the consumer still holds messages" })
 	if got := tl.delivered(); len(got) != 1 || got[0] != "from-ios" {
 		t.Errorf("got %v, want only from-ios", got)
 	}
