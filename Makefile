@@ -6,8 +6,9 @@ DATA      ?= ./data
 SINK      ?= 127.0.0.1:9000
 FUZZTIME  ?= 15s
 PKGS      := ./...
+PROMTOOL  ?= promtool
 
-.PHONY: all build run sink publish-example test test-short vet fmt-check bench fuzz peer-report schema docs clean
+.PHONY: all build run sink publish-example test test-short vet fmt-check rules-check bench fuzz peer-report schema docs clean
 
 all: build
 
@@ -32,7 +33,7 @@ publish-example: build
 
 # The full suite, with the race detector. Node.js tests (a real Segment
 # client) install their npm packages on first run.
-test: vet fmt-check
+test: vet fmt-check rules-check
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 	$(MAKE) fuzz FUZZTIME=$(FUZZTIME)
 
@@ -45,6 +46,17 @@ vet:
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+# The Prometheus alerting rules: promtool checks them, and runs their unit
+# tests (each alert firing on a synthetic series). CI installs promtool
+# (.ci/run) and fails without it; locally it is skipped with a note.
+rules-check:
+	@if ! command -v $(PROMTOOL) >/dev/null 2>&1; then \
+	  if [ "$$CI" = true ]; then echo "rules-check: promtool not found (.ci/run installs Debian's prometheus package)"; exit 1; fi; \
+	  echo "rules-check: promtool not found, skipping the alert rule checks (apt-get install prometheus)"; exit 0; \
+	fi; \
+	$(PROMTOOL) check rules deploy/prometheus/switchyard-alerts.yml && \
+	$(PROMTOOL) test rules deploy/prometheus/switchyard-alerts.test.yml
 
 # Each fuzzer briefly (CI); run longer locally with FUZZTIME=10m.
 fuzz:
