@@ -7,19 +7,25 @@ SINK      ?= 127.0.0.1:9000
 FUZZTIME  ?= 15s
 PKGS      := ./...
 PROMTOOL  ?= promtool
+# --version prints these (cmd/switchyard/version.go); without git, the Go
+# toolchain's build info is the fallback.
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS   := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
 .PHONY: all build run sink publish-example test test-short vet fmt-check rules-check bench fuzz peer-report schema docs clean
 
 all: build
 
 build:
-	$(GO) build -o $(BIN) ./cmd/switchyard
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/switchyard
 
-# The quickstart: embedded NATS + the router on examples/quickstart, and a
+# The quickstart: embedded NATS + the router on examples/quickstart (admin
+# on 127.0.0.1:8088, the Segment HTTP intake on 127.0.0.1:8080), and a
 # local sink on $(SINK) printing every request the destinations send.
-# Publish a first event from another terminal with `make publish-example`.
+# Send a first event from another terminal: README.md's quickstart.
 run: build
-	@echo "switchyard quickstart: sink on http://$(SINK), admin on http://127.0.0.1:8088 (Ctrl-C stops both)"
+	@echo "switchyard quickstart: sink on http://$(SINK), admin on http://127.0.0.1:8088, intake on http://127.0.0.1:8080 (Ctrl-C stops both)"
 	@$(BIN) sink --listen $(SINK) & sink=$$!; \
 	trap 'kill $$sink 2>/dev/null' EXIT INT TERM; \
 	$(BIN) serve --config $(CONFIG) --data $(DATA)

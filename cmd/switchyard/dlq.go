@@ -4,11 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -17,42 +17,137 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/spf13/cobra"
 
 	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/router"
 )
 
-func runDLQ(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		fmt.Fprintln(stderr, "usage: switchyard dlq list|replay|purge --config DIR --destination NAME [flags]")
-		return 2
+func newDLQCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "dlq",
+		Short: "List, replay or purge a destination's dead letters",
+		Long: `A destination's dead letters are the events it could not deliver: a permanent
+4xx, a retry window that closed, an event the mapping could not render. Each
+entry in the DLQ stream (subject dlq.<destination>) holds the original event
+with the reason, status, attempts and the start of the response.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			// No subcommand: the usage, on stderr, as a usage error.
+			fmt.Fprint(cmd.ErrOrStderr(), cmd.UsageString())
+			return exitCode(exitUsage)
+		},
 	}
-	sub, args := args[0], args[1:]
-	fs := flag.NewFlagSet("dlq "+sub, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dir := fs.String("config", ".", "config directory")
-	dest := fs.String("destination", "", "destination name (required)")
-	limit := fs.Int("limit", 0, "at most this many entries (0: all)")
-	since := fs.Duration("since", 0, "only entries dead-lettered within this long (e.g. 2h)")
-	asJSON := fs.Bool("json", false, "list: one JSON object per entry")
-	yes := fs.Bool("yes", false, "purge: really delete")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	cmd.AddCommand(newDLQListCmd(), newDLQReplayCmd(), newDLQPurgeCmd())
+	return cmd
+}
+
+// dlqFlags are the flags every dlq subcommand takes.
+func dlqFlags(cmd *cobra.Command, dir, dest *string) {
+	addConfigFlag(cmd, dir, "switchyard.yaml and destinations/*.yaml, and where NATS is")
+	cmd.Flags().StringVar(dest, "destination", "", "destination name (required)")
+	_ = cmd.MarkFlagRequired("destination")
+	_ = cmd.RegisterFlagCompletionFunc("destination", completeDestinations)
+}
+
+// checkDestName refuses a name that cannot be a destination before NATS is
+// asked: it would be part of a subject.
+func checkDestName(dest string, stderr io.Writer) bool {
+	if !config.NamePattern.MatchString(dest) {
+		fmt.Fprintf(stderr, "dlq: --destination %q: want lowercase letters, digits, - and _\n", dest)
+		return false
 	}
-	if !config.NamePattern.MatchString(*dest) {
-		fmt.Fprintln(stderr, "dlq: --destination is required")
-		return 2
+	return true
+}
+
+func newDLQListCmd() *cobra.Command {
+	var (
+		dir, dest string
+		limit     int
+		since     time.Duration
+		asJSON    bool
+	)
+	cmd := &cobra.Command{
+		Use:   "list --destination NAME",
+		Short: "List a destination's dead letters, oldest first",
+		Long: `list prints one line per dead letter (time, status, actions, messageId,
+reason), or with --json one JSON object per entry holding the event too.
+
+Exit status: 0; 1 when NATS is unreachable or the DLQ cannot be read.`,
+		Example: "  switchyard dlq list --config examples/quickstart --destination crm --since 2h",
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !checkDestName(dest, cmd.ErrOrStderr()) {
+				return exitCode(exitUsage)
+			}
+			return exitWith(dlqList(dir, dest, limit, since, asJSON, cmd.OutOrStdout(), cmd.ErrOrStderr()))
+		},
 	}
-	switch sub {
-	case "list":
-		return dlqList(*dir, *dest, *limit, *since, *asJSON, stdout, stderr)
-	case "replay":
-		return dlqReplay(*dir, *dest, *limit, *since, stdout, stderr)
-	case "purge":
-		return dlqPurge(*dir, *dest, *yes, stdout, stderr)
+	dlqFlags(cmd, &dir, &dest)
+	cmd.Flags().IntVar(&limit, "limit", 0, "at most this many entries (0: all)")
+	cmd.Flags().DurationVar(&since, "since", 0, "only entries dead-lettered within this long (e.g. 2h)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object per entry, with the event")
+	return cmd
+}
+
+func newDLQReplayCmd() *cobra.Command {
+	var (
+		dir, dest string
+		limit     int
+		since     time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "replay --destination NAME",
+		Short: "Re-deliver a destination's dead letters to it, and to nothing else",
+		Long: `replay re-delivers dead letters to their destination only, with the
+destination's current config (fix it, then replay). An entry is removed once
+its event was delivered (or is now filtered or unmatched); one that fails again
+is replaced by an entry with the new reason. The replay runs in this process,
+not in the router: its counts are printed when it ends, and are not in the
+router's switchyard_events_total. SIGINT or SIGTERM stops it early and loses
+nothing: at worst an event is sent twice.
+
+Exit status: 0; 1 when an entry failed again or NATS is unreachable; 130 when
+interrupted.`,
+		Example: "  switchyard dlq replay --config examples/quickstart --destination crm",
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !checkDestName(dest, cmd.ErrOrStderr()) {
+				return exitCode(exitUsage)
+			}
+			return exitWith(dlqReplay(dir, dest, limit, since, cmd.OutOrStdout(), cmd.ErrOrStderr()))
+		},
 	}
-	fmt.Fprintf(stderr, "dlq: unknown subcommand %q (want list, replay or purge)\n", sub)
-	return 2
+	dlqFlags(cmd, &dir, &dest)
+	cmd.Flags().IntVar(&limit, "limit", 0, "at most this many entries (0: all)")
+	cmd.Flags().DurationVar(&since, "since", 0, "only entries dead-lettered within this long (e.g. 2h)")
+	return cmd
+}
+
+func newDLQPurgeCmd() *cobra.Command {
+	var (
+		dir, dest string
+		yes       bool
+	)
+	cmd := &cobra.Command{
+		Use:   "purge --destination NAME --yes",
+		Short: "Delete a destination's dead letters (says how many without --yes)",
+		Long: `purge deletes every dead letter of a destination. Without --yes it only says
+how many it would delete, and exits 1.
+
+Exit status: 0 after purging; 1 without --yes, or when NATS is unreachable.`,
+		Example: "  switchyard dlq purge --config examples/quickstart --destination crm --yes",
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !checkDestName(dest, cmd.ErrOrStderr()) {
+				return exitCode(exitUsage)
+			}
+			return exitWith(dlqPurge(dir, dest, yes, cmd.OutOrStdout(), cmd.ErrOrStderr()))
+		},
+	}
+	dlqFlags(cmd, &dir, &dest)
+	cmd.Flags().BoolVar(&yes, "yes", false, "really delete")
+	return cmd
 }
 
 // dlqEntries calls fn with each entry of a destination present when it
@@ -130,7 +225,7 @@ func dlqList(dir, dest string, limit int, since time.Duration, asJSON bool, stdo
 	if !asJSON {
 		fmt.Fprintln(tw, "FAILED AT\tSTATUS\tACTIONS\tMESSAGE ID\tREASON")
 	}
-	n := 0
+	n, cut := 0, 0
 	err := dlqEntries(context.Background(), js, dest, limit, since, func(seq uint64, dl *router.DeadLetter) bool {
 		n++
 		if asJSON {
@@ -145,8 +240,15 @@ func dlqList(dir, dest string, limit int, since time.Duration, asJSON bool, stdo
 		reason := dl.Reason
 		if len(reason) > 120 {
 			reason = reason[:117] + "..."
+			cut++
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", dl.FailedAt.Local().Format(time.DateTime), dl.Status, strings.Join(dl.Actions, ","), dl.MessageID, reason)
+		// Status 0: no HTTP answer (the mapping failed, or the tool was
+		// unreachable); the reason says which.
+		status := "-"
+		if dl.Status != 0 {
+			status = fmt.Sprint(dl.Status)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", dl.FailedAt.Local().Format(time.DateTime), status, strings.Join(dl.Actions, ","), dl.MessageID, reason)
 		return true
 	})
 	tw.Flush()
@@ -155,6 +257,9 @@ func dlqList(dir, dest string, limit int, since time.Duration, asJSON bool, stdo
 		return 1
 	}
 	fmt.Fprintf(stderr, "%d dead letter(s) for %s\n", n, dest)
+	if cut > 0 {
+		fmt.Fprintf(stderr, "%d reason(s) shortened: --json shows them whole, with the event and the response\n", cut)
+	}
 	return 0
 }
 
@@ -295,9 +400,15 @@ func dlqReplay(dir, dest string, limit int, since time.Duration, stdout, stderr 
 		total += n
 	}
 	fmt.Fprintf(stdout, "replayed %d dead letter(s) of %s\n", total, dest)
-	for k, n := range counts {
-		fmt.Fprintf(stdout, "  %6d  %s\n", n, k)
+	kinds := make([]string, 0, len(counts))
+	for k := range counts {
+		kinds = append(kinds, k)
 	}
+	sort.Strings(kinds)
+	for _, k := range kinds {
+		fmt.Fprintf(stdout, "  %6d  %s\n", counts[k], k)
+	}
+	fmt.Fprintln(stdout, replayCountsNote)
 	if err != nil {
 		fmt.Fprintln(stderr, "dlq:", err)
 		return 1

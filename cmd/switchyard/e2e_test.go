@@ -27,13 +27,23 @@ import (
 
 var binPath string
 
+// testVersion and testCommit are stamped into the binary under test.
+var (
+	testVersion = "v0.0.0-e2e"
+	testCommit  string
+)
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "switchyard-e2e")
 	if err != nil {
 		panic(err)
 	}
 	binPath = filepath.Join(dir, "switchyard")
-	build := exec.Command("go", "build", "-race", "-o", binPath, ".")
+	// Stamped as the Makefile stamps it, so --version can be checked.
+	if out, err := exec.Command("git", "rev-parse", "HEAD").Output(); err == nil {
+		testCommit = strings.TrimSpace(string(out))
+	}
+	build := exec.Command("go", "build", "-race", "-ldflags", "-X main.version="+testVersion+" -X main.commit="+testCommit, "-o", binPath, ".")
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {
 		panic("building the binary: " + err.Error())

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -17,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/switchyard/switchyard/config"
@@ -54,6 +54,10 @@ func connectFor(cfg *config.Config) (*nats.Conn, jetstream.JetStream, error) {
 // loadConfigOnly loads a config directory for commands that need NATS
 // settings and destinations but do not route.
 func loadConfigOnly(dir string, stderr io.Writer) (*config.Config, bool) {
+	if d, none := noConfig(dir); none {
+		fmt.Fprintln(stderr, d.String())
+		return nil, false
+	}
 	cfg, diags := config.Load(dir, config.Options{})
 	if cfg == nil || diags.Err() != nil {
 		for _, d := range diags.Errors() {
@@ -127,15 +131,50 @@ func (r *rejects) print(w io.Writer) {
 	}
 }
 
-func runPublish(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("publish", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dir := fs.String("config", ".", "config directory (for NATS settings and source names)")
-	source := fs.String("source", "", "source id: events go to events.<source>.<type> (required)")
-	window := fs.Int("window", 256, "publishes awaiting JetStream's ack at most")
-	if err := fs.Parse(args); err != nil {
-		return 2
+func newPublishCmd() *cobra.Command {
+	var o publishOptions
+	cmd := &cobra.Command{
+		Use:   "publish --source NAME [FILE|-]",
+		Short: "Publish events (NDJSON or a JSON array) to a source",
+		Long: `publish reads events from FILE (a JSON object, a JSON array of objects or
+NDJSON; stdin when FILE is - or absent), checks each as the router would, and
+publishes it to events.<source>.<type> on the NATS of the config directory,
+with Nats-Msg-Id set to its messageId: JetStream drops an event published
+twice within its dedupe window. An event without messageId gets a generated
+one (publishing it again then makes a second event).
+
+Every event is accounted for: published, duplicate, rejected (with the reason
+and the event's position), or not acknowledged within --ack-timeout. When
+JetStream stops acknowledging, or has no stream for the subject, publish stops
+reading and says what was not published. SIGINT or SIGTERM stops it the same
+way, after waiting for the acks of what was sent (a second Ctrl-C quits at
+once).
+
+Exit status: 0 when every event was published or a duplicate; 1 when one was
+rejected or not acknowledged, the input is not JSON, or NATS is unreachable;
+2 on a bad flag; 130 when interrupted.`,
+		Example: `  switchyard publish --config examples/quickstart --source web examples/quickstart/events.ndjson
+  cat backfill.ndjson | switchyard publish --source web -`,
+		Args: atMostOneFile,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return exitWith(runPublish(o, args, cmd.OutOrStdout(), cmd.ErrOrStderr()))
+		},
 	}
+	addConfigFlag(cmd, &o.dir, "for NATS settings and source names")
+	cmd.Flags().StringVar(&o.source, "source", "", "source id: events go to events.<source>.<type> (required)")
+	_ = cmd.MarkFlagRequired("source")
+	_ = cmd.RegisterFlagCompletionFunc("source", completeSources)
+	cmd.Flags().IntVar(&o.window, "window", 256, "publishes awaiting JetStream's ack at most")
+	return cmd
+}
+
+type publishOptions struct {
+	dir, source string
+	window      int
+}
+
+func runPublish(o publishOptions, args []string, stdout, stderr io.Writer) int {
+	dir, source, window := &o.dir, &o.source, &o.window
 	if !config.NamePattern.MatchString(*source) {
 		fmt.Fprintln(stderr, "publish: --source is required: lowercase letters, digits, - and _")
 		return 2
@@ -154,7 +193,7 @@ func runPublish(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
-	in, name, err := openInput(fs.Args())
+	in, name, err := openInput(args)
 	if err != nil {
 		fmt.Fprintln(stderr, "publish:", err)
 		return 1
