@@ -1,16 +1,17 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -165,128 +166,68 @@ rejected or not acknowledged, the input is not JSON, or NATS is unreachable;
 	_ = cmd.MarkFlagRequired("source")
 	_ = cmd.RegisterFlagCompletionFunc("source", completeSources)
 	cmd.Flags().IntVar(&o.window, "window", 256, "publishes awaiting JetStream's ack at most")
+	cmd.Flags().DurationVar(&o.ackTimeout, "ack-timeout", 30*time.Second, "how long one publish waits for JetStream's ack before publish gives up")
 	return cmd
 }
 
 type publishOptions struct {
 	dir, source string
 	window      int
+	ackTimeout  time.Duration
 }
 
 func runPublish(o publishOptions, args []string, stdout, stderr io.Writer) int {
-	dir, source, window := &o.dir, &o.source, &o.window
-	if !config.NamePattern.MatchString(*source) {
-		fmt.Fprintln(stderr, "publish: --source is required: lowercase letters, digits, - and _")
-		return 2
+	if !config.NamePattern.MatchString(o.source) {
+		fmt.Fprintf(stderr, "publish: --source %q: want lowercase letters, digits, - and _\n", o.source)
+		return exitUsage
 	}
-	cfg, ok := loadConfigOnly(*dir, stderr)
+	if o.ackTimeout <= 0 {
+		fmt.Fprintln(stderr, "publish: --ack-timeout must be above 0")
+		return exitUsage
+	}
+	cfg, ok := loadConfigOnly(o.dir, stderr)
 	if !ok {
-		return 1
+		return exitFailure
 	}
 	if len(cfg.Global.Sources) > 0 {
 		known := false
 		for _, s := range cfg.Global.Sources {
-			known = known || s.Name == *source
+			known = known || s.Name == o.source
 		}
 		if !known {
-			fmt.Fprintf(stderr, "publish: source %q is not declared in %s\n", *source, config.GlobalFile)
-			return 1
+			fmt.Fprintf(stderr, "publish: source %q is not declared in %s\n", o.source, config.GlobalFile)
+			return exitFailure
 		}
 	}
 	in, name, err := openInput(args)
 	if err != nil {
 		fmt.Fprintln(stderr, "publish:", err)
-		return 1
+		return exitFailure
 	}
 	defer in.Close()
 	nc, _, err := connectFor(cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "publish:", err)
-		return 1
+		return exitFailure
 	}
 	defer nc.Close()
-
-	ajs, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(max(*window, 1)))
+	window := max(o.window, 1)
+	// Without an ack timeout a future whose ack never comes (a server that
+	// stopped answering, a subject some non-JetStream subscriber swallows)
+	// would never resolve, and publish would wait forever.
+	ajs, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(window), jetstream.WithPublishAsyncTimeout(o.ackTimeout))
 	if err != nil {
 		fmt.Fprintln(stderr, "publish:", err)
-		return 1
+		return exitFailure
 	}
-	lim := mappings.Limits{MaxBytes: cfg.Global.Limits.MaxEventBytes, MaxDepth: cfg.Global.Limits.MaxDepth, MaxProperties: cfg.Global.Limits.MaxProperties}
-	bar := newBar(stderr, -1, "publishing "+name)
-	var (
-		rej                  rejects
-		published, dups, gen int
-		mu                   sync.Mutex
-		wg                   sync.WaitGroup
-	)
-	readErr := eachEvent(in, func(n int, raw json.RawMessage) error {
-		var m map[string]any
-		if err := json.Unmarshal(raw, &m); err != nil || m == nil {
-			rej.add(n, "not a JSON object")
-			return nil
-		}
-		if _, has := m["messageId"]; !has {
-			m["messageId"] = newMessageID()
-			gen++
-			raw, _ = json.Marshal(m)
-		}
-		ev, err := mappings.Decode(raw, time.Now(), lim)
-		if err != nil {
-			var ie *mappings.InvalidError
-			if errors.As(err, &ie) {
-				ie.MessageID = ""
-			}
-			rej.add(n, err.Error())
-			return nil
-		}
-		msg := nats.NewMsg("events." + *source + "." + ev.Type)
-		msg.Data = raw
-		msg.Header.Set(jetstream.MsgIDHeader, ev.MessageID)
-		fut, err := ajs.PublishMsgAsync(msg)
-		if err != nil {
-			rej.add(n, "publish: "+err.Error())
-			return nil
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case ack := <-fut.Ok():
-				mu.Lock()
-				if ack.Duplicate {
-					dups++
-				} else {
-					published++
-				}
-				mu.Unlock()
-			case err := <-fut.Err():
-				rej.add(n, "JetStream refused: "+err.Error())
-			}
-			_ = bar.Add(1)
-		}()
-		return nil
-	})
-	wg.Wait()
-	select {
-	case <-ajs.PublishAsyncComplete():
-	case <-time.After(30 * time.Second):
-		fmt.Fprintln(stderr, "publish: timed out waiting for JetStream acks")
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	p := &publisher{
+		js: ajs, source: o.source, window: window, ackTimeout: o.ackTimeout,
+		lim: mappings.Limits{MaxBytes: cfg.Global.Limits.MaxEventBytes, MaxDepth: cfg.Global.Limits.MaxDepth, MaxProperties: cfg.Global.Limits.MaxProperties},
+		bar: newBar(stderr, -1, "publishing "+name),
 	}
-	_ = bar.Finish()
-	fmt.Fprintf(stdout, "published %d, duplicates %d, rejected %d", published, dups, rej.n)
-	if gen > 0 {
-		fmt.Fprintf(stdout, " (%d without messageId got a generated one)", gen)
-	}
-	fmt.Fprintln(stdout)
-	if rej.n > 0 {
-		rej.print(stdout)
-	}
-	if readErr != nil {
-		fmt.Fprintln(stderr, "publish: reading", name+":", readErr)
-		return 1
-	}
-	if rej.n > 0 {
-		return 1
-	}
-	return 0
+	res := p.run(ctx, stop, in, stderr)
+	_ = p.bar.Finish()
+	return res.report(stdout, stderr, name, o.ackTimeout)
 }
