@@ -134,12 +134,19 @@ func (s *safeBuffer) String() string {
 }
 
 // quickstartCopy copies examples/quickstart into a temp dir, pointing its
-// destinations at the recorder and its listeners at free ports.
+// destinations at the recorder and its listeners (NATS, admin, the HTTP
+// intake) at free ports.
 func quickstartCopy(t *testing.T, sinkURL string, extraGlobal string) (dir string, natsPort, adminPort int) {
+	dir, natsPort, adminPort, _ = quickstartCopyWithIngest(t, sinkURL, extraGlobal)
+	return dir, natsPort, adminPort
+}
+
+func quickstartCopyWithIngest(t *testing.T, sinkURL string, extraGlobal string) (dir string, natsPort, adminPort, ingestPort int) {
 	t.Helper()
 	dir = t.TempDir()
 	src := filepath.Join("..", "..", "examples", "quickstart")
-	natsPort, adminPort = freePort(t), freePort(t)
+	natsPort, adminPort, ingestPort = freePort(t), freePort(t), freePort(t)
+	const intakeOn = "ingest:\n  enabled: true\n"
 	err := filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
 		if err != nil {
 			return err
@@ -155,6 +162,11 @@ func quickstartCopy(t *testing.T, sinkURL string, extraGlobal string) (dir strin
 		}
 		b = bytes.ReplaceAll(b, []byte("http://127.0.0.1:9000"), []byte(sinkURL))
 		if rel == "switchyard.yaml" {
+			// The quickstart turns the intake on at its default address.
+			if !bytes.Contains(b, []byte(intakeOn)) {
+				return fmt.Errorf("%s does not turn the HTTP intake on with %q", p, intakeOn)
+			}
+			b = bytes.Replace(b, []byte(intakeOn), []byte(fmt.Sprintf("%s  listen: 127.0.0.1:%d\n", intakeOn, ingestPort)), 1)
 			b = append(b, []byte(fmt.Sprintf("\nnats:\n  embedded:\n    listen: 127.0.0.1:%d\nadmin:\n  listen: 127.0.0.1:%d\n%s", natsPort, adminPort, extraGlobal))...)
 		}
 		return os.WriteFile(dst, b, 0o644)
@@ -162,7 +174,7 @@ func quickstartCopy(t *testing.T, sinkURL string, extraGlobal string) (dir strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	return dir, natsPort, adminPort
+	return dir, natsPort, adminPort, ingestPort
 }
 
 func startBinary(t *testing.T, configDir, dataDir string, natsPort, adminPort int, env ...string) *instance {
