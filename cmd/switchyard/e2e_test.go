@@ -455,7 +455,7 @@ func TestDLQReplayDeliversAfterTheToolRecovers(t *testing.T) {
 	}
 	down.Store("on", false)
 	out, code = runCLI(t, "dlq", "replay", "--config", dir, "--destination", "hook")
-	if code != 0 || !strings.Contains(out, "replayed 20 dead letter(s)") {
+	if code != 0 || !strings.Contains(out, "replayed 20 dead letter(s)") || !strings.Contains(out, "these counts are this command's own") {
 		t.Fatalf("dlq replay (exit %d):\n%s", code, out)
 	}
 	if ids := distinctIDs(rec.all()); len(ids) != 20 {
@@ -529,6 +529,14 @@ func TestPublishThenReplayToOneDestination(t *testing.T) {
 	out, code = runCLI(t, "replay", "--config", dir, "--destination", "b", "--since", "1h")
 	if code != 0 || !strings.Contains(out, "replayed 3 event(s) to b: delivered 2, filtered 1") {
 		t.Fatalf("replay (exit %d):\n%s", code, out)
+	}
+	// The replay ran in the CLI: it says its counts are its own, and the
+	// router's stay as they were.
+	if !strings.Contains(out, "these counts are this command's own") {
+		t.Errorf("replay does not say whose counts it prints:\n%s", out)
+	}
+	if m := in.metrics()["b"]; settledOf(m) != 3 || m["delivered"] != 2 {
+		t.Errorf("the router counted the CLI's replay: %v", m)
 	}
 	if got := len(b.all()); got != 4 {
 		t.Errorf("b got %d requests, want 2 live + 2 replayed", got)
