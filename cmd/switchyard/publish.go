@@ -108,7 +108,16 @@ func (r *rejects) add(n int, reason string) {
 	r.n++
 }
 
+// count is how many events were rejected.
+func (r *rejects) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.n
+}
+
 func (r *rejects) print(w io.Writer) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	reasons := make([]string, 0, len(r.byReason))
 	for k := range r.byReason {
 		reasons = append(reasons, k)

@@ -99,7 +99,7 @@ func TestPublishWithoutAStreamSaysSoAndStops(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, "no JetStream stream takes events.web.track") || !strings.Contains(errOut, "stopped before the end of stdin") {
 		t.Errorf("exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
-	if !strings.Contains(out, "published 0, duplicates 0, rejected 0, not acknowledged") {
+	if !strings.Contains(out, "published 0, duplicates 0, rejected 0, not stored") || !strings.Contains(out, "not stored: no JetStream stream takes their subject") {
 		t.Errorf("stdout: %s", out)
 	}
 }
@@ -158,5 +158,50 @@ func TestPublishInterruptedReportsWhatItPublished(t *testing.T) {
 	}
 	if code := cmd.ProcessState.ExitCode(); code != 130 || !strings.Contains(o.String(), "published 3, duplicates 0, rejected 0") || !strings.Contains(e.String(), "interrupted") {
 		t.Errorf("exit %d (%v)\nstdout: %s\nstderr: %s", code, cmd.ProcessState, o.String(), e.String())
+	}
+}
+
+// Ctrl-C while publish waits for acks that do not come: it says what it
+// waits for, and a second Ctrl-C ends it at once.
+func TestPublishSecondInterruptQuitsWhileWaitingForAcks(t *testing.T) {
+	s := natsServer(t, false)
+	nc, err := nats.Connect(s.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	var swallowed atomic.Int64
+	if _, err := nc.Subscribe("events.>", func(*nats.Msg) { swallowed.Add(1) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	dir := joinConfig(t, s.ClientURL())
+	cmd := exec.Command(binPath, "publish", "--config", dir, "--source", "web", "--ack-timeout", "10m")
+	cmd.Stdin = strings.NewReader(strings.Join(trackEvents("q", 3), "\n"))
+	var o, e safeBuffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	defer func() {
+		_ = cmd.Process.Kill()
+		<-done
+	}()
+	waitUntil(t, 20*time.Second, func() bool { return swallowed.Load() == 3 }, func() string { return "the publishes never reached NATS:\n" + e.String() })
+	_ = cmd.Process.Signal(syscall.SIGINT)
+	waitUntil(t, 20*time.Second, func() bool { return strings.Contains(e.String(), "interrupted: waiting up to 10m0s") },
+		func() string { return "no word after the first SIGINT:\n" + e.String() })
+	_ = cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("a second SIGINT did not end publish:\n%s", e.String())
+	}
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGINT {
+		t.Errorf("want death by the second SIGINT, got %v", cmd.ProcessState)
 	}
 }

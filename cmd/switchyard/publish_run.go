@@ -41,6 +41,7 @@ type publishResult struct {
 	lastSent        int // position of the last event handed to JetStream
 	published, dups int
 	unacked         int    // no ack within ackTimeout: may or may not be stored
+	unstored        int    // no stream takes the subject: not stored
 	fatal           string // why publishing stopped before the input's end
 	readErr         error
 	eof             bool // the input was read to its end
@@ -58,9 +59,9 @@ type inflight struct {
 	fut jetstream.PubAckFuture
 }
 
-func (p *publisher) run(ctx context.Context, stopSignals func(), in io.Reader, stderr io.Writer) publishResult {
+func (p *publisher) run(sigCtx context.Context, stopSignals func(), in io.Reader, stderr io.Writer) publishResult {
 	// halt stops reading and publishing: on a fatal error or a signal.
-	ctx, halt := context.WithCancel(ctx)
+	ctx, halt := context.WithCancel(sigCtx)
 	defer halt()
 	events := make(chan outgoing)
 	readDone := make(chan struct{})
@@ -127,19 +128,35 @@ loop:
 		futs <- inflight{ev.n, fut} // never blocks: a slot is held
 	}
 	close(futs)
-	interrupted := ctx.Err() != nil && !p.isFatal()
-	if interrupted {
-		stopSignals() // a second Ctrl-C now quits at once
+	// Every future resolves within ackTimeout; wait for them, saying so on
+	// a signal (the first one, before or during this wait), after which a
+	// second signal kills the process as usual.
+	interrupted := false
+	sig := sigCtx.Done()
+	announce := func() {
+		interrupted, sig = true, nil
+		stopSignals()
 		fmt.Fprintf(stderr, "publish: interrupted: waiting up to %s for the acks of what was sent (Ctrl-C again to quit now)\n", p.ackTimeout)
 	}
-	select {
-	case <-collected:
-	case <-time.After(p.ackTimeout + 5*time.Second):
-		// Each future has its own timer; this guards against a client
-		// library that failed to fire one.
-		p.mu.Lock()
-		p.res.fatal = "gave up waiting for JetStream's acks"
-		p.mu.Unlock()
+	if sigCtx.Err() != nil {
+		announce()
+	}
+	guard := time.After(p.ackTimeout + 5*time.Second)
+wait:
+	for {
+		select {
+		case <-collected:
+			break wait
+		case <-sig:
+			announce()
+		case <-guard:
+			// Each future has its own timer; this guards against a client
+			// library that failed to fire one.
+			p.mu.Lock()
+			p.res.fatal = "gave up waiting for JetStream's acks"
+			p.mu.Unlock()
+			break wait
+		}
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -204,7 +221,7 @@ func (p *publisher) settle(f inflight, halt func()) {
 			}, halt)
 		case errors.Is(err, jetstream.ErrNoStreamResponse):
 			p.fail(func(r *publishResult) {
-				r.unacked++
+				r.unstored++
 				if r.fatal == "" {
 					r.fatal = fmt.Sprintf("no JetStream stream takes %s (is `switchyard serve` running? it creates the EVENTS stream)", f.fut.Msg().Subject)
 				}
@@ -222,27 +239,28 @@ func (p *publisher) fail(update func(*publishResult), halt func()) {
 	halt()
 }
 
-func (p *publisher) isFatal() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.res.fatal != ""
-}
-
 // report prints the accounting and returns the exit code.
 func (r publishResult) report(stdout, stderr io.Writer, name string, ackTimeout time.Duration) int {
-	fmt.Fprintf(stdout, "published %d, duplicates %d, rejected %d", r.published, r.dups, r.rej.n)
+	rejected := r.rej.count()
+	fmt.Fprintf(stdout, "published %d, duplicates %d, rejected %d", r.published, r.dups, rejected)
 	if r.unacked > 0 {
 		fmt.Fprintf(stdout, ", not acknowledged %d", r.unacked)
+	}
+	if r.unstored > 0 {
+		fmt.Fprintf(stdout, ", not stored %d", r.unstored)
 	}
 	if r.generated > 0 {
 		fmt.Fprintf(stdout, " (%d without messageId got a generated one)", r.generated)
 	}
 	fmt.Fprintln(stdout)
-	if r.rej.n > 0 {
+	if rejected > 0 {
 		r.rej.print(stdout)
 	}
 	if r.unacked > 0 {
 		fmt.Fprintf(stdout, "  %6d  not acknowledged within %s: they may or may not be stored; publishing them again is safe (JetStream drops duplicates by messageId)\n", r.unacked, ackTimeout)
+	}
+	if r.unstored > 0 {
+		fmt.Fprintf(stdout, "  %6d  not stored: no JetStream stream takes their subject\n", r.unstored)
 	}
 	if r.fatal != "" {
 		fmt.Fprintln(stderr, "publish: stopped:", r.fatal)
@@ -257,7 +275,7 @@ func (r publishResult) report(stdout, stderr io.Writer, name string, ackTimeout 
 	case r.interrupted:
 		fmt.Fprintln(stderr, "publish: interrupted")
 		return exitInterrupted
-	case r.readErr != nil || r.rej.n > 0 || r.unacked > 0 || r.fatal != "":
+	case r.readErr != nil || rejected > 0 || r.unacked > 0 || r.unstored > 0 || r.fatal != "":
 		return exitFailure
 	}
 	return exitOK
