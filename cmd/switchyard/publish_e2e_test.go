@@ -12,29 +12,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/switchyard/switchyard/internal/natstest"
 )
 
 // publish must never hang (issue 13): it used to wait for every ack with
 // no async-publish timeout, check its 30 s guard only after that wait, and
 // die on Ctrl-C without a word.
-
-// natsServer runs an in-process nats-server on a free port.
-func natsServer(t *testing.T, jetStream bool) *server.Server {
-	t.Helper()
-	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: jetStream, StoreDir: t.TempDir(), NoSigs: true, NoLog: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server did not start")
-	}
-	t.Cleanup(s.Shutdown)
-	return s
-}
 
 // joinConfig is a config directory whose NATS is url.
 func joinConfig(t *testing.T, url string) string {
@@ -60,11 +46,11 @@ func publishWithin(t *testing.T, limit time.Duration, stdin io.Reader, args ...s
 	return o.String(), e.String(), cmd.ProcessState.ExitCode()
 }
 
-// A subject something answers but JetStream never acks: a plain
-// subscriber swallows every publish (as a server that stopped answering
-// would). Every publish resolves by --ack-timeout and is reported.
+// A subject something answers but JetStream never acks: no stream takes
+// events.>, and a plain subscriber swallows every publish (as a server that
+// stopped answering would). Every publish resolves by --ack-timeout and is reported.
 func TestPublishGivesUpWhenJetStreamNeverAcks(t *testing.T) {
-	s := natsServer(t, false)
+	s := natstest.Start(t)
 	nc, err := nats.Connect(s.ClientURL())
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +78,7 @@ func TestPublishGivesUpWhenJetStreamNeverAcks(t *testing.T) {
 // The stream does not exist (serve never ran on this NATS): publish says
 // so and stops, instead of refusing each event in turn.
 func TestPublishWithoutAStreamSaysSoAndStops(t *testing.T) {
-	s := natsServer(t, true)
+	s := natstest.Start(t)
 	dir := joinConfig(t, s.ClientURL())
 	out, errOut, code := publishWithin(t, 30*time.Second, strings.NewReader(strings.Join(trackEvents("n", 500), "\n")),
 		"--config", dir, "--source", "web", "--window", "4")
@@ -107,7 +93,7 @@ func TestPublishWithoutAStreamSaysSoAndStops(t *testing.T) {
 // Ctrl-C while publish waits on its input (a pipe that stays open): it
 // stops, reports what it published, and exits 130.
 func TestPublishInterruptedReportsWhatItPublished(t *testing.T) {
-	s := natsServer(t, true)
+	s := natstest.Start(t)
 	nc, err := nats.Connect(s.ClientURL())
 	if err != nil {
 		t.Fatal(err)
@@ -164,7 +150,7 @@ func TestPublishInterruptedReportsWhatItPublished(t *testing.T) {
 // Ctrl-C while publish waits for acks that do not come: it says what it
 // waits for, and a second Ctrl-C ends it at once.
 func TestPublishSecondInterruptQuitsWhileWaitingForAcks(t *testing.T) {
-	s := natsServer(t, false)
+	s := natstest.Start(t)
 	nc, err := nats.Connect(s.ClientURL())
 	if err != nil {
 		t.Fatal(err)
