@@ -27,13 +27,23 @@ import (
 
 var binPath string
 
+// testVersion and testCommit are stamped into the binary under test.
+var (
+	testVersion = "v0.0.0-e2e"
+	testCommit  string
+)
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "switchyard-e2e")
 	if err != nil {
 		panic(err)
 	}
 	binPath = filepath.Join(dir, "switchyard")
-	build := exec.Command("go", "build", "-race", "-o", binPath, ".")
+	// Stamped as the Makefile stamps it, so --version can be checked.
+	if out, err := exec.Command("git", "rev-parse", "HEAD").Output(); err == nil {
+		testCommit = strings.TrimSpace(string(out))
+	}
+	build := exec.Command("go", "build", "-race", "-ldflags", "-X main.version="+testVersion+" -X main.commit="+testCommit, "-o", binPath, ".")
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {
 		panic("building the binary: " + err.Error())
@@ -124,12 +134,19 @@ func (s *safeBuffer) String() string {
 }
 
 // quickstartCopy copies examples/quickstart into a temp dir, pointing its
-// destinations at the recorder and its listeners at free ports.
+// destinations at the recorder and its listeners (NATS, admin, the HTTP
+// intake) at free ports.
 func quickstartCopy(t *testing.T, sinkURL string, extraGlobal string) (dir string, natsPort, adminPort int) {
+	dir, natsPort, adminPort, _ = quickstartCopyWithIngest(t, sinkURL, extraGlobal)
+	return dir, natsPort, adminPort
+}
+
+func quickstartCopyWithIngest(t *testing.T, sinkURL string, extraGlobal string) (dir string, natsPort, adminPort, ingestPort int) {
 	t.Helper()
 	dir = t.TempDir()
 	src := filepath.Join("..", "..", "examples", "quickstart")
-	natsPort, adminPort = freePort(t), freePort(t)
+	natsPort, adminPort, ingestPort = freePort(t), freePort(t), freePort(t)
+	const intakeOn = "ingest:\n  enabled: true\n"
 	err := filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
 		if err != nil {
 			return err
@@ -145,6 +162,11 @@ func quickstartCopy(t *testing.T, sinkURL string, extraGlobal string) (dir strin
 		}
 		b = bytes.ReplaceAll(b, []byte("http://127.0.0.1:9000"), []byte(sinkURL))
 		if rel == "switchyard.yaml" {
+			// The quickstart turns the intake on at its default address.
+			if !bytes.Contains(b, []byte(intakeOn)) {
+				return fmt.Errorf("%s does not turn the HTTP intake on with %q", p, intakeOn)
+			}
+			b = bytes.Replace(b, []byte(intakeOn), []byte(fmt.Sprintf("%s  listen: 127.0.0.1:%d\n", intakeOn, ingestPort)), 1)
 			b = append(b, []byte(fmt.Sprintf("\nnats:\n  embedded:\n    listen: 127.0.0.1:%d\nadmin:\n  listen: 127.0.0.1:%d\n%s", natsPort, adminPort, extraGlobal))...)
 		}
 		return os.WriteFile(dst, b, 0o644)
@@ -152,7 +174,7 @@ func quickstartCopy(t *testing.T, sinkURL string, extraGlobal string) (dir strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	return dir, natsPort, adminPort
+	return dir, natsPort, adminPort, ingestPort
 }
 
 func startBinary(t *testing.T, configDir, dataDir string, natsPort, adminPort int, env ...string) *instance {
@@ -433,7 +455,7 @@ func TestDLQReplayDeliversAfterTheToolRecovers(t *testing.T) {
 	}
 	down.Store("on", false)
 	out, code = runCLI(t, "dlq", "replay", "--config", dir, "--destination", "hook")
-	if code != 0 || !strings.Contains(out, "replayed 20 dead letter(s)") {
+	if code != 0 || !strings.Contains(out, "replayed 20 dead letter(s)") || !strings.Contains(out, "these counts are this command's own") {
 		t.Fatalf("dlq replay (exit %d):\n%s", code, out)
 	}
 	if ids := distinctIDs(rec.all()); len(ids) != 20 {
@@ -507,6 +529,14 @@ func TestPublishThenReplayToOneDestination(t *testing.T) {
 	out, code = runCLI(t, "replay", "--config", dir, "--destination", "b", "--since", "1h")
 	if code != 0 || !strings.Contains(out, "replayed 3 event(s) to b (this command's own counts): delivered 2, filtered 1") {
 		t.Fatalf("replay (exit %d):\n%s", code, out)
+	}
+	// The replay ran in the CLI: it says its counts are its own, and the
+	// router's stay as they were.
+	if !strings.Contains(out, "these counts are this command's own") {
+		t.Errorf("replay does not say whose counts it prints:\n%s", out)
+	}
+	if m := in.metrics()["b"]; settledOf(m) != 3 || m["delivered"] != 2 {
+		t.Errorf("the router counted the CLI's replay: %v", m)
 	}
 	if got := len(b.all()); got != 4 {
 		t.Errorf("b got %d requests, want 2 live + 2 replayed", got)

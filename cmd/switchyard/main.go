@@ -1,9 +1,11 @@
 // Command switchyard routes Segment-spec events from NATS JetStream to the
-// tools operators configure: serve, validate, preview, catalog, publish,
-// dlq, replay and sink.
+// tools operators configure. Each subcommand lives in its own file and is
+// listed once in root.go; docs/cli.md documents every command, flag and
+// exit code.
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,59 +13,50 @@ import (
 	"strings"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// Exit codes, documented in docs/cli.md. Scripts rely on them: keep them.
+const (
+	exitOK          = 0   // the command did what was asked
+	exitFailure     = 1   // it ran and found a problem: config errors, rejected or dead-lettered events, NATS unreachable
+	exitUsage       = 2   // the command line is wrong: unknown command or flag, bad flag value, missing required flag
+	exitInterrupted = 130 // SIGINT or SIGTERM stopped a long-running command (publish, replay, dlq replay) early
+)
 
-type command struct {
-	name    string
-	summary string
-	run     func(args []string, stdout, stderr io.Writer) int
-}
+// exitCode is what a command's RunE returns to end with a given code, after
+// it printed its own message. Any other error comes from cobra (flags,
+// arguments, unknown command): a usage error.
+type exitCode int
 
-func commands() []command {
-	return []command{
-		{"serve", "run the router: embedded NATS (or join one), route every destination", runServe},
-		{"validate", "check a config directory; print file:line:col: message per error", runValidate},
-		{"preview", "show the exact requests a destination would send for events", runPreview},
-		{"catalog", "list the tools, or show one tool's settings, actions and fields", runCatalog},
-		{"schema", "print the destination JSON Schema, or write both schemas with --out DIR (for editors)", runSchema},
-		{"publish", "publish events (NDJSON or a JSON array) to a source", runPublish},
-		{"dlq", "list, replay or purge a destination's dead letters", runDLQ},
-		{"replay", "re-deliver past events from EVENTS to one destination", runReplay},
-		{"sink", "a local HTTP receiver that prints what it is sent", runSink},
-		{"version", "print the version", func(_ []string, out, _ io.Writer) int { fmt.Fprintln(out, "switchyard", version); return 0 }},
+func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+// exitWith turns a command's status into RunE's error.
+func exitWith(code int) error {
+	if code == exitOK {
+		return nil
 	}
-}
-
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "switchyard: a destination router for Segment-spec events")
-	fmt.Fprintln(w, "\nUsage: switchyard COMMAND [flags]\n\nCommands:")
-	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
-	}
-	fmt.Fprintln(w, "\nRun 'switchyard COMMAND -h' for a command's flags.")
+	return exitCode(code)
 }
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// run executes one command line and returns its exit code.
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(stdout)
-		if len(args) == 0 {
-			return 2
-		}
-		return 0
+	root := newRootCmd(stdout, stderr)
+	root.SetArgs(args)
+	cmd, err := root.ExecuteC()
+	if err == nil {
+		return exitOK
 	}
-	for _, c := range commands() {
-		if c.name == args[0] {
-			return c.run(args[1:], stdout, stderr)
-		}
+	var code exitCode
+	if errors.As(err, &code) {
+		return int(code)
 	}
-	fmt.Fprintf(stderr, "switchyard: unknown command %q\n\n", args[0])
-	usage(stderr)
-	return 2
+	// cobra's own errors (flags, arguments, unknown commands) name what is
+	// wrong; point at the help of the command they are about.
+	fmt.Fprintf(stderr, "%s: %s\n", cmd.CommandPath(), strings.TrimSpace(err.Error()))
+	fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
+	return exitUsage
 }
 
 // newLogger builds the slog logger a config asks for.

@@ -3,55 +3,87 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/switchyard/switchyard/router/dispatch"
 	"github.com/switchyard/switchyard/router/plan"
 )
 
-func runPreview(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("preview", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dir := fs.String("config", ".", "config directory")
-	dest := fs.String("destination", "", "destination name (required)")
-	source := fs.String("source", "", "source the events come from (default: the destination's first source)")
-	asJSON := fs.Bool("json", false, `one JSON object per (event, action): requests {"event","action","method","url","headers","body","status":"request"}, and failed, skipped, filtered, unmatched or invalid lines with their reason`)
-	send := fs.Bool("send", false, "send each request once, for real, and print the response")
-	failOnError := fs.Bool("fail-on-error", false, "exit 1 when any event is invalid or any action fails to render (for CI gates on a config change)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+func newPreviewCmd() *cobra.Command {
+	var o previewOptions
+	cmd := &cobra.Command{
+		Use:   "preview --destination NAME [FILE|-]",
+		Short: "Show the exact requests a destination would send for events",
+		Long: `preview reads events from FILE (a JSON object, a JSON array of objects or
+NDJSON; stdin when FILE is - or absent) and shows, for each, what the
+destination would do: the actions whose trigger matched and the exact
+requests (method, URL, headers, body) with secrets redacted, or why nothing
+is sent (filtered, unmatched, invalid, a mapping failure naming the field).
+Nothing is sent and NATS is not needed, unless --send is given: then each
+request is sent once, for real, and the response is printed.
+
+With --json, one JSON object per (event, action): each request with the
+fields {"event","action","method","url","headers","body"} and "status":
+"request"; each action that failed ("status":"failed", with "error") or sent
+nothing ("skipped", with "reason"); and one line for an event that sends
+nothing at all (filtered, unmatched, invalid, with its reason).
+
+Exit status: 0; 1 on a config error, an unreadable input, (with --send) a
+response other than 2xx, or (with --fail-on-error) any invalid event or
+failed action: a CI job can gate a config change on it.`,
+		Example: `  switchyard preview --config examples/quickstart --destination crm examples/quickstart/events.ndjson
+  echo '{"type":"identify","userId":"user-42","traits":{"email":"ada@example.com"}}' | switchyard preview --destination crm --json`,
+		Args: atMostOneFile,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return exitWith(runPreview(o, args, cmd.OutOrStdout(), cmd.ErrOrStderr()))
+		},
 	}
-	if *dest == "" {
-		fmt.Fprintln(stderr, "usage: switchyard preview --config DIR --destination NAME [--json] [--send] [FILE|-]")
-		return 2
-	}
-	_, plans, diags := loadAndBuild(*dir)
+	addConfigFlag(cmd, &o.dir, "switchyard.yaml and destinations/*.yaml")
+	cmd.Flags().StringVar(&o.dest, "destination", "", "destination name (required)")
+	_ = cmd.MarkFlagRequired("destination")
+	_ = cmd.RegisterFlagCompletionFunc("destination", completeDestinations)
+	cmd.Flags().StringVar(&o.source, "source", "", "source the events come from (default: the destination's first source)")
+	_ = cmd.RegisterFlagCompletionFunc("source", completeSources)
+	cmd.Flags().BoolVar(&o.asJSON, "json", false, `one JSON object per (event, action), failures and skips included with their reason`)
+	cmd.Flags().BoolVar(&o.send, "send", false, "send each request once, for real, and print the response")
+	cmd.Flags().BoolVar(&o.failOnError, "fail-on-error", false, "exit 1 when any event is invalid or any action fails to render")
+	return cmd
+}
+
+type previewOptions struct {
+	dir, dest, source         string
+	asJSON, send, failOnError bool
+}
+
+func runPreview(o previewOptions, args []string, stdout, stderr io.Writer) int {
+	_, plans, diags := loadAndBuild(o.dir)
 	if diags.Err() != nil {
 		for _, d := range diags.Errors() {
 			fmt.Fprintln(stderr, d.String())
 		}
 		return 1
 	}
-	p, ok := plans[*dest]
+	p, ok := plans[o.dest]
 	if !ok {
 		names := make([]string, 0, len(plans))
 		for n := range plans {
 			names = append(names, n)
 		}
 		sort.Strings(names)
-		fmt.Fprintf(stderr, "preview: no destination %q (have: %s)\n", *dest, strings.Join(names, ", "))
+		fmt.Fprintf(stderr, "preview: no destination %q (have: %s)\n", o.dest, strings.Join(names, ", "))
 		return 1
 	}
-	src := *source
+	src := o.source
 	if src == "" && len(p.Sources) > 0 {
 		src = p.Sources[0]
 	}
-	in, name, err := openInput(fs.Args())
+	in, name, err := openInput(args)
 	if err != nil {
 		fmt.Fprintln(stderr, "preview:", err)
 		return 1
@@ -61,20 +93,20 @@ func runPreview(args []string, stdout, stderr io.Writer) int {
 	enc.SetEscapeHTML(false)
 	failed := false
 	err = eachEvent(in, func(n int, raw json.RawMessage) error {
-		if *send {
+		if o.send {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			sent, pv, err := dispatch.SendOnce(ctx, p, raw, src)
 			if err != nil {
 				return fmt.Errorf("event #%d: %w", n, err)
 			}
-			if *asJSON {
+			failed = failed || (o.failOnError && pv.Failed())
+			if o.asJSON {
 				for _, s := range sent {
 					_ = enc.Encode(s)
 				}
 				return nil
 			}
-			failed = failed || (*failOnError && pv.Failed())
 			printPreview(stdout, n, pv, false)
 			for _, s := range sent {
 				fmt.Fprintf(stdout, "  → %s %s\n  ← %d %s\n", s.Request.Method, s.Request.URL, s.Status, strings.TrimSpace(s.Response))
@@ -86,8 +118,8 @@ func runPreview(args []string, stdout, stderr io.Writer) int {
 			return nil
 		}
 		pv := p.Preview(raw, plan.PreviewOptions{Source: src})
-		failed = failed || (*failOnError && pv.Failed())
-		if *asJSON {
+		failed = failed || (o.failOnError && pv.Failed())
+		if o.asJSON {
 			for _, l := range pv.Lines() {
 				_ = enc.Encode(l)
 			}

@@ -1,22 +1,23 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/switchyard/switchyard/config"
@@ -54,6 +55,10 @@ func connectFor(cfg *config.Config) (*nats.Conn, jetstream.JetStream, error) {
 // loadConfigOnly loads a config directory for commands that need NATS
 // settings and destinations but do not route.
 func loadConfigOnly(dir string, stderr io.Writer) (*config.Config, bool) {
+	if d, none := noConfig(dir); none {
+		fmt.Fprintln(stderr, d.String())
+		return nil, false
+	}
 	cfg, diags := config.Load(dir, config.Options{})
 	if cfg == nil || diags.Err() != nil {
 		for _, d := range diags.Errors() {
@@ -103,7 +108,16 @@ func (r *rejects) add(n int, reason string) {
 	r.n++
 }
 
+// count is how many events were rejected.
+func (r *rejects) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.n
+}
+
 func (r *rejects) print(w io.Writer) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	reasons := make([]string, 0, len(r.byReason))
 	for k := range r.byReason {
 		reasons = append(reasons, k)
@@ -127,127 +141,102 @@ func (r *rejects) print(w io.Writer) {
 	}
 }
 
-func runPublish(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("publish", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dir := fs.String("config", ".", "config directory (for NATS settings and source names)")
-	source := fs.String("source", "", "source id: events go to events.<source>.<type> (required)")
-	window := fs.Int("window", 256, "publishes awaiting JetStream's ack at most")
-	if err := fs.Parse(args); err != nil {
-		return 2
+func newPublishCmd() *cobra.Command {
+	var o publishOptions
+	cmd := &cobra.Command{
+		Use:   "publish --source NAME [FILE|-]",
+		Short: "Publish events (NDJSON or a JSON array) to a source",
+		Long: `publish reads events from FILE (a JSON object, a JSON array of objects or
+NDJSON; stdin when FILE is - or absent), checks each as the router would, and
+publishes it to events.<source>.<type> on the NATS of the config directory,
+with Nats-Msg-Id set to its messageId: JetStream drops an event published
+twice within its dedupe window. An event without messageId gets a generated
+one (publishing it again then makes a second event).
+
+Every event is accounted for: published, duplicate, rejected (with the reason
+and the event's position), or not acknowledged within --ack-timeout. When
+JetStream stops acknowledging, or has no stream for the subject, publish stops
+reading and says what was not published. SIGINT or SIGTERM stops it the same
+way, after waiting for the acks of what was sent (a second Ctrl-C quits at
+once).
+
+Exit status: 0 when every event was published or a duplicate; 1 when one was
+rejected or not acknowledged, the input is not JSON, or NATS is unreachable;
+2 on a bad flag; 130 when interrupted.`,
+		Example: `  switchyard publish --config examples/quickstart --source web examples/quickstart/events.ndjson
+  cat backfill.ndjson | switchyard publish --source web -`,
+		Args: atMostOneFile,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return exitWith(runPublish(o, args, cmd.OutOrStdout(), cmd.ErrOrStderr()))
+		},
 	}
-	if !config.NamePattern.MatchString(*source) {
-		fmt.Fprintln(stderr, "publish: --source is required: lowercase letters, digits, - and _")
-		return 2
+	addConfigFlag(cmd, &o.dir, "for NATS settings and source names")
+	cmd.Flags().StringVar(&o.source, "source", "", "source id: events go to events.<source>.<type> (required)")
+	_ = cmd.MarkFlagRequired("source")
+	_ = cmd.RegisterFlagCompletionFunc("source", completeSources)
+	cmd.Flags().IntVar(&o.window, "window", 256, "publishes awaiting JetStream's ack at most")
+	cmd.Flags().DurationVar(&o.ackTimeout, "ack-timeout", 30*time.Second, "how long one publish waits for JetStream's ack before publish gives up")
+	return cmd
+}
+
+type publishOptions struct {
+	dir, source string
+	window      int
+	ackTimeout  time.Duration
+}
+
+func runPublish(o publishOptions, args []string, stdout, stderr io.Writer) int {
+	if !config.NamePattern.MatchString(o.source) {
+		fmt.Fprintf(stderr, "publish: --source %q: want lowercase letters, digits, - and _\n", o.source)
+		return exitUsage
 	}
-	cfg, ok := loadConfigOnly(*dir, stderr)
+	if o.ackTimeout <= 0 {
+		fmt.Fprintln(stderr, "publish: --ack-timeout must be above 0")
+		return exitUsage
+	}
+	cfg, ok := loadConfigOnly(o.dir, stderr)
 	if !ok {
-		return 1
+		return exitFailure
 	}
 	if len(cfg.Global.Sources) > 0 {
 		known := false
 		for _, s := range cfg.Global.Sources {
-			known = known || s.Name == *source
+			known = known || s.Name == o.source
 		}
 		if !known {
-			fmt.Fprintf(stderr, "publish: source %q is not declared in %s\n", *source, config.GlobalFile)
-			return 1
+			fmt.Fprintf(stderr, "publish: source %q is not declared in %s\n", o.source, config.GlobalFile)
+			return exitFailure
 		}
 	}
-	in, name, err := openInput(fs.Args())
+	in, name, err := openInput(args)
 	if err != nil {
 		fmt.Fprintln(stderr, "publish:", err)
-		return 1
+		return exitFailure
 	}
 	defer in.Close()
 	nc, _, err := connectFor(cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "publish:", err)
-		return 1
+		return exitFailure
 	}
 	defer nc.Close()
-
-	ajs, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(max(*window, 1)))
+	window := max(o.window, 1)
+	// Without an ack timeout a future whose ack never comes (a server that
+	// stopped answering, a subject some non-JetStream subscriber swallows)
+	// would never resolve, and publish would wait forever.
+	ajs, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(window), jetstream.WithPublishAsyncTimeout(o.ackTimeout))
 	if err != nil {
 		fmt.Fprintln(stderr, "publish:", err)
-		return 1
+		return exitFailure
 	}
-	lim := mappings.Limits{MaxBytes: cfg.Global.Limits.MaxEventBytes, MaxDepth: cfg.Global.Limits.MaxDepth, MaxProperties: cfg.Global.Limits.MaxProperties}
-	bar := newBar(stderr, -1, "publishing "+name)
-	var (
-		rej                  rejects
-		published, dups, gen int
-		mu                   sync.Mutex
-		wg                   sync.WaitGroup
-	)
-	readErr := eachEvent(in, func(n int, raw json.RawMessage) error {
-		var m map[string]any
-		if err := json.Unmarshal(raw, &m); err != nil || m == nil {
-			rej.add(n, "not a JSON object")
-			return nil
-		}
-		if _, has := m["messageId"]; !has {
-			m["messageId"] = newMessageID()
-			gen++
-			raw, _ = json.Marshal(m)
-		}
-		ev, err := mappings.Decode(raw, time.Now(), lim)
-		if err != nil {
-			var ie *mappings.InvalidError
-			if errors.As(err, &ie) {
-				ie.MessageID = ""
-			}
-			rej.add(n, err.Error())
-			return nil
-		}
-		msg := nats.NewMsg("events." + *source + "." + ev.Type)
-		msg.Data = raw
-		msg.Header.Set(jetstream.MsgIDHeader, ev.MessageID)
-		fut, err := ajs.PublishMsgAsync(msg)
-		if err != nil {
-			rej.add(n, "publish: "+err.Error())
-			return nil
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case ack := <-fut.Ok():
-				mu.Lock()
-				if ack.Duplicate {
-					dups++
-				} else {
-					published++
-				}
-				mu.Unlock()
-			case err := <-fut.Err():
-				rej.add(n, "JetStream refused: "+err.Error())
-			}
-			_ = bar.Add(1)
-		}()
-		return nil
-	})
-	wg.Wait()
-	select {
-	case <-ajs.PublishAsyncComplete():
-	case <-time.After(30 * time.Second):
-		fmt.Fprintln(stderr, "publish: timed out waiting for JetStream acks")
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	p := &publisher{
+		js: ajs, source: o.source, window: window, ackTimeout: o.ackTimeout,
+		lim: mappings.Limits{MaxBytes: cfg.Global.Limits.MaxEventBytes, MaxDepth: cfg.Global.Limits.MaxDepth, MaxProperties: cfg.Global.Limits.MaxProperties},
+		bar: newBar(stderr, -1, "publishing "+name),
 	}
-	_ = bar.Finish()
-	fmt.Fprintf(stdout, "published %d, duplicates %d, rejected %d", published, dups, rej.n)
-	if gen > 0 {
-		fmt.Fprintf(stdout, " (%d without messageId got a generated one)", gen)
-	}
-	fmt.Fprintln(stdout)
-	if rej.n > 0 {
-		rej.print(stdout)
-	}
-	if readErr != nil {
-		fmt.Fprintln(stderr, "publish: reading", name+":", readErr)
-		return 1
-	}
-	if rej.n > 0 {
-		return 1
-	}
-	return 0
+	res := p.run(ctx, stop, in, stderr)
+	_ = p.bar.Finish()
+	return res.report(stdout, stderr, name, o.ackTimeout)
 }

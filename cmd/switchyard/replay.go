@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -11,63 +10,97 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/switchyard/switchyard/router"
 )
 
-// runReplay re-delivers past events from EVENTS to one destination, with
-// its filters, integrations and triggers, through a separate ordered
-// consumer: the destination's own consumer and every other destination are
-// untouched. Failures are dead-lettered like the lane's.
-func runReplay(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dir := fs.String("config", ".", "config directory")
-	dest := fs.String("destination", "", "destination name (required)")
-	since := fs.Duration("since", 0, "replay events that arrived within this long (e.g. 2h)")
-	fromTime := fs.String("from-time", "", "replay from this RFC 3339 time")
-	fromSeq := fs.Uint64("from-seq", 0, "replay from this EVENTS stream sequence")
-	until := fs.String("until", "", "stop at events that arrived after this RFC 3339 time (default: what is in the stream now)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+func newReplayCmd() *cobra.Command {
+	var o replayOptions
+	cmd := &cobra.Command{
+		Use:   "replay --destination NAME (--since D | --from-time T | --from-seq N)",
+		Short: "Re-deliver past events from the EVENTS stream to one destination",
+		Long: `replay re-delivers past events from the EVENTS stream to one destination, with
+its filter, integrations and triggers, through a separate ordered consumer:
+the destination's own consumer and every other destination are untouched.
+Failures are dead-lettered as the router's are.
+
+The replay runs in this process, not in the router: its counts are printed
+when it ends, and are not in the router's switchyard_events_total.
+SIGINT or SIGTERM stops it early; what was not replayed yet can be replayed
+again (a tool may see an event twice, never none).
+
+Exit status: 0; 1 when an event was dead-lettered or NATS is unreachable;
+2 on a bad flag; 130 when interrupted.`,
+		Example: `  switchyard replay --config examples/quickstart --destination crm --since 2h
+  switchyard replay --destination crm --from-time 2026-11-28T12:00:00Z --until 2026-11-28T13:00:00Z`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return exitWith(runReplay(o, cmd.OutOrStdout(), cmd.ErrOrStderr()))
+		},
 	}
+	f := cmd.Flags()
+	addConfigFlag(cmd, &o.dir, "switchyard.yaml and destinations/*.yaml, and where NATS is")
+	f.StringVar(&o.dest, "destination", "", "destination name (required)")
+	_ = cmd.MarkFlagRequired("destination")
+	_ = cmd.RegisterFlagCompletionFunc("destination", completeDestinations)
+	f.DurationVar(&o.since, "since", 0, "replay events that arrived within this long (e.g. 2h)")
+	f.StringVar(&o.fromTime, "from-time", "", "replay from this RFC 3339 time")
+	f.Uint64Var(&o.fromSeq, "from-seq", 0, "replay from this EVENTS stream sequence")
+	f.StringVar(&o.until, "until", "", "stop at events that arrived after this RFC 3339 time (default: what is in the stream now)")
+	cmd.MarkFlagsOneRequired("since", "from-time", "from-seq")
+	cmd.MarkFlagsMutuallyExclusive("since", "from-time", "from-seq")
+	return cmd
+}
+
+type replayOptions struct {
+	dir, dest, fromTime, until string
+	since                      time.Duration
+	fromSeq                    uint64
+}
+
+// runReplay re-delivers past events to one destination; failures are
+// dead-lettered like the lane's.
+func runReplay(o replayOptions, stdout, stderr io.Writer) int {
 	set := 0
-	for _, b := range []bool{*since > 0, *fromTime != "", *fromSeq > 0} {
+	for _, b := range []bool{o.since > 0, o.fromTime != "", o.fromSeq > 0} {
 		if b {
 			set++
 		}
 	}
-	if *dest == "" || set != 1 {
-		fmt.Fprintln(stderr, "usage: switchyard replay --config DIR --destination NAME (--since 2h | --from-time T | --from-seq N) [--until T]")
-		return 2
+	if set != 1 {
+		// cobra checks that one is given; a zero value is none.
+		fmt.Fprintln(stderr, "replay: give one of --since (above 0), --from-time or --from-seq (above 0)")
+		return exitUsage
 	}
 	var untilT time.Time
-	if *until != "" {
-		t, err := time.Parse(time.RFC3339, *until)
+	if o.until != "" {
+		t, err := time.Parse(time.RFC3339, o.until)
 		if err != nil {
-			fmt.Fprintf(stderr, "replay: --until %q: want an RFC 3339 time\n", *until)
+			fmt.Fprintf(stderr, "replay: --until %q: want an RFC 3339 time\n", o.until)
 			return 2
 		}
 		untilT = t
 	}
-	from := router.EventsFrom{Since: *since, FromSeq: *fromSeq, Until: untilT}
-	if *fromTime != "" {
-		t, err := time.Parse(time.RFC3339, *fromTime)
+	from := router.EventsFrom{Since: o.since, FromSeq: o.fromSeq, Until: untilT}
+	if o.fromTime != "" {
+		t, err := time.Parse(time.RFC3339, o.fromTime)
 		if err != nil {
-			fmt.Fprintf(stderr, "replay: --from-time %q: want an RFC 3339 time\n", *fromTime)
+			fmt.Fprintf(stderr, "replay: --from-time %q: want an RFC 3339 time\n", o.fromTime)
 			return 2
 		}
 		from.FromTime = t
 	}
-	cfg, plans, diags := loadAndBuild(*dir)
+	cfg, plans, diags := loadAndBuild(o.dir)
 	if diags.Err() != nil {
 		for _, d := range diags.Errors() {
 			fmt.Fprintln(stderr, d.String())
 		}
 		return 1
 	}
-	p, ok := plans[*dest]
+	p, ok := plans[o.dest]
 	if !ok {
-		fmt.Fprintf(stderr, "replay: no destination %q in %s\n", *dest, *dir)
+		fmt.Fprintf(stderr, "replay: no destination %q in %s\n", o.dest, o.dir)
 		return 1
 	}
 	nc, js, err := connectFor(cfg)
@@ -78,7 +111,7 @@ func runReplay(args []string, stdout, stderr io.Writer) int {
 	defer nc.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	bar := newBar(stderr, -1, "replaying to "+*dest)
+	bar := newBar(stderr, -1, "replaying to "+o.dest)
 	rep, err := router.ReplayEvents(ctx, js, p, from, nil, func() { _ = bar.Add(1) })
 	_ = bar.Finish()
 	if rep != nil {
@@ -100,6 +133,7 @@ func runReplay(args []string, stdout, stderr io.Writer) int {
 			}
 			fmt.Fprintf(stdout, "  %6d  %s\n", r.n, r.k)
 		}
+		fmt.Fprintln(stdout, replayCountsNote)
 		for _, pr := range rep.Problems {
 			fmt.Fprintln(stderr, "replay:", pr)
 		}
@@ -118,11 +152,7 @@ func runReplay(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func sourceOfSubject(s string) string {
-	for i := len("events."); i < len(s); i++ {
-		if s[i] == '.' {
-			return s[len("events."):i]
-		}
-	}
-	return ""
-}
+// replayCountsNote follows the counts of `replay` and `dlq replay`: they
+// run in this process, so the router that serves the destination neither
+// sends these events nor counts them.
+const replayCountsNote = "(these counts are this command's own: the replay ran in this process, so the router's switchyard_events_total does not include them)"

@@ -1,35 +1,40 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 
+	"github.com/spf13/cobra"
+
 	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/router/plan"
 )
 
-// runSchema prints the JSON Schema of destination files, or with --out
-// writes both schemas (switchyard.yaml and destination files) for the
-// catalog built into this binary, for editors (yaml-language-server).
-func runSchema(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("schema", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: switchyard schema [--out DIR]\n\nWithout --out, prints the destination file schema. With --out, writes\n"+
-			config.GlobalSchemaFile+" and "+config.DestinationSchemaFile+" into DIR.\n\nFlags:")
-		fs.PrintDefaults()
+func newSchemaCmd() *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "schema",
+		Short: "Print the destination JSON Schema, or write both schemas with --out DIR (for editors)",
+		Long: `Without --out, schema prints the JSON Schema of destination files. With --out,
+it writes ` + config.GlobalSchemaFile + ` and ` + config.DestinationSchemaFile + ` into DIR, for the
+catalog built into this binary: editors (yaml-language-server) validate and
+complete config files from them. docs/schema/ holds the committed copies.`,
+		Example: "  switchyard schema --out docs/schema",
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return exitWith(runSchema(out, cmd.OutOrStdout(), cmd.ErrOrStderr()))
+		},
 	}
-	out := fs.String("out", "", "directory to write "+config.GlobalSchemaFile+" and "+config.DestinationSchemaFile+" into")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "schema: unexpected argument %q\n", fs.Arg(0))
-		return 2
-	}
+	cmd.Flags().StringVar(&out, "out", "", "directory to write "+config.GlobalSchemaFile+" and "+config.DestinationSchemaFile+" into")
+	_ = cmd.MarkFlagDirname("out")
+	return cmd
+}
+
+// runSchema prints the JSON Schema of destination files, or with out set
+// writes both schemas (switchyard.yaml and destination files).
+func runSchema(outDir string, stdout, stderr io.Writer) int {
 	tools, err := plan.ToolSchemas()
 	if err != nil {
 		fmt.Fprintf(stderr, "schema: %v\n", err)
@@ -40,7 +45,7 @@ func runSchema(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "schema: destination schema: %v\n", err)
 		return 1
 	}
-	if *out == "" {
+	if outDir == "" {
 		_, _ = stdout.Write(dest)
 		return 0
 	}
@@ -49,7 +54,7 @@ func runSchema(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "schema: global schema: %v\n", err)
 		return 1
 	}
-	if err := os.MkdirAll(*out, 0o755); err != nil {
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		fmt.Fprintf(stderr, "schema: %v\n", err)
 		return 1
 	}
@@ -57,7 +62,7 @@ func runSchema(args []string, stdout, stderr io.Writer) int {
 		name string
 		data []byte
 	}{{config.GlobalSchemaFile, global}, {config.DestinationSchemaFile, dest}} {
-		path := filepath.Join(*out, f.name)
+		path := filepath.Join(outDir, f.name)
 		if err := os.WriteFile(path, f.data, 0o644); err != nil {
 			fmt.Fprintf(stderr, "schema: %v\n", err)
 			return 1

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,20 +14,50 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/router"
 )
 
-func runServe(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dir := fs.String("config", ".", "config directory (switchyard.yaml and destinations/*.yaml)")
-	data := fs.String("data", "./data", "data directory (the embedded NATS server's storage)")
-	stopTimeout := fs.Duration("stop-timeout", 30*time.Second, "how long shutdown waits for in-flight sends before nak'ing them")
-	if err := fs.Parse(args); err != nil {
-		return 2
+func newServeCmd() *cobra.Command {
+	var o serveOptions
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the router: embedded NATS (or join one), route every destination",
+		Long: `serve loads and validates the config directory, starts the admin listener
+(admin.listen, default 127.0.0.1:8088: /metrics, /healthz, /readyz), starts an
+embedded NATS server with JetStream on 127.0.0.1:4222 unless nats.url or
+$SWITCHYARD_NATS_URL names one to join, and routes every destination. With
+ingest.enabled it also serves the Segment-compatible HTTP intake.
+
+The config is reloaded on a file change and on SIGHUP; a config that does not
+validate is refused and the running one keeps serving. SIGINT or SIGTERM stops
+it gracefully: in-flight sends finish (up to --stop-timeout), the rest are
+redelivered later.
+
+Exit status: 0 after a graceful stop, 1 when the config is invalid or a
+listener or NATS cannot start.`,
+		Example: "  switchyard serve --config examples/quickstart --data ./data",
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return exitWith(runServe(o, cmd.OutOrStdout(), cmd.ErrOrStderr()))
+		},
 	}
-	cfg, plans, diags := loadToServe(*dir)
+	addConfigFlag(cmd, &o.dir, "switchyard.yaml and destinations/*.yaml")
+	cmd.Flags().StringVar(&o.data, "data", "./data", "data directory (the embedded NATS server's storage)")
+	_ = cmd.MarkFlagDirname("data")
+	cmd.Flags().DurationVar(&o.stopTimeout, "stop-timeout", 30*time.Second, "how long shutdown waits for in-flight sends before nak'ing them")
+	return cmd
+}
+
+type serveOptions struct {
+	dir, data   string
+	stopTimeout time.Duration
+}
+
+func runServe(o serveOptions, stdout, stderr io.Writer) int {
+	cfg, plans, diags := loadToServe(o.dir)
 	if diags.Err() != nil {
 		for _, d := range diags {
 			fmt.Fprintln(stderr, d.String())
@@ -53,7 +82,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 
 	// The admin listener comes up first: /healthz answers while NATS starts
 	// and /readyz says when routing begins.
-	r := router.New(cfg, plans, router.Options{DataDir: *data, Logger: log, StopTimeout: *stopTimeout})
+	r := router.New(cfg, plans, router.Options{DataDir: o.data, Logger: log, StopTimeout: o.stopTimeout})
 	adminAddr := cfg.Global.Admin.Listen
 	if adminAddr == "" {
 		adminAddr = "127.0.0.1:8088"
@@ -86,7 +115,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 
 	reload := func(why string) {
 		log.Info("reloading config", "trigger", why)
-		newCfg, d := config.Load(*dir, config.Options{})
+		newCfg, d := config.Load(o.dir, config.Options{})
 		if newCfg == nil {
 			newCfg = &config.Config{}
 		}
@@ -102,7 +131,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	changed := make(chan struct{}, 1)
 	if cfg.Global.Reload.Watch == nil || *cfg.Global.Reload.Watch {
 		go func() {
-			err := config.Watch(ctx, *dir, 300*time.Millisecond, func() {
+			err := config.Watch(ctx, o.dir, 300*time.Millisecond, func() {
 				select {
 				case changed <- struct{}{}:
 				default:

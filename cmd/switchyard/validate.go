@@ -1,31 +1,37 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
+
+	"github.com/spf13/cobra"
 
 	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/router/plan"
 )
 
-// loadAndBuild loads a config directory and compiles its destinations,
-// returning every finding.
+// loadAndBuild loads a config directory and compiles its destinations to
+// check or preview them, returning every finding. A directory with no
+// config at all is an error.
 func loadAndBuild(dir string) (*config.Config, map[string]*plan.Plan, config.Diagnostics) {
 	return load(dir, false)
 }
 
-// loadToServe is loadAndBuild for serve: credentials must be real.
+// loadToServe is loadAndBuild for serve: credentials must be real
+// (plan.BuildToServe).
 func loadToServe(dir string) (*config.Config, map[string]*plan.Plan, config.Diagnostics) {
 	return load(dir, true)
 }
 
 func load(dir string, serve bool) (*config.Config, map[string]*plan.Plan, config.Diagnostics) {
-	cfg, diags := config.Load(dir, config.Options{})
+	if d, none := noConfig(dir); none {
+		return nil, nil, config.Diagnostics{d}
+	}
 	build := plan.Build
 	if serve {
 		build = plan.BuildToServe
 	}
+	cfg, diags := config.Load(dir, config.Options{})
 	if cfg == nil || diags.Err() != nil {
 		// Expression and catalog checks still run on what parsed, so one
 		// pass reports every error.
@@ -55,21 +61,37 @@ func dedupe(ds config.Diagnostics) config.Diagnostics {
 	return out
 }
 
-func runValidate(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dir := fs.String("config", ".", "config directory (switchyard.yaml and destinations/*.yaml)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+func newValidateCmd() *cobra.Command {
+	var dir string
+	cmd := &cobra.Command{
+		Use:   "validate",
+		Short: "Check a config directory; print file:line:col: message per error",
+		Long: `validate loads a config directory as serve would, compiles every destination
+(settings, presets, triggers and field expressions) and prints each finding as
+file:line:col: message on stdout, errors and warnings alike, sorted by file and
+position. A directory holding neither switchyard.yaml nor destinations/*.yaml
+is an error.
+
+Exit status: 0 when the config is valid (warnings allowed), 1 on any error.`,
+		Example: "  switchyard validate --config examples/quickstart",
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return exitWith(runValidate(dir, cmd.OutOrStdout(), cmd.ErrOrStderr()))
+		},
 	}
-	cfg, _, diags := loadAndBuild(*dir)
+	addConfigFlag(cmd, &dir, "switchyard.yaml and destinations/*.yaml")
+	return cmd
+}
+
+func runValidate(dir string, stdout, stderr io.Writer) int {
+	cfg, _, diags := loadAndBuild(dir)
 	for _, d := range diags {
 		fmt.Fprintln(stdout, d.String())
 	}
 	if n := len(diags.Errors()); n > 0 {
 		fmt.Fprintf(stderr, "%d error(s)\n", n)
-		return 1
+		return exitFailure
 	}
 	fmt.Fprintf(stderr, "ok: %d destination(s), %d warning(s)\n", len(cfg.Destinations), len(diags.Warnings()))
-	return 0
+	return exitOK
 }
