@@ -42,8 +42,20 @@ func RetryWindowFits(window, backoffMax, maxAge time.Duration) (ok bool, need ti
 }
 
 // checkExpiryGlobal checks defaults.delivery against streams.max_age.
+//
+// It applies when the defaults are written, when there is no destination
+// yet, or when a destination inherits both of them; a config whose every
+// destination sets its own window and backoff (each checked by
+// checkExpiryDestination) needs no default that fits.
 func (c *Config) checkExpiryGlobal() Diagnostics {
 	g := &c.Global
+	used := g.Defaults.Delivery.RetryWindow != 0 || g.Defaults.Delivery.Backoff.Max != 0 || len(c.Destinations) == 0
+	for _, d := range c.Destinations {
+		used = used || (d.Delivery.RetryWindow == 0 && d.Delivery.Backoff.Max == 0)
+	}
+	if !used {
+		return nil
+	}
 	maxAge := g.Streams.MaxAge.Or(defaultMaxAge)
 	window := g.Defaults.Delivery.RetryWindow.Or(defaultRetryWindow)
 	backoff := g.Defaults.Delivery.Backoff.Max.Or(defaultBackoffMax)

@@ -114,6 +114,8 @@ func Load(dir string, opts Options) (*Config, Diagnostics) {
 		c.Destinations = append(c.Destinations, d)
 	}
 	sort.Slice(c.Destinations, func(i, j int) bool { return c.Destinations[i].Name < c.Destinations[j].Name })
+	// After the destinations: whether the defaults matter depends on them.
+	diags = append(diags, c.checkExpiryGlobal()...)
 	diags.Sort()
 	return c, diags
 }
@@ -244,7 +246,6 @@ func (c *Config) checkGlobal() Diagnostics {
 		errAt("streams.replicas", "replicas %d: want 1 to 5", g.Streams.Replicas)
 	}
 	diags = append(diags, checkDelivery(&g.Defaults.Delivery, func(path string) Pos { return c.GlobalPos("defaults.delivery." + path) })...)
-	diags = append(diags, c.checkExpiryGlobal()...)
 	return diags
 }
 

@@ -1,6 +1,8 @@
 package config_test
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -166,5 +168,28 @@ func TestRetryWindowFits(t *testing.T) {
 	}
 	if ok, _ := config.RetryWindowFits(30*time.Second, 10*time.Minute, 2*time.Minute); ok {
 		t.Error("issue 12's config (window 30s, max_age 2m) must not fit")
+	}
+}
+
+// A short max_age is fine when every destination sets a window that fits
+// it: the defaults it would break are used by none.
+func TestShortMaxAgeWithEveryDestinationsOwnWindowPasses(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "destinations"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, body string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("switchyard.yaml", "streams:\n  max_age: 15m\n")
+	write("destinations/a.yaml", "type: webhook\nsettings: {url: https://x.test}\ndelivery:\n  retry_window: 3s\n  backoff: {max: 1s}\n")
+	if _, diags := config.Load(dir, config.Options{}); diags.Err() != nil {
+		t.Fatalf("refused: %v", diags)
+	}
+	write("destinations/b.yaml", "type: webhook\nsettings: {url: https://x.test}\n")
+	if _, diags := config.Load(dir, config.Options{}); diags.Err() == nil || !strings.Contains(diags.Error(), "defaults.delivery") {
+		t.Fatalf("a destination inheriting the 4h default against 15m was accepted: %v", diags)
 	}
 }

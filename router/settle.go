@@ -33,7 +33,12 @@ func (l *lane) complete(d *delivery, results []dispatch.Result) {
 			d.failures = append(d.failures, f)
 			ended[r.Out.Key] = &f
 		default:
-			d.retry, d.last, d.lastKey = &r.Result, &r.Result, r.Out.Key
+			d.retry = &r.Result
+			if !r.BreakerOpen || d.last == nil {
+				// A send the breaker refused made no request: the tool's last
+				// real answer stays the one a dead letter reports.
+				d.last, d.lastKey = &r.Result, r.Out.Key
+			}
 			d.retryReqs = append(d.retryReqs, r.Out)
 		}
 	}

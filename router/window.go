@@ -82,11 +82,11 @@ func (l *lane) retryOrGiveUp(d *delivery, retry *destinations.Result) {
 		keys := append(failedKeys(d.failures), d.lastKey)
 		switch {
 		case left <= 0:
-			l.deadLetter(d, DeadLettered, ReasonWindowClosed, fmt.Sprintf("retry window of %s closed: %v", window, dispatch.ResultErr(retry)), keys)
+			l.deadLetter(d, DeadLettered, ReasonWindowClosed, fmt.Sprintf("retry window of %s closed: %s", window, l.lastAnswer(d, retry)), keys)
 			return
 		case floor > left:
-			l.deadLetter(d, DeadLettered, ReasonWindowWouldClose, fmt.Sprintf("next attempt would fall after the retry window of %s (%s; the window closes in %s): %v",
-				window, why, left.Round(time.Millisecond), dispatch.ResultErr(retry)), keys)
+			l.deadLetter(d, DeadLettered, ReasonWindowWouldClose, fmt.Sprintf("next attempt would fall after the retry window of %s (%s; the window closes in %s): %s",
+				window, why, left.Round(time.Millisecond), l.lastAnswer(d, retry)), keys)
 			return
 		}
 		// The last attempt may come at the window's very end.
@@ -109,6 +109,20 @@ func (l *lane) retryOrGiveUp(d *delivery, retry *destinations.Result) {
 		return
 	}
 	l.nak(d, delay)
+}
+
+// lastAnswer says what the tool last answered and what this round did: a
+// round the breaker refused sent nothing, and says so next to the tool's
+// last real answer, so that a reason never reads "nothing was sent" above
+// attempts that were made.
+func (l *lane) lastAnswer(d *delivery, retry *destinations.Result) string {
+	if !retry.BreakerOpen {
+		return dispatch.ResultErr(retry).Error()
+	}
+	if d.last == nil || d.last.BreakerOpen {
+		return fmt.Sprintf("the circuit breaker was open, so nothing was sent (%d attempts in all)", d.attempts)
+	}
+	return fmt.Sprintf("the circuit breaker is open; the tool's last answer, after %d attempts: %v", d.attempts, dispatch.ResultErr(d.last))
 }
 
 // expiryWatch is what the tick goroutine knows of the destination's oldest

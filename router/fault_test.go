@@ -1,0 +1,181 @@
+package router_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/switchyard/switchyard/router"
+)
+
+// The fault suite: what issue 12's fault injection found, as tests with a
+// bounded time. Each asserts the ledger: for the destination, published =
+// delivered + filtered + unmatched + invalid + dead_lettered, and expired
+// is 0.
+
+func (e *env) ledger(dest string, published int) {
+	e.t.Helper()
+	e.checkSum(dest, published)
+	if n := testutil.ToFloat64(e.r.Metrics().Expired.WithLabelValues(dest)); n != 0 {
+		e.t.Errorf("%s: %v events expired", dest, n)
+	}
+}
+
+// A tool that answers 500 to everything, an open breaker, a short retry
+// window: every event is dead-lettered within its window (plus one sweep
+// interval), none waits in EVENTS past it, the reasons say which case
+// applied, and a dead letter that says nothing was sent has 0 attempts.
+func TestOpenBreakerPastTheWindowDeadLettersEverythingInTime(t *testing.T) {
+	tl := newTool(t, func(int, *http.Request, []byte) (int, http.Header, string) { return 500, nil, `{"error":"down"}` })
+	const window = 3 * time.Second
+	e := newEnv(t, "streams:\n  max_age: 15m\n", map[string]string{"hook": fmt.Sprintf("type: webhook\nsettings:\n  url: %s\n", tl.URL) + `
+delivery:
+  attempts: 1
+  retry_window: 3s
+  backoff: {initial: 200ms, max: 1s}
+  breaker: {failures: 3, cooldown: 2s}
+`})
+	r := e.start()
+	const n = 300
+	start := time.Now()
+	for i := range n {
+		e.publish("web", track(fmt.Sprintf("w-%03d", i), "u1", "Clicked", nil))
+	}
+	published := time.Now()
+	// Every event is settled no later than its window plus one sweep
+	// interval (5 s) plus the time to write its dead letter.
+	e.waitSettled("hook", n, window+15*time.Second)
+	took := time.Since(published)
+	e.ledger("hook", n)
+	if d := e.count("hook", router.DeadLettered); d != n {
+		t.Fatalf("dead-lettered %d of %d: %s", d, n, e.outcomes("hook"))
+	}
+	if took > window+10*time.Second {
+		t.Errorf("the last dead letter came %s after the last publish: later than the window (%s) plus a sweep", took, window)
+	}
+	reasons := map[string]int{}
+	for _, dl := range e.dlq("hook") {
+		switch {
+		case strings.HasPrefix(dl.Reason, "next attempt would fall after the retry window"):
+			reasons["would fall after"]++
+		case strings.HasPrefix(dl.Reason, "retry window of 3s closed"):
+			reasons["closed"]++
+		default:
+			t.Errorf("%s: reason %q names neither case", dl.MessageID, dl.Reason)
+		}
+		if strings.Contains(dl.Reason, "nothing was sent") && dl.Attempts != 0 {
+			t.Errorf("%s: says nothing was sent, with %d attempts", dl.MessageID, dl.Attempts)
+		}
+		if dl.Attempts > 0 && dl.Status != 500 {
+			t.Errorf("%s: %d attempts, but the last status is %d, not the tool's 500", dl.MessageID, dl.Attempts, dl.Status)
+		}
+		age := dl.FailedAt.Sub(start)
+		if age > window+10*time.Second {
+			t.Errorf("%s: dead-lettered %s after the first publish", dl.MessageID, age)
+		}
+	}
+	t.Logf("settled %d in %s after publishing: %v; the tool got %d requests", n, took.Round(time.Millisecond), reasons, len(tl.all()))
+	if reasons["would fall after"] == 0 {
+		t.Error("no event was dead-lettered because the breaker put its next attempt after the window: the breaker never mattered")
+	}
+	c, err := e.js.Consumer(context.Background(), router.EventsStream, router.ConsumerName("hook"))
+	must(t, err)
+	info, err := c.Info(context.Background())
+	must(t, err)
+	if info.NumPending+uint64(info.NumAckPending) != 0 {
+		t.Errorf("%d events still wait in EVENTS past their window", info.NumPending+uint64(info.NumAckPending))
+	}
+	if got := testutil.ToFloat64(r.Metrics().OldestUnacked.WithLabelValues("hook")); got > window.Seconds()+10 {
+		t.Errorf("switchyard_oldest_unacked_age_seconds = %v", got)
+	}
+}
+
+// Invalid events are stored once in the DLQ, naming every destination that
+// read them, and each destination's dlq list shows them; valid events
+// around them are delivered, batched, to a strict tool.
+func TestPoisonedEventsAreStoredOnceAndTheirBatchesGoOn(t *testing.T) {
+	strict := func(_ int, _ *http.Request, body []byte) (int, http.Header, string) {
+		if !json.Valid(body) {
+			return 400, nil, "invalid JSON"
+		}
+		return 200, nil, "{}"
+	}
+	a, b := newTool(t, strict), newTool(t, strict)
+	batch := "delivery:\n  batch: {max_items: 50, linger: 50ms}\n"
+	e := newEnv(t, "", map[string]string{
+		"a": fmt.Sprintf("type: webhook\nsettings:\n  url: %s\n", a.URL) + batch,
+		"b": fmt.Sprintf("type: webhook\nsettings:\n  url: %s\n", b.URL) + batch,
+	})
+	e.start()
+	const n, poisoned = 500, 10
+	for i := range n {
+		id := fmt.Sprintf("p-%03d", i)
+		if i%(n/poisoned) == 0 {
+			// Trailing bytes after the object, with a 64-bit id that takes
+			// the long-number path.
+			e.publishRaw("events.web.track", id, fmt.Appendf(nil, `{"type":"track","messageId":%q,"userId":"u","event":"E","properties":{"id":12345678901234567890}}}{"x":1}`, id))
+			continue
+		}
+		e.publish("web", track(id, "u", "E", nil))
+	}
+	for _, d := range []string{"a", "b"} {
+		e.waitSettled(d, n, 30*time.Second)
+		e.ledger(d, n)
+		if got := e.count(d, router.Invalid); got != poisoned {
+			t.Errorf("%s: invalid %d, want %d", d, got, poisoned)
+		}
+		if got := e.count(d, router.Delivered); got != n-poisoned {
+			t.Errorf("%s: delivered %d of %d valid events", d, got, n-poisoned)
+		}
+		shared := 0
+		for _, dl := range e.dlq(d) {
+			if dl.Shared && dl.For("a") && dl.For("b") {
+				shared++
+			}
+		}
+		if shared != poisoned {
+			t.Errorf("%s: dlq list shows %d shared invalid entries naming both destinations, want %d", d, shared, poisoned)
+		}
+	}
+	stored, err := router.CountInvalid(context.Background(), e.js)
+	must(t, err)
+	if stored != poisoned {
+		t.Errorf("the DLQ holds %d invalid entries for %d invalid events read by two destinations: want one each", stored, poisoned)
+	}
+}
+
+// Events that reach the lane past their window (the router was down) are
+// dead-lettered without a request: "window closed", 0 attempts, and the
+// tool sees nothing.
+func TestEventsPastTheirWindowOnArrivalAreDeadLetteredUnsent(t *testing.T) {
+	tl := newTool(t, nil)
+	e := newEnv(t, "streams:\n  max_age: 15m\n", map[string]string{"hook": fmt.Sprintf("type: webhook\nstart: all\nsettings:\n  url: %s\n", tl.URL) + `
+delivery:
+  retry_window: 1s
+  backoff: {initial: 100ms, max: 200ms}
+`})
+	const n = 50
+	for i := range n {
+		e.publish("web", track(fmt.Sprintf("late-%02d", i), "u1", "Clicked", nil))
+	}
+	last := time.Now()
+	// The window passes while no router runs: a condition on the clock.
+	waitFor(t, 10*time.Second, func() bool { return time.Since(last) > 1500*time.Millisecond }, func() string { return "the clock stopped" })
+	e.start()
+	e.waitSettled("hook", n, 20*time.Second)
+	e.ledger("hook", n)
+	if d := e.count("hook", router.DeadLettered); d != n || len(tl.all()) != 0 {
+		t.Fatalf("dead-lettered %d of %d, the tool got %d requests", d, n, len(tl.all()))
+	}
+	for _, dl := range e.dlq("hook") {
+		if !strings.HasPrefix(dl.Reason, "retry window of 1s closed") || dl.Attempts != 0 {
+			t.Errorf("%s: reason %q, %d attempts", dl.MessageID, dl.Reason, dl.Attempts)
+		}
+	}
+}
