@@ -91,6 +91,9 @@ func (s *Server) publish(ctx context.Context, source string, events []*event, ba
 		return reply{status: http.StatusOK}
 	}
 
+	if s.onPubErr != nil {
+		s.onPubErr(firstErr)
+	}
 	status, retryAfter := pushback(firstErr)
 	s.log.Warn("ingest: JetStream did not take every event; the client will retry",
 		"source", source, "events", len(events), "acked", published+duplicates,

@@ -59,6 +59,10 @@ type Options struct {
 	Metrics prometheus.Registerer
 	// Now is the server clock, for tests. Default time.Now.
 	Now func() time.Time
+	// OnPublishError, when set, gets every publish error: the router learns
+	// from it that JetStream refuses writes (a full disk), before its own
+	// probe does.
+	OnPublishError func(error)
 }
 
 // Server serves the Segment HTTP Tracking API.
@@ -72,6 +76,7 @@ type Server struct {
 	log      *slog.Logger
 	metrics  *metrics
 	now      func() time.Time
+	onPubErr func(error)
 }
 
 // New checks opts and returns a Server.
@@ -101,6 +106,7 @@ func New(opts Options) (*Server, error) {
 		timeout:  opts.PublishTimeout,
 		log:      opts.Logger,
 		now:      opts.Now,
+		onPubErr: opts.OnPublishError,
 	}
 	if s.maxEvent <= 0 {
 		s.maxEvent = DefaultMaxEventBytes

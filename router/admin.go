@@ -20,9 +20,9 @@ func newAdmin(r *Router, token string) http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
-		if !r.Ready() {
+		if ok, why := r.NotReady(); !ok {
 			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = w.Write([]byte("not ready: not connected to NATS or not started\n"))
+			_, _ = w.Write([]byte("not ready: " + why + "\n"))
 			return
 		}
 		_, _ = w.Write([]byte("ready\n"))

@@ -42,6 +42,10 @@ type Metrics struct {
 	// event; Expired counts events EVENTS removed before it settled them.
 	OldestUnacked *prometheus.GaugeVec   // destination
 	Expired       *prometheus.CounterVec // destination
+	// JetStreamWritable is 1 while JetStream takes writes, 0 with the
+	// reason label set while it refuses them.
+	JetStreamWritable *prometheus.GaugeVec // reason
+	JetStreamRestarts prometheus.Counter
 }
 
 // NewMetrics creates and registers the metrics on a fresh registry, with the
@@ -102,7 +106,16 @@ func NewMetrics() *Metrics {
 		Name: "switchyard_events_expired_total",
 		Help: "Events removed from EVENTS (max_age, max_bytes) before the destination settled them: lost, and logged with their sequence range. Exact for a destination reading every source, an upper bound otherwise. Must stay 0.",
 	}, []string{"destination"})
-	r.MustRegister(m.OldestUnacked, m.Expired)
+	m.JetStreamWritable = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "switchyard_jetstream_writable",
+		Help: "1 while JetStream takes writes; 0 while it refuses them, with reason: no_space, insufficient_resources, no_ack. /readyz is not ready meanwhile.",
+	}, []string{"reason"})
+	m.JetStreamRestarts = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "switchyard_jetstream_restarts_total",
+		Help: "Restarts of the embedded JetStream after its writes failed for lack of space and the disk had room again (a stream that met a write error keeps failing until then).",
+	})
+	m.JetStreamWritable.WithLabelValues("").Set(1)
+	r.MustRegister(m.OldestUnacked, m.Expired, m.JetStreamWritable, m.JetStreamRestarts)
 	r.MustRegister(m.Events, m.Reasons, m.Requests, m.BatchSize, m.Breaker, m.Lag, m.RateLimit, m.InFlight, m.Reloads, m.DLQFailures)
 	for _, res := range []string{"applied", "refused", "unchanged"} {
 		m.Reloads.WithLabelValues(res)
@@ -116,6 +129,17 @@ func (m *Metrics) Outcome(dest string, o Outcome, reason plan.Reason) {
 	if o != Retried {
 		m.Reasons.WithLabelValues(dest, string(o), string(reason)).Inc()
 	}
+}
+
+// setWritable publishes whether JetStream takes writes: one series, 1 with
+// no reason, or 0 with the reason.
+func (m *Metrics) setWritable(ok bool, reason string) {
+	m.JetStreamWritable.Reset()
+	if ok {
+		m.JetStreamWritable.WithLabelValues("").Set(1)
+		return
+	}
+	m.JetStreamWritable.WithLabelValues(reason).Set(0)
 }
 
 // touch makes a destination's series visible at zero from the start, so the

@@ -45,8 +45,10 @@ func NATSURL(cfg *config.Config) string {
 
 // StartEmbedded runs a nats-server with JetStream storing under dataDir.
 // Its warnings and errors go to log (notices at debug): a full disk or a
-// JetStream that disabled itself is in the router's own log.
-func StartEmbedded(cfg config.Embedded, dataDir string, log *slog.Logger) (*server.Server, error) {
+// JetStream that disabled itself is in the router's own log. onError, when
+// set, also gets each of its error lines (the router learns from them that
+// writes fail).
+func StartEmbedded(cfg config.Embedded, dataDir string, log *slog.Logger, onError func(error)) (*server.Server, error) {
 	listen := cfg.Listen
 	if listen == "" {
 		listen = DefaultEmbeddedListen
@@ -84,7 +86,7 @@ func StartEmbedded(cfg config.Embedded, dataDir string, log *slog.Logger) (*serv
 		return nil, fmt.Errorf("embedded NATS: %w", err)
 	}
 	if log != nil {
-		s.SetLoggerV2(serverLog{log.With("component", "nats-server")}, false, false, false)
+		s.SetLoggerV2(serverLog{l: log.With("component", "nats-server"), onError: onError}, false, false, false)
 	}
 	go s.Start()
 	if !s.ReadyForConnections(15 * time.Second) {
@@ -95,12 +97,23 @@ func StartEmbedded(cfg config.Embedded, dataDir string, log *slog.Logger) (*serv
 }
 
 // serverLog passes the embedded server's log lines to slog.
-type serverLog struct{ l *slog.Logger }
+type serverLog struct {
+	l       *slog.Logger
+	onError func(error)
+}
 
 func (s serverLog) Noticef(format string, v ...any) { s.l.Debug(fmt.Sprintf(format, v...)) }
 func (s serverLog) Warnf(format string, v ...any)   { s.l.Warn(fmt.Sprintf(format, v...)) }
-func (s serverLog) Fatalf(format string, v ...any)  { s.l.Error(fmt.Sprintf(format, v...)) }
-func (s serverLog) Errorf(format string, v ...any)  { s.l.Error(fmt.Sprintf(format, v...)) }
+func (s serverLog) Fatalf(format string, v ...any)  { s.error(format, v...) }
+func (s serverLog) Errorf(format string, v ...any)  { s.error(format, v...) }
+
+func (s serverLog) error(format string, v ...any) {
+	msg := fmt.Sprintf(format, v...)
+	s.l.Error(msg)
+	if s.onError != nil {
+		s.onError(errors.New(msg))
+	}
+}
 func (s serverLog) Debugf(format string, v ...any)  { s.l.Debug(fmt.Sprintf(format, v...)) }
 func (s serverLog) Tracef(string, ...any)           {}
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path/filepath"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -50,6 +51,10 @@ type Router struct {
 
 	reloadMu sync.Mutex
 	invalid  seenSet // invalid events this router dead-lettered (stored once)
+	health   writeHealth
+	storeDir string // the embedded server's store, "" when joined to NATS
+	watch    context.CancelFunc
+	watching sync.WaitGroup // the write watch
 
 	mu     sync.Mutex
 	cfg    *config.Config
@@ -104,11 +109,12 @@ func (r *Router) Start(ctx context.Context) (err error) {
 	natsCfg := cfg.Global.NATS // a copy: the caller's config is not changed
 	url := NATSURL(cfg)
 	if url == "" {
-		s, err := StartEmbedded(natsCfg.Embedded, r.opts.DataDir, r.log)
+		s, err := StartEmbedded(natsCfg.Embedded, r.opts.DataDir, r.log, r.noteWrite)
 		if err != nil {
 			return err
 		}
 		r.embedded = s
+		r.storeDir = filepath.Join(r.opts.DataDir, "jetstream")
 		url = s.ClientURL()
 		r.log.Info("embedded NATS started", "url", url, "store", r.opts.DataDir)
 		if natsCfg.Embedded.Token != "" {
@@ -150,6 +156,10 @@ func (r *Router) Start(ctx context.Context) (err error) {
 		r.prints[name] = fingerprint(cfg, plans[name])
 		r.mu.Unlock()
 	}
+	wctx, cancel := context.WithCancel(context.Background())
+	r.watch = cancel
+	r.watching.Add(1)
+	go func() { defer r.watching.Done(); r.watchWrites(wctx) }()
 	r.ready.Store(true)
 	r.log.Info("switchyard routing", "destinations", len(plans))
 	return nil
@@ -176,15 +186,35 @@ func (r *Router) startLane(ctx context.Context, p *plan.Plan) (*lane, error) {
 	return l, nil
 }
 
-// Ready reports whether the router is routing.
+// Ready reports whether the router is routing: started, connected, and
+// JetStream takes writes.
 func (r *Router) Ready() bool {
-	return r.ready.Load() && r.nc != nil && r.nc.IsConnected()
+	ok, _ := r.NotReady()
+	return ok
+}
+
+// NotReady is Ready with the reason when not.
+func (r *Router) NotReady() (bool, string) {
+	switch {
+	case !r.ready.Load():
+		return false, "not started"
+	case r.nc == nil || !r.nc.IsConnected():
+		return false, "not connected to NATS"
+	}
+	if ok, reason := r.writable(); !ok {
+		return false, "JetStream refuses writes (" + reason + "): see switchyard_jetstream_writable and the log"
+	}
+	return true, ""
 }
 
 // Stop stops every lane gracefully, then closes NATS and the embedded
 // server. It waits for a reload in progress to end.
 func (r *Router) Stop() {
 	r.ready.Store(false)
+	if r.watch != nil {
+		r.watch()
+		r.watching.Wait()
+	}
 	r.reloadMu.Lock()
 	defer r.reloadMu.Unlock()
 	r.mu.Lock()

@@ -154,6 +154,7 @@ func (l *lane) deadLetter(d *delivery, o Outcome, code plan.Reason, reason strin
 		}
 	}
 	err := PublishDeadLetter(context.Background(), l.r.js, dl, l.plan.Redactor, l.plan.DLQHeaderBytes())
+	l.r.noteWrite(err)
 	if err != nil {
 		l.r.metrics.DLQFailures.WithLabelValues(l.plan.Name).Inc()
 		l.log.Error("writing a dead letter failed; the event will be retried", "seq", d.seq, "err", err)

@@ -43,6 +43,8 @@ func startIngest(ctx context.Context, cfg *config.Config, r *router.Router, log 
 		JetStream:     js,
 		Logger:        log.With("component", "ingest"),
 		Metrics:       r.Metrics().Registry,
+		// A publish refused for lack of space makes the router not ready.
+		OnPublishError: r.NoteWrite,
 	})
 	if err != nil {
 		return nil, err
