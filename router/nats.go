@@ -114,8 +114,8 @@ func (s serverLog) error(format string, v ...any) {
 		s.onError(errors.New(msg))
 	}
 }
-func (s serverLog) Debugf(format string, v ...any)  { s.l.Debug(fmt.Sprintf(format, v...)) }
-func (s serverLog) Tracef(string, ...any)           {}
+func (s serverLog) Debugf(format string, v ...any) { s.l.Debug(fmt.Sprintf(format, v...)) }
+func (s serverLog) Tracef(string, ...any)          {}
 
 var _ server.Logger = serverLog{}
 
