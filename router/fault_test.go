@@ -4,14 +4,21 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/switchyard/switchyard/config"
+	"github.com/switchyard/switchyard/internal/natstest"
 	"github.com/switchyard/switchyard/router"
+	"github.com/switchyard/switchyard/router/plan"
 )
 
 // The fault suite: what issue 12's fault injection found, as tests with a
@@ -177,5 +184,62 @@ delivery:
 		if !strings.HasPrefix(dl.Reason, "retry window of 1s closed") || dl.Attempts != 0 {
 			t.Errorf("%s: reason %q, %d attempts", dl.MessageID, dl.Reason, dl.Attempts)
 		}
+	}
+}
+
+// NATS comes up after the router: serve waits for it (nats.connect_wait),
+// not ready meanwhile, and routes once it is there. A NATS that never
+// comes is an error naming it, once the wait is over.
+func TestNATSLateAtStartIsWaitedFor(t *testing.T) {
+	port := natstest.FreePort(t)
+	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
+	tl := newTool(t, nil)
+	dir := t.TempDir()
+	must(t, os.MkdirAll(filepath.Join(dir, "destinations"), 0o755))
+	must(t, os.WriteFile(filepath.Join(dir, "switchyard.yaml"), fmt.Appendf(nil, "nats:\n  url: %s\n  connect_wait: 30s\n", url), 0o644))
+	must(t, os.WriteFile(filepath.Join(dir, "destinations", "hook.yaml"), fmt.Appendf(nil, "type: webhook\nsettings:\n  url: %s\n", tl.URL), 0o644))
+	cfg, diags := config.Load(dir, config.Options{})
+	if diags.Err() != nil {
+		t.Fatal(diags)
+	}
+	plans, _ := plan.BuildToServe(cfg)
+	logs := &lockedBuffer{}
+	r := router.New(cfg, plans, router.Options{Logger: slog.New(slog.NewTextHandler(logs, nil)), StopTimeout: 5 * time.Second})
+	t.Cleanup(r.Stop)
+	started := make(chan error, 1)
+	go func() { started <- r.Start(context.Background()) }()
+	// The router is waiting: it said so, and it is not ready.
+	waitFor(t, 10*time.Second, func() bool { return strings.Contains(logs.String(), "NATS not reachable yet; waiting for it") }, func() string { return logs.String() })
+	if r.Ready() {
+		t.Fatal("ready without NATS")
+	}
+	s, err := natstest.StartAt(t.TempDir(), port)
+	must(t, err)
+	t.Cleanup(s.Shutdown)
+	select {
+	case err := <-started:
+		must(t, err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("Start did not return after NATS came up")
+	}
+	if !r.Ready() {
+		t.Fatal("not ready after NATS came up")
+	}
+	nc, js := s.Connect(t)
+	_ = nc
+	e := &env{t: t, r: r, js: js}
+	e.publish("web", track("late-1", "u", "E", nil))
+	e.waitSettled("hook", 1, 10*time.Second)
+	e.ledger("hook", 1)
+
+	// A NATS that never comes: the error names it after the wait.
+	cfg2 := *cfg
+	cfg2.Global.NATS.URL = fmt.Sprintf("nats://127.0.0.1:%d", natstest.FreePort(t))
+	wait := config.Duration(time.Second)
+	cfg2.Global.NATS.ConnectWait = &wait
+	r2 := router.New(&cfg2, plans, router.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	err = r2.Start(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "nats.connect_wait") {
+		t.Fatalf("Start with no NATS = %v, want an error naming connect_wait", err)
 	}
 }
