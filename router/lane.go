@@ -69,6 +69,8 @@ type lane struct {
 	trails map[uint64]*trail
 	queues map[string][]*delivery // ordering: user -> waiting deliveries (head is in progress)
 
+	dlLog logSampler // dead letters logged one by one, up to a rate
+
 	// watch is the expiry watch's state: oldest is atomic, the rest is the
 	// tick goroutine's.
 	watch  expiryWatch
@@ -106,6 +108,7 @@ type delivery struct {
 	source     string
 	ev         *mappings.Event
 	userKey    string
+	msgID      string // the Nats-Msg-Id header: names an event that does not decode
 	firstSeen  time.Time
 	progress   time.Time // last InProgress (or receipt); under l.mu
 
@@ -326,6 +329,9 @@ func (l *lane) tick() {
 			for _, d := range stale {
 				_ = d.msg.InProgress()
 			}
+			if skipped := l.dlLog.drain(now); skipped > 0 {
+				l.log.Warn("dead letters not logged one by one (over 20 a second): they are in the DLQ and in switchyard_event_reasons_total", "count", skipped)
+			}
 			l.r.metrics.InFlight.WithLabelValues(l.plan.Name).Set(float64(n))
 			l.r.metrics.RateLimit.WithLabelValues(l.plan.Name).Set(l.sender.Rate())
 			if now.Sub(watched) >= sweepInterval {
@@ -348,6 +354,9 @@ func (l *lane) handle(msg jetstream.Msg, env *mappings.Env) {
 		d.tries = int(d.delivered - 1)
 	}
 	d.source = sourceOf(d.subject)
+	if h := msg.Headers(); h != nil {
+		d.msgID = h.Get(jetstream.MsgIDHeader)
+	}
 	l.mu.Lock()
 	l.held[d.seq] = d
 	l.mu.Unlock()
@@ -355,7 +364,7 @@ func (l *lane) handle(msg jetstream.Msg, env *mappings.Env) {
 
 	ev, err := mappings.Decode(msg.Data(), d.streamTime, l.plan.Limits())
 	if err != nil {
-		l.samples.record(msg.Data(), "", nil, nil, "invalid", err.Error())
+		l.samples.record(msg.Data(), d.msgID, nil, nil, "invalid", err.Error())
 		l.deadLetter(d, Invalid, plan.ReasonInvalid, err.Error(), nil)
 		return
 	}

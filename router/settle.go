@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/switchyard/switchyard/destinations"
@@ -134,6 +135,7 @@ func (l *lane) deadLetter(d *delivery, o Outcome, code plan.Reason, reason strin
 		FirstAttempt: d.firstSeen, FailedAt: time.Now(), Actions: actions, StreamSeq: d.seq,
 		Attempts: d.attempts,
 	}
+	dl.MessageID = d.msgID
 	if d.ev != nil {
 		dl.MessageID = d.ev.MessageID
 	}
@@ -178,13 +180,19 @@ func (l *lane) ackAndSettle(d *delivery, o Outcome, code plan.Reason, reason str
 // slot.
 func (l *lane) settle(d *delivery, o Outcome, code plan.Reason, reason string) {
 	l.r.metrics.Outcome(l.plan.Name, o, code)
-	id := ""
+	id := d.msgID
 	if d.ev != nil {
 		id = d.ev.MessageID
 	}
 	switch o {
 	case DeadLettered, Invalid:
-		l.log.Warn("dead-lettered", "messageId", id, "outcome", string(o), "reason", string(code), "detail", l.plan.Redactor.String(reason))
+		if more, ok := l.dlLog.allow(time.Now()); ok {
+			args := []any{"messageId", id, "outcome", string(o), "reason", string(code), "detail", l.plan.Redactor.String(reason)}
+			if more > 0 {
+				args = append(args, "not_logged_since", more)
+			}
+			l.log.Warn("dead-lettered", args...)
+		}
 	default:
 		l.log.Debug("settled", "messageId", id, "seq", d.seq, "outcome", string(o), "reason", string(code), "detail", l.plan.Redactor.String(reason))
 	}
@@ -227,4 +235,47 @@ func (l *lane) release(d *delivery, final bool) {
 		}
 		l.dispatch(next, next.retryReqs)
 	}
+}
+
+// logSampler bounds the dead letters a lane logs one by one: a flood of
+// garbage must not become a flood of log lines. Every dead letter is
+// counted (switchyard_event_reasons_total) and stored in the DLQ; past
+// logBurst in a second, lines are skipped, and the next line logged says
+// how many were. Its lock is a leaf.
+type logSampler struct {
+	mu      sync.Mutex
+	window  time.Time
+	n       int
+	skipped int
+}
+
+const logBurst = 20
+
+// allow reports whether to log now, and how many were skipped before.
+func (s *logSampler) allow(now time.Time) (skipped int, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if now.Sub(s.window) >= time.Second {
+		s.window, s.n = now, 0
+	}
+	if s.n >= logBurst {
+		s.skipped++
+		return 0, false
+	}
+	s.n++
+	skipped, s.skipped = s.skipped, 0
+	return skipped, true
+}
+
+// drain returns the lines skipped in a window that has ended, for a
+// summary line when no later dead letter carried their count.
+func (s *logSampler) drain(now time.Time) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.skipped == 0 || now.Sub(s.window) < time.Second {
+		return 0
+	}
+	n := s.skipped
+	s.skipped = 0
+	return n
 }
