@@ -257,11 +257,7 @@ func (l *lane) pull() {
 				l.log.Error("pull failed; retrying", "err", err)
 				lastErr = time.Now()
 			}
-			if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) {
-				if c, err := l.r.ensureConsumer(l.ctx, l.plan); err == nil {
-					l.cons.Store(&consumerRef{c})
-				}
-			}
+			l.recreateIfGone()
 			l.sleep(time.Second)
 			continue
 		}
@@ -279,11 +275,14 @@ func (l *lane) pull() {
 				l.handle(msg, l.env)
 			}
 		}
-		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, jetstream.ErrNoHeartbeat) {
-			if time.Since(lastErr) > 10*time.Second {
+		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, context.DeadlineExceeded) {
+			if !errors.Is(err, jetstream.ErrNoHeartbeat) && time.Since(lastErr) > 10*time.Second {
 				l.log.Warn("pull ended with an error", "err", err)
 				lastErr = time.Now()
 			}
+			// A deleted consumer ends a pull with 409 Consumer Deleted, or
+			// with missed heartbeats; the next pulls find no responder.
+			l.recreateIfGone()
 		}
 		if sweeping {
 			// Look again before the next batch: the next oldest may not be due.
@@ -292,6 +291,28 @@ func (l *lane) pull() {
 			cancel()
 		}
 	}
+}
+
+// recreateIfGone checks, after a failed pull, whether the destination's
+// consumer still exists, and creates it again when someone deleted it. A
+// destination that starts at new events starts there again, so what
+// waited in the deleted consumer is not redelivered: that is logged as an
+// error, with the way back (`switchyard replay`).
+func (l *lane) recreateIfGone() {
+	ctx, cancel := context.WithTimeout(l.ctx, 5*time.Second)
+	defer cancel()
+	_, err := l.r.js.Consumer(ctx, EventsStream, ConsumerName(l.plan.Name))
+	if !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return // it exists, or JetStream cannot say: retry the pull
+	}
+	c, err := l.r.ensureConsumer(ctx, l.plan)
+	if err != nil {
+		l.log.Error("the destination's consumer was deleted; creating it again failed (retried at the next pull)", "err", err)
+		return
+	}
+	l.cons.Store(&consumerRef{c})
+	l.log.Error("the destination's consumer was deleted by someone else; created it again: events it held are redelivered only if the destination starts at all or a time (start), else replay them with switchyard replay",
+		"consumer", ConsumerName(l.plan.Name), "start", l.plan.Config.Start)
 }
 
 func (l *lane) sleep(d time.Duration) {

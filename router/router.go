@@ -53,14 +53,16 @@ type Router struct {
 	invalid  seenSet // invalid events this router dead-lettered (stored once)
 	health   writeHealth
 	storeDir string // the embedded server's store, "" when joined to NATS
-	watch    context.CancelFunc
-	watching sync.WaitGroup // the write watch
+	bg       context.Context    // the background work's: cancelled by Stop
+	bgStop   context.CancelFunc // nil before Start
+	watching sync.WaitGroup     // the write watch and lane retries; Add before go
 
 	mu     sync.Mutex
 	cfg    *config.Config
 	plans  map[string]*plan.Plan
 	lanes  map[string]*lane
 	prints map[string]string // destination -> config fingerprint
+	gen    int               // reloads applied: a lane retry of an older one gives up
 }
 
 // New prepares a router for a validated config and its plans (built with
@@ -156,10 +158,12 @@ func (r *Router) Start(ctx context.Context) (err error) {
 		r.prints[name] = fingerprint(cfg, plans[name])
 		r.mu.Unlock()
 	}
-	wctx, cancel := context.WithCancel(context.Background())
-	r.watch = cancel
+	r.mu.Lock()
+	r.bg, r.bgStop = context.WithCancel(context.Background())
+	bg := r.bg
+	r.mu.Unlock()
 	r.watching.Add(1)
-	go func() { defer r.watching.Done(); r.watchWrites(wctx) }()
+	go func() { defer r.watching.Done(); r.watchWrites(bg) }()
 	r.ready.Store(true)
 	r.log.Info("switchyard routing", "destinations", len(plans))
 	return nil
@@ -211,8 +215,11 @@ func (r *Router) NotReady() (bool, string) {
 // server. It waits for a reload in progress to end.
 func (r *Router) Stop() {
 	r.ready.Store(false)
-	if r.watch != nil {
-		r.watch()
+	r.mu.Lock()
+	stopBG := r.bgStop
+	r.mu.Unlock()
+	if stopBG != nil {
+		stopBG()
 		r.watching.Wait()
 	}
 	r.reloadMu.Lock()
@@ -336,13 +343,22 @@ func (r *Router) Reload(ctx context.Context, cfg *config.Config, diags config.Di
 		}
 		r.log.Info("destination removed; its consumer is kept for the grace period", "destination", name, "grace", grace)
 	}
+	// The lanes just stopped must start again whatever happens to the
+	// caller's context: a reload cancelled half way must not leave a
+	// destination without a lane.
+	startCtx := context.WithoutCancel(ctx)
+	r.mu.Lock()
+	r.gen++
+	gen := r.gen
+	r.mu.Unlock()
 	var errs []error
 	for _, name := range append(changed, added...) {
 		p := plans[name]
-		l, err := r.startLane(ctx, p)
+		l, err := r.startLane(startCtx, p)
 		if err != nil {
-			r.log.Error("reload: starting lane failed", "destination", name, "err", err)
-			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			r.log.Error("reload: starting lane failed; retrying in the background", "destination", name, "err", err)
+			errs = append(errs, fmt.Errorf("%s: %w (retrying)", name, err))
+			r.retryLane(gen, cfg, p)
 			continue
 		}
 		r.mu.Lock()
@@ -364,6 +380,57 @@ func (r *Router) Reload(ctx context.Context, cfg *config.Config, diags config.Di
 		r.metrics.Reloads.WithLabelValues("applied").Inc()
 	}
 	return errors.Join(errs...)
+}
+
+// retryLane starts a destination's lane in the background after a reload
+// could not (NATS was unreachable for a moment): with backoff, until it
+// runs, a later reload decides anew (gen), or the router stops.
+func (r *Router) retryLane(gen int, cfg *config.Config, p *plan.Plan) {
+	r.mu.Lock()
+	bg := r.bg
+	r.mu.Unlock()
+	if bg == nil {
+		return
+	}
+	r.watching.Add(1)
+	go func() {
+		defer r.watching.Done()
+		delay := time.Second
+		for {
+			t := time.NewTimer(delay)
+			select {
+			case <-bg.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			r.mu.Lock()
+			current := r.gen == gen
+			r.mu.Unlock()
+			if !current {
+				return // a later reload decides for this destination
+			}
+			ctx, cancel := context.WithTimeout(bg, time.Minute)
+			l, err := r.startLane(ctx, p)
+			cancel()
+			if err != nil {
+				r.log.Warn("starting lane failed; retrying", "destination", p.Name, "in", delay, "err", err)
+				delay = min(2*delay, 30*time.Second)
+				continue
+			}
+			r.mu.Lock()
+			if r.gen != gen || bg.Err() != nil {
+				r.mu.Unlock()
+				l.stop(r.opts.StopTimeout)
+				return
+			}
+			r.lanes[p.Name] = l
+			r.prints[p.Name] = fingerprint(cfg, p)
+			r.mu.Unlock()
+			r.log.Info("lane started after retries", "destination", p.Name)
+			return
+		}
+	}()
 }
 
 func contains(l []string, s string) bool {
