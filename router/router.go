@@ -52,7 +52,7 @@ type Router struct {
 	reloadMu sync.Mutex
 	invalid  seenSet // invalid events this router dead-lettered (stored once)
 	health   writeHealth
-	storeDir string // the embedded server's store, "" when joined to NATS
+	storeDir string             // the embedded server's store, "" when joined to NATS
 	bg       context.Context    // the background work's: cancelled by Stop
 	bgStop   context.CancelFunc // nil before Start
 	watching sync.WaitGroup     // the write watch and lane retries; Add before go

@@ -58,7 +58,7 @@ delivery:
 		}
 	}
 	e := newEnv(t, "", dests(0))
-	_, plans0 := e.load() // before the reloads start rewriting the files
+	_, plans0 := e.load()            // before the reloads start rewriting the files
 	ignore := goleak.IgnoreCurrent() // the NATS server and the test's own clients
 	r := e.start()
 
