@@ -8,11 +8,14 @@ import (
 	"sync"
 )
 
-// ItemErrorParser reads a tool's per-item error report from a 2xx response
-// to a batch of items. body is the response body as read, up to
-// SenderConfig.MaxResponseBytes (not just the excerpt). It returns the failed
-// items only; nil means every item was accepted. Indexes outside
-// [0, items) are ignored by the Batcher.
+// ItemErrorParser reads a tool's per-item error report from a response to a
+// request of items (a batch, or one item when items is 1): every 2xx, and
+// every 4xx the status alone would make permanent. body is the response body
+// as read, up to SenderConfig.MaxResponseBytes (not just the excerpt). It
+// returns the failed items only; nil means every item was accepted (for a
+// 4xx: the parser cannot say, and the status stands). Indexes outside
+// [0, items) are ignored by the Batcher. On a single item's 4xx, the item's
+// class and message become the request's (Sender.items4xx).
 type ItemErrorParser func(status int, body []byte, items int) []ItemError
 
 var itemErrorParsers = struct {

@@ -91,7 +91,7 @@ type SenderConfig struct {
 	// when it is on, as the check would apply to the proxy instead.
 	DenyPrivate      bool
 	MaxResponseBytes int64           // body bytes read at most; default 64 KiB
-	ItemErrors       ItemErrorParser // per-item errors of batch responses: 2xx, and 4xx that name items
+	ItemErrors       ItemErrorParser // per-item errors: of 2xx responses, and of 4xx ones that name items (a single item's included)
 	Observer         Observer
 }
 
@@ -337,9 +337,11 @@ func (s *Sender) do(req *retryablehttp.Request, st *sendState, r *Request) Resul
 		res.RetryAfter, _ = retryAfter(resp, time.Now())
 		res.Class = Classify(resp.StatusCode)
 		switch {
-		case res.Class == Permanent && r.Items > 1 && s.cfg.ItemErrors != nil && s.batch4xx(&res, body.Bytes(), r.Items):
+		case res.Class == Permanent && s.cfg.ItemErrors != nil && s.items4xx(&res, body.Bytes(), r.Items):
 			// Some tools refuse a batch with a 4xx that names the items at
-			// fault (Mixpanel strict mode, Amplitude): only those fail.
+			// fault (Mixpanel strict mode, Amplitude): only those fail. A
+			// single item's 4xx says why in the tool's words (APNs' 410
+			// Unregistered), and may be retryable (403 ExpiredProviderToken).
 		case res.Class != OK:
 			res.Err = statusError(resp.StatusCode, res.RetryAfter)
 		case s.cfg.ItemErrors != nil:
@@ -376,6 +378,25 @@ func (s *Sender) itemErrors(res *Result, body []byte, items int) {
 			}
 		}
 	}
+}
+
+// items4xx applies the per-item parser to a 4xx answer. For a single
+// item, the item's class and the tool's reason become the request's: the
+// error reads "HTTP 410 Gone: Unregistered ...", and a reason the tool
+// documents as passing (APNs' ExpiredProviderToken) makes it Retryable. It
+// reports whether the parser named the item (or, for a batch, any item).
+func (s *Sender) items4xx(res *Result, body []byte, items int) bool {
+	if items > 1 {
+		return s.batch4xx(res, body, items)
+	}
+	for _, ie := range s.cfg.ItemErrors(res.Status, body, 1) {
+		if ie.Index == 0 && ie.Class != OK {
+			res.Class = ie.Class
+			res.Err = fmt.Errorf("%w: %s", statusError(res.Status, res.RetryAfter), ie.Message)
+			return true
+		}
+	}
+	return false
 }
 
 // batch4xx applies the per-item parser to a 4xx answer to a batch. When
