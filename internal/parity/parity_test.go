@@ -152,6 +152,7 @@ func compareTool(ctx context.Context, t *testing.T, node, oracleDir, tool string
 	s.Cases = s.Invalid // and Add counts each compared one
 	results, err := parity.RunOracle(ctx, node, oracleDir, []parity.OracleTool{{
 		Tool: tool, Destination: f.Segment.Destination, Settings: f.Segment.Settings, Subscriptions: f.Segment.Subscriptions,
+		ReturnedURL: f.Segment.ReturnedURL,
 	}}, oracleCases)
 	if err != nil {
 		t.Fatal(err)
