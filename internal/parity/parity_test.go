@@ -84,8 +84,8 @@ func TestSegmentParity(t *testing.T) {
 			t.Errorf("%s: %.1f%% key-field agreement after adjudication, under %.0f%%", tool, s.After(), minAfter)
 		}
 		shop, _ := s.SourceBefore("ecommerce")
-		t.Logf("%s: %d cases, agreement %.1f%% before adjudication (%.1f%% on the e-commerce corpus), %.1f%% after; %d unadjudicated",
-			tool, s.Cases-s.Invalid, s.Before(), shop, s.After(), len(s.Unadjudicated()))
+		t.Logf("%s: %d cases, agreement %.1f%% before adjudication (%.1f%% on the e-commerce corpus, %.1f%% where both send), %.1f%% after; %d unadjudicated",
+			tool, s.Cases-s.Invalid, s.Before(), shop, s.BothBefore(), s.After(), len(s.Unadjudicated()))
 	}
 	md := parity.Markdown(header, scores)
 	if *update {
@@ -171,9 +171,13 @@ func compareTool(ctx context.Context, t *testing.T, node, oracleDir, tool string
 			// any destination runs: the event never reaches the action.
 			o.Segment, r.Actions = nil, nil
 			o.SegmentReason = "filtered by Segment's pipeline: the integrations object turns the destination off"
-		case len(o.Segment) > 0:
 		case len(r.Errors()) > 0:
+			// Said even when an action made requests first (a lookup), or
+			// another action succeeded: the report shows why a field is
+			// missing.
 			o.SegmentReason = "fails: " + strings.Join(r.Errors(), "; ")
+			o.SegmentFailed = len(r.Errors()) == len(r.Actions)
+		case len(o.Segment) > 0:
 		case len(r.Actions) == 0:
 			o.SegmentReason = "no subscription takes it"
 		}
