@@ -101,6 +101,20 @@ func parityFiles(t *testing.T, oracleDir string) map[string]*parity.File {
 	t.Helper()
 	out := map[string]*parity.File{}
 	segmentDests := filepath.Join(oracleDir, "node_modules", "@segment", "action-destinations", "dist", "destinations")
+	// A definition that does not load would drop its tool from the
+	// comparison without a word: it fails the test instead.
+	if _, err := destinations.Catalog(); err != nil {
+		t.Fatalf("the catalog does not load: %v", err)
+	}
+	paths, err := filepath.Glob(filepath.Join(catalogDir, "*", "parity.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range paths {
+		if _, ok := destinations.Lookup(filepath.Base(filepath.Dir(p))); !ok {
+			t.Errorf("%s: no catalog tool of that name", p)
+		}
+	}
 	for _, tool := range destinations.Tools() {
 		path := filepath.Join(catalogDir, tool, "parity.yaml")
 		if _, err := os.Stat(path); os.IsNotExist(err) {
