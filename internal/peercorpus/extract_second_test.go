@@ -54,7 +54,9 @@ func TestSecondWaveExtractorsReadBothShapes(t *testing.T) {
 		{"posthog", "$identify in a batch, or alone at /i/v0/e/",
 			[]Request{req("https://us.i.posthog.com/batch/", `{"batch":[{"event":"$identify","distinct_id":"u1","properties":{"$set":{"email":"a@x.io"}}}]}`)},
 			[]Request{req("https://us.i.posthog.com/i/v0/e/", `{"event":"$identify","distinct_id":"u1","properties":{"$set":{"email":"a@x.io"}}}`)},
-			func(f Fields) string { return want(f.Identity == "u1" && f.Email == "a@x.io" && f.Event == "$identify", "identify", f) }},
+			func(f Fields) string {
+				return want(f.Identity == "u1" && f.Email == "a@x.io" && f.Event == "$identify", "identify", f)
+			}},
 		{"segment", "a Tracking API batch: userId, else anonymousId; the page's name",
 			[]Request{req("https://api.segment.io/v1/batch", `{"batch":[{"type":"page","name":"Home","anonymousId":"a1","messageId":"m1","timestamp":"2024-03-01T10:00:00Z","context":{"traits":{"email":"a@x.io"}}}]}`)},
 			[]Request{req("https://api.segment.io/v1/batch", `{"batch":[{"type":"page","name":"Home","anonymousId":"a1","messageId":"m1","timestamp":"2024-03-01T10:00:00.000Z","context":{"traits":{"email":"a@x.io"}}}]}`)},
