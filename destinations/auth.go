@@ -14,6 +14,15 @@ type Authorizer interface {
 	Authorize(ctx context.Context, r *Request) error
 }
 
+// AnswerReader is an Authorizer that reads the tool's answer to each
+// request it authorized, so that a credential the tool refused as expired
+// (APNs' 403 ExpiredProviderToken) is minted again for the retry instead of
+// reused. Answer must be cheap and must not block: it runs on the delivery
+// path, after every send.
+type AnswerReader interface {
+	Answer(r *Request, res Result)
+}
+
 // PrivateDenier is an Authorizer that makes requests of its own (to a token
 // endpoint named in its settings). DenyPrivate subjects them to the check
 // of SenderConfig.DenyPrivate: private addresses refused, no proxies.

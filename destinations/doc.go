@@ -6,8 +6,11 @@
 // number of in-process attempts (hashicorp/go-retryablehttp) with jitter and a
 // capped Retry-After. Every response is classified as DESIGN.md says: 2xx
 // succeeded; 408, 423, 429, 5xx except 501, timeouts and connection errors are
-// retryable; other 4xx are permanent. A Batcher groups items per action by
-// count, bytes and linger, and splits per-item failures back to their items.
+// retryable; other 4xx are permanent, unless the tool's item-error parser
+// reads the answer otherwise (per item of a batch, or for a single request:
+// the tool's reason joins the error, and a reason the tool documents as
+// passing is retryable). A Batcher groups items per action by count, bytes
+// and linger, and splits per-item failures back to their items.
 //
 // The catalog is data: one folder per tool under catalog/, holding a
 // definition.yaml (settings, endpoints, auth, batching, rate limits and preset

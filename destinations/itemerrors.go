@@ -8,11 +8,14 @@ import (
 	"sync"
 )
 
-// ItemErrorParser reads a tool's per-item error report from a 2xx response
-// to a batch of items. body is the response body as read, up to
-// SenderConfig.MaxResponseBytes (not just the excerpt). It returns the failed
-// items only; nil means every item was accepted. Indexes outside
-// [0, items) are ignored by the Batcher.
+// ItemErrorParser reads a tool's per-item error report from a response to a
+// request of items (a batch, or one item when items is 1): every 2xx, and
+// every 4xx the status alone would make permanent. body is the response body
+// as read, up to SenderConfig.MaxResponseBytes (not just the excerpt). It
+// returns the failed items only; nil means every item was accepted (for a
+// 4xx: the parser cannot say, and the status stands). Indexes outside
+// [0, items) are ignored by the Batcher. On a single item's 4xx, the item's
+// class and message become the request's (Sender.items4xx).
 type ItemErrorParser func(status int, body []byte, items int) []ItemError
 
 var itemErrorParsers = struct {
@@ -132,4 +135,54 @@ func StandardItemErrors(status int, body []byte, items int) []ItemError {
 		out = append(out, ItemError{Index: *e.Index, Class: class, Status: e.Status, Message: msg})
 	}
 	return out
+}
+
+// itemErrors applies the per-item error parser to a 2xx response. For a
+// single-item request the item's failure becomes the request's: nothing
+// downstream has to look at ItemErrors for an unbatched send.
+func (s *Sender) itemErrors(res *Result, body []byte, items int) {
+	items = max(items, 1)
+	res.ItemErrors = s.cfg.ItemErrors(res.Status, body, items)
+	if items == 1 {
+		for _, ie := range res.ItemErrors {
+			if ie.Index == 0 && ie.Class != OK {
+				res.Class = ie.Class
+				res.Err = fmt.Errorf("item rejected (HTTP %d): %s", res.Status, ie.Message)
+				break
+			}
+		}
+	}
+}
+
+// items4xx applies the per-item parser to a 4xx answer. For a single
+// item, the item's class and the tool's reason become the request's: the
+// error reads "HTTP 410 Gone: Unregistered ...", and a reason the tool
+// documents as passing (APNs' ExpiredProviderToken) makes it Retryable. It
+// reports whether the parser named the item (or, for a batch, any item).
+func (s *Sender) items4xx(res *Result, body []byte, items int) bool {
+	if items > 1 {
+		return s.batch4xx(res, body, items)
+	}
+	for _, ie := range s.cfg.ItemErrors(res.Status, body, 1) {
+		if ie.Index == 0 && ie.Class != OK {
+			res.Class = ie.Class
+			res.Err = fmt.Errorf("%w: %s", statusError(res.Status, res.RetryAfter), ie.Message)
+			return true
+		}
+	}
+	return false
+}
+
+// batch4xx applies the per-item parser to a 4xx answer to a batch. When
+// the parser names items, the request counts as answered item by item: the
+// named items fail with their own class, the others succeeded (a parser
+// whose tool rejects the whole batch names every item, marking the innocent
+// ones Retryable). It reports whether the parser named any item.
+func (s *Sender) batch4xx(res *Result, body []byte, items int) bool {
+	named := s.cfg.ItemErrors(res.Status, body, items)
+	if len(named) == 0 {
+		return false
+	}
+	res.Class, res.ItemErrors = OK, named
+	return true
 }

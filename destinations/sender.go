@@ -91,7 +91,7 @@ type SenderConfig struct {
 	// when it is on, as the check would apply to the proxy instead.
 	DenyPrivate      bool
 	MaxResponseBytes int64           // body bytes read at most; default 64 KiB
-	ItemErrors       ItemErrorParser // per-item errors of batch responses: 2xx, and 4xx that name items
+	ItemErrors       ItemErrorParser // per-item errors: of 2xx responses, and of 4xx ones that name items (a single item's included)
 	Observer         Observer
 }
 
@@ -337,9 +337,11 @@ func (s *Sender) do(req *retryablehttp.Request, st *sendState, r *Request) Resul
 		res.RetryAfter, _ = retryAfter(resp, time.Now())
 		res.Class = Classify(resp.StatusCode)
 		switch {
-		case res.Class == Permanent && r.Items > 1 && s.cfg.ItemErrors != nil && s.batch4xx(&res, body.Bytes(), r.Items):
+		case res.Class == Permanent && s.cfg.ItemErrors != nil && s.items4xx(&res, body.Bytes(), r.Items):
 			// Some tools refuse a batch with a 4xx that names the items at
-			// fault (Mixpanel strict mode, Amplitude): only those fail.
+			// fault (Mixpanel strict mode, Amplitude): only those fail. A
+			// single item's 4xx says why in the tool's words (APNs' 410
+			// Unregistered), and may be retryable (403 ExpiredProviderToken).
 		case res.Class != OK:
 			res.Err = statusError(resp.StatusCode, res.RetryAfter)
 		case s.cfg.ItemErrors != nil:
@@ -359,37 +361,6 @@ func (s *Sender) do(req *retryablehttp.Request, st *sendState, r *Request) Resul
 		res.Err = transportError(ctx, req.Method, req.URL, err)
 	}
 	return res
-}
-
-// itemErrors applies the per-item error parser to a 2xx response. For a
-// single-item request the item's failure becomes the request's: nothing
-// downstream has to look at ItemErrors for an unbatched send.
-func (s *Sender) itemErrors(res *Result, body []byte, items int) {
-	items = max(items, 1)
-	res.ItemErrors = s.cfg.ItemErrors(res.Status, body, items)
-	if items == 1 {
-		for _, ie := range res.ItemErrors {
-			if ie.Index == 0 && ie.Class != OK {
-				res.Class = ie.Class
-				res.Err = fmt.Errorf("item rejected (HTTP %d): %s", res.Status, ie.Message)
-				break
-			}
-		}
-	}
-}
-
-// batch4xx applies the per-item parser to a 4xx answer to a batch. When
-// the parser names items, the request counts as answered item by item: the
-// named items fail with their own class, the others succeeded (a parser
-// whose tool rejects the whole batch names every item, marking the innocent
-// ones Retryable). It reports whether the parser named any item.
-func (s *Sender) batch4xx(res *Result, body []byte, items int) bool {
-	named := s.cfg.ItemErrors(res.Status, body, items)
-	if len(named) == 0 {
-		return false
-	}
-	res.Class, res.ItemErrors = OK, named
-	return true
 }
 
 // read reads up to MaxResponseBytes of the body, drains a bounded rest so

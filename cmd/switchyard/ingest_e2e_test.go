@@ -2,7 +2,6 @@ package main_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -13,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/switchyard/switchyard/internal/nodetool"
 )
 
 const ingestDest = `type: http
@@ -59,34 +60,19 @@ sources:
 // Segment's own Node.js SDK, pointed at switchyard with nothing changed but
 // the host: its events arrive mapped at a destination.
 func TestAnalyticsNodeEventsArriveMappedAtADestination(t *testing.T) {
-	node, errNode := exec.LookPath("node")
-	npm, errNpm := exec.LookPath("npm")
-	if errNode != nil || errNpm != nil {
-		t.Skip("skipping: node and npm must be on PATH to run @segment/analytics-node (install Node.js >= 20)")
-	}
-	nodeDir, _ := filepath.Abs(filepath.Join("..", "..", "ingest", "nodetest"))
-	// ingest's own test may be installing into the same folder right now.
-	lock, err := os.OpenFile(filepath.Join(nodeDir, ".install.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	// nodetool's rule: skipped without node locally, failed under CI=true.
+	tools := nodetool.Require(t, "run @segment/analytics-node against switchyard's intake")
+	nodeDir, err := filepath.Abs(filepath.Join("..", "..", "ingest", "nodetest"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(nodeDir, "node_modules", "@segment", "analytics-node", "package.json")); err != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund", "--prefer-offline")
-		cmd.Dir = nodeDir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("npm ci: %v\n%s", err, out)
-		}
-	}
-	lock.Close()
+	// Installs the pinned packages once, locked against ingest's own test
+	// installing into the same folder.
+	tools.Install(t, nodeDir)
 	rec := newRecorder(t)
 	dir, natsPort, adminPort, ingestPort := ingestConfig(t, rec.URL)
 	in := startBinary(t, dir, t.TempDir(), natsPort, adminPort, "WEB_WRITE_KEY=wk-e2e")
-	cmd := exec.Command(node, "send.mjs")
+	cmd := exec.Command(tools.Node, "send.mjs")
 	cmd.Dir = nodeDir
 	cmd.Env = append(os.Environ(), fmt.Sprintf("SWITCHYARD_HOST=http://127.0.0.1:%d", ingestPort), "SWITCHYARD_WRITE_KEY=wk-e2e")
 	if out, err := cmd.CombinedOutput(); err != nil {

@@ -25,6 +25,9 @@ type File struct {
 		// Subscriptions replace the definition's automatic presets; a
 		// definition without presets (GA4, Klaviyo) needs them.
 		Subscriptions []Subscription `yaml:"subscriptions"`
+		// ReturnedURL: the destination's actions return their payload, which
+		// Segment's pipeline posts here (see OracleTool.ReturnedURL).
+		ReturnedURL string `yaml:"returned_url"`
 		// Why explains the set-up when it is not the definition's own.
 		Why string `yaml:"why"`
 	} `yaml:"segment"`

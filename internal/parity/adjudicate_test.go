@@ -119,3 +119,35 @@ differences:
 		t.Errorf("e-commerce corpus agreement %.1f (%v), want 75", pct, ok)
 	}
 }
+
+// A case only one side sends is a refusal: its fields count in the headline
+// agreement (as differences to adjudicate) but not in the agreement where
+// both send, and the case is counted once as ours-only.
+func TestRefusalsLeaveTheAgreementWhereBothSend(t *testing.T) {
+	f, err := ReadFile(writeFile(t, "segment:\n  destination: amplitude\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := func(insertID string) []peercorpus.Request {
+		e := map[string]any{"user_id": "u1", "event_type": "Signed Up", "time": 1700000000000.0}
+		if insertID != "" {
+			e["insert_id"] = insertID
+		}
+		return []peercorpus.Request{{URL: "https://api2.amplitude.com/2/httpapi", Body: map[string]any{"events": []any{e}}}}
+	}
+	s := &ToolScore{Tool: "amplitude"}
+	s.Add(Outcome{Case: "ecommerce/both", Ours: ev(""), Segment: ev("")}, f)
+	s.Add(Outcome{Case: "ecommerce/refused", Ours: ev("m2"), SegmentReason: "fails: no"}, f)
+	if s.Both != 1 || s.OursOnly != 1 {
+		t.Fatalf("cases: %d both, %d ours only; want 1 and 1", s.Both, s.OursOnly)
+	}
+	if s.Compared != 7 || s.Agree != 3 || s.Before() != 100*3.0/7 {
+		t.Errorf("headline: %d of %d; want 3 of 7 (the refused case's 4 fields are ours-only)", s.Agree, s.Compared)
+	}
+	if s.BothSent.Compared != 3 || s.BothSent.Agree != 3 || s.BothBefore() != 100 {
+		t.Errorf("where both send: %d of %d, %.1f%%; want 3 of 3", s.BothSent.Agree, s.BothSent.Compared, s.BothBefore())
+	}
+	if len(s.Unadjudicated()) != 4 {
+		t.Errorf("%d unadjudicated, want the refused case's 4 fields", len(s.Unadjudicated()))
+	}
+}

@@ -35,7 +35,16 @@ filters those before any action runs), reach neither side's actions.
 (the user the tool files the data under), email, event name, revenue, prices, quantities, currency,
 product ids, time (within 1 s), value and dedupe id. Each (case, field) pair that either side sends is
 compared; *agreement* is the share of those pairs where both send the same value. A difference is
-*differ* (both send it, differently), *ours-only* or *segment-only*. Each is adjudicated as a
+*differ* (both send it, differently), *ours-only* or *segment-only*.
+
+**Refusals.** A case only one side sends (the other refuses the event, fails it, or has no subscription
+for it) is a refusal, counted once per case in the *ours only* and *Segment only* columns. Its key fields
+still count in the headline agreement, as ours-only or segment-only differences that must be adjudicated
+like any other, so that neither side's refusals hide from the figure; but one refused event then weighs
+as many differences as it has fields. *Before, where both send* is the agreement on the cases both sides
+send, refusals left out: it measures how the two map what both send. Targets apply to the headline figure.
+
+Each difference is adjudicated as a
 **segment-quirk** (Segment's form is wrong or worse for the tool; the tool's documentation is linked),
 a **convention** (the tool takes both forms) or a **defect** (switchyard's form is wrong: fixed, or
 listed with who fixes it). *After adjudication* counts quirks and conventions as agreement, defects not.

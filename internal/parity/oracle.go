@@ -18,6 +18,10 @@ type OracleTool struct {
 	Settings    map[string]any `json:"settings"`
 	// Subscriptions replace the definition's automatic presets when set.
 	Subscriptions []Subscription `json:"subscriptions,omitempty"`
+	// ReturnedURL is where Segment's pipeline posts what an action returns,
+	// for destinations whose actions return their payload instead of
+	// requesting it (Segment's own "Segment" destination: the Tracking API).
+	ReturnedURL string `json:"returned_url,omitempty"`
 }
 
 // Subscription is one of Segment's action subscriptions: an action, the

@@ -84,8 +84,8 @@ func TestSegmentParity(t *testing.T) {
 			t.Errorf("%s: %.1f%% key-field agreement after adjudication, under %.0f%%", tool, s.After(), minAfter)
 		}
 		shop, _ := s.SourceBefore("ecommerce")
-		t.Logf("%s: %d cases, agreement %.1f%% before adjudication (%.1f%% on the e-commerce corpus), %.1f%% after; %d unadjudicated",
-			tool, s.Cases-s.Invalid, s.Before(), shop, s.After(), len(s.Unadjudicated()))
+		t.Logf("%s: %d cases, agreement %.1f%% before adjudication (%.1f%% on the e-commerce corpus, %.1f%% where both send), %.1f%% after; %d unadjudicated",
+			tool, s.Cases-s.Invalid, s.Before(), shop, s.BothBefore(), s.After(), len(s.Unadjudicated()))
 	}
 	md := parity.Markdown(header, scores)
 	if *update {
@@ -101,6 +101,20 @@ func parityFiles(t *testing.T, oracleDir string) map[string]*parity.File {
 	t.Helper()
 	out := map[string]*parity.File{}
 	segmentDests := filepath.Join(oracleDir, "node_modules", "@segment", "action-destinations", "dist", "destinations")
+	// A definition that does not load would drop its tool from the
+	// comparison without a word: it fails the test instead.
+	if _, err := destinations.Catalog(); err != nil {
+		t.Fatalf("the catalog does not load: %v", err)
+	}
+	paths, err := filepath.Glob(filepath.Join(catalogDir, "*", "parity.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range paths {
+		if _, ok := destinations.Lookup(filepath.Base(filepath.Dir(p))); !ok {
+			t.Errorf("%s: no catalog tool of that name", p)
+		}
+	}
 	for _, tool := range destinations.Tools() {
 		path := filepath.Join(catalogDir, tool, "parity.yaml")
 		if _, err := os.Stat(path); os.IsNotExist(err) {
@@ -152,6 +166,7 @@ func compareTool(ctx context.Context, t *testing.T, node, oracleDir, tool string
 	s.Cases = s.Invalid // and Add counts each compared one
 	results, err := parity.RunOracle(ctx, node, oracleDir, []parity.OracleTool{{
 		Tool: tool, Destination: f.Segment.Destination, Settings: f.Segment.Settings, Subscriptions: f.Segment.Subscriptions,
+		ReturnedURL: f.Segment.ReturnedURL,
 	}}, oracleCases)
 	if err != nil {
 		t.Fatal(err)
@@ -170,9 +185,13 @@ func compareTool(ctx context.Context, t *testing.T, node, oracleDir, tool string
 			// any destination runs: the event never reaches the action.
 			o.Segment, r.Actions = nil, nil
 			o.SegmentReason = "filtered by Segment's pipeline: the integrations object turns the destination off"
-		case len(o.Segment) > 0:
 		case len(r.Errors()) > 0:
+			// Said even when an action made requests first (a lookup), or
+			// another action succeeded: the report shows why a field is
+			// missing.
 			o.SegmentReason = "fails: " + strings.Join(r.Errors(), "; ")
+			o.SegmentFailed = len(r.Errors()) == len(r.Actions)
+		case len(o.Segment) > 0:
 		case len(r.Actions) == 0:
 			o.SegmentReason = "no subscription takes it"
 		}

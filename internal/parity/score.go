@@ -16,6 +16,10 @@ type Outcome struct {
 	// OursReason and SegmentReason say why a side sent nothing (a
 	// refusal, a failed action, no subscription for the event).
 	OursReason, SegmentReason string
+	// SegmentFailed says every Segment action that ran failed: the case is
+	// Segment's refusal even if an action made a request before failing (a
+	// lookup, such as Intercom's contact search).
+	SegmentFailed bool
 }
 
 // Difference is one key field of one case on which the sides differ.
@@ -41,6 +45,12 @@ type ToolScore struct {
 	// Compared counts (case, field) pairs either side sent; Agree those
 	// where both sent the same value.
 	Compared, Agree int
+	// BothSent tallies the pairs of the cases both sides send a request
+	// for: the key-field agreement without refusals, where one side sends
+	// nothing for the case (it refuses or fails the event, or no
+	// subscription takes it), which Both/OursOnly/SegmentOnly count once
+	// per case.
+	BothSent Tally
 	// Sources tallies Compared and Agree per corpus ("golden", "peer",
 	// "ecommerce"): the first part of the case id.
 	Sources     map[string]*Tally
@@ -65,7 +75,7 @@ func (s *ToolScore) SourceBefore(source string) (float64, bool) {
 // difference with f.
 func (s *ToolScore) Add(o Outcome, f *File) {
 	s.Cases++
-	ours, seg := len(o.Ours) > 0, len(o.Segment) > 0
+	ours, seg := len(o.Ours) > 0, len(o.Segment) > 0 && !o.SegmentFailed
 	switch {
 	case ours && seg:
 		s.Both++
@@ -92,9 +102,15 @@ func (s *ToolScore) Add(o Outcome, f *File) {
 		}
 		s.Compared++
 		src.Compared++
+		if ours && seg {
+			s.BothSent.Compared++
+		}
 		if ag == peercorpus.Agree {
 			s.Agree++
 			src.Agree++
+			if ours && seg {
+				s.BothSent.Agree++
+			}
 			continue
 		}
 		d := Difference{Case: o.Case, Field: peercorpus.FieldNames[i], Ours: a.Show(i), Segment: b.Show(i)}
@@ -157,6 +173,10 @@ func (s *ToolScore) Defects() int {
 	return n
 }
 
+// BothBefore is the agreement before adjudication on the cases both sides
+// send: refusals left out.
+func (s *ToolScore) BothBefore() float64 { return pct(s.BothSent.Agree, s.BothSent.Compared) }
+
 // Before is the key-field agreement, in percent, before adjudication.
 func (s *ToolScore) Before() float64 { return pct(s.Agree, s.Compared) }
 
@@ -174,7 +194,7 @@ func pct(n, of int) float64 {
 func Markdown(header string, scores []*ToolScore) string {
 	var b strings.Builder
 	b.WriteString(header)
-	b.WriteString("\n## Summary\n\n| tool | Segment destination | cases | rendered by both / ours only / Segment only / neither | fields compared | agreement before adjudication | before, per corpus: golden / peer / e-commerce | after adjudication | quirks + conventions | defects (fixed elsewhere) | unadjudicated |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	b.WriteString("\n## Summary\n\n| tool | Segment destination | cases | rendered by both / ours only / Segment only / neither | fields compared | agreement before adjudication | before, per corpus: golden / peer / e-commerce | before, where both send | after adjudication | quirks + conventions | defects (fixed elsewhere) | unadjudicated |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, s := range scores {
 		var per []string
 		for _, src := range []string{"golden", "peer", "ecommerce"} {
@@ -188,9 +208,13 @@ func Markdown(header string, scores []*ToolScore) string {
 		if s.Compared == 0 {
 			before, after = "no key field", "no key field"
 		}
-		fmt.Fprintf(&b, "| %s | %s | %d | %d / %d / %d / %d | %d | %s | %s | %s | %d | %d | %d |\n",
+		both := fmt.Sprintf("%.1f%% (%d of %d)", s.BothBefore(), s.BothSent.Agree, s.BothSent.Compared)
+		if s.BothSent.Compared == 0 {
+			both = "no key field"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %d | %d / %d / %d / %d | %d | %s | %s | %s | %s | %d | %d | %d |\n",
 			s.Tool, s.Destination, s.Cases-s.Invalid, s.Both, s.OursOnly, s.SegmentOnly, s.Neither, s.Compared,
-			before, strings.Join(per, " / "), after, s.Accepted(), s.Defects(), len(s.Unadjudicated()))
+			before, strings.Join(per, " / "), both, after, s.Accepted(), s.Defects(), len(s.Unadjudicated()))
 	}
 	for _, s := range scores {
 		fmt.Fprintf(&b, "\n## %s\n\n", s.Tool)

@@ -30,7 +30,11 @@ func (p *Plan) Send(ctx context.Context, s *destinations.Sender, r *destinations
 			return destinations.Result{Class: destinations.Retryable, Err: fmt.Errorf("authorizing: %w", err)}
 		}
 	}
-	return s.Send(ctx, r)
+	res := s.Send(ctx, r)
+	if ar, ok := p.auth.(destinations.AnswerReader); ok {
+		ar.Answer(r, res)
+	}
+	return res
 }
 
 // sign adds the Standard Webhooks headers: webhook-id (the messageId, set

@@ -4,6 +4,7 @@
 package apns
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -117,11 +118,13 @@ func (a *TokenAuth) Authorize(_ context.Context, r *destinations.Request) error 
 }
 
 // Token returns the current provider token, signing a new one when there
-// is none or it is TokenLifetime old.
+// is none or it is TokenLifetime old. Age is wall-clock time, as Apple
+// judges iat: the monotonic clock stops while a host is suspended, and a
+// token minted before a suspension would look fresh here and expired there.
 func (a *TokenAuth) Token() (string, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	now := a.now()
+	now := a.now().Round(0)
 	if a.token != "" && now.Sub(a.issued) < TokenLifetime && !now.Before(a.issued) {
 		return a.token, nil
 	}
@@ -135,4 +138,29 @@ func (a *TokenAuth) Token() (string, error) {
 	return s, nil
 }
 
-var _ destinations.Authorizer = (*TokenAuth)(nil)
+// MinRefresh is the shortest time between two tokens Apple accepts: a
+// provider that signs new tokens more often is answered 429
+// TooManyProviderTokenUpdates.
+const MinRefresh = 20 * time.Minute
+
+// Answer drops the token Apple refused as expired (403
+// ExpiredProviderToken), so that the retry of the push is signed afresh,
+// unless the token is younger than MinRefresh: then the host's clock is
+// behind Apple's, a new token would be refused too, and signing it would
+// only add 429 TooManyProviderTokenUpdates.
+func (a *TokenAuth) Answer(r *destinations.Request, res destinations.Result) {
+	if res.Status != http.StatusForbidden || !bytes.Contains(res.Body, []byte(ExpiredProviderToken)) || r == nil {
+		return
+	}
+	sent := strings.TrimPrefix(r.Header.Get("Authorization"), "bearer ")
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if sent == a.token && a.now().Round(0).Sub(a.issued) >= MinRefresh {
+		a.token = ""
+	}
+}
+
+var (
+	_ destinations.Authorizer   = (*TokenAuth)(nil)
+	_ destinations.AnswerReader = (*TokenAuth)(nil)
+)

@@ -190,6 +190,9 @@ func newAPNsServer(t *testing.T, pub *ecdsa.PublicKey) *apnsServer {
 		case "malformed":
 			w.WriteHeader(http.StatusBadRequest)
 			_, _ = io.WriteString(w, `{"reason":"BadDeviceToken"}`)
+		case "clock-says-expired":
+			w.WriteHeader(http.StatusForbidden)
+			_, _ = io.WriteString(w, `{"reason":"ExpiredProviderToken"}`)
 		case "busy":
 			w.WriteHeader(http.StatusTooManyRequests)
 			_, _ = io.WriteString(w, `{"reason":"TooManyRequests"}`)
@@ -204,15 +207,17 @@ func newAPNsServer(t *testing.T, pub *ecdsa.PublicKey) *apnsServer {
 	return s
 }
 
-// Through the real Sender (whose transport negotiates HTTP/2 over TLS) and
-// the authorizer: every request is HTTP/2 with a provider token, each
-// device answers on its own, and a dead or malformed token is permanent
-// with Apple's reason kept, while a busy device is retried.
+// Through the real Sender (whose transport negotiates HTTP/2 over TLS),
+// with the apns item-error parser, and the authorizer: every request is
+// HTTP/2 with a provider token, each device answers on its own, a dead or
+// malformed token is permanent with Apple's reason in the error (the dead
+// letter's reason) and the response, a busy device is retried, and so is a
+// push whose provider token Apple calls expired.
 func TestPushesGoOverHTTP2AndEachDeviceEndsOnItsOwn(t *testing.T) {
 	k, pemText := p8(t)
 	srv := newAPNsServer(t, &k.PublicKey)
 	auth := newAuth(t, pemText)
-	s, err := destinations.NewSender(destinations.SenderConfig{Name: "apns", Attempts: 1, InsecureSkipVerify: true})
+	s, err := destinations.NewSender(destinations.SenderConfig{Name: "apns", Attempts: 1, InsecureSkipVerify: true, ItemErrors: ItemErrors})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,9 +228,16 @@ func TestPushesGoOverHTTP2AndEachDeviceEndsOnItsOwn(t *testing.T) {
 		reason string
 	}{
 		"740f4707bebcf74f9b7c25d48e3358945f6aa01da5ddb387462c7eaf61bb78ad": {destinations.OK, 200, ""},
-		"dead":      {destinations.Permanent, 410, "Unregistered"},
-		"malformed": {destinations.Permanent, 400, "BadDeviceToken"},
-		"busy":      {destinations.Retryable, 429, "TooManyRequests"},
+		"dead":               {destinations.Permanent, 410, "Unregistered"},
+		"malformed":          {destinations.Permanent, 400, "BadDeviceToken"},
+		"busy":               {destinations.Retryable, 429, "TooManyRequests"},
+		"clock-says-expired": {destinations.Retryable, 403, "ExpiredProviderToken"},
+	}
+	// What the dead letter's reason says: the status and Apple's reason.
+	wantErr := map[string]string{
+		"dead":               "HTTP 410 Gone: Unregistered: the device token is no longer active",
+		"malformed":          "HTTP 400 Bad Request: BadDeviceToken: the device token is malformed",
+		"clock-says-expired": "HTTP 403 Forbidden: ExpiredProviderToken",
 	}
 	for token, w := range want {
 		r := &destinations.Request{Method: "POST", URL: srv.URL + "/3/device/" + token, Items: 1, Action: "send_push", ValidJSON: true,
@@ -241,6 +253,9 @@ func TestPushesGoOverHTTP2AndEachDeviceEndsOnItsOwn(t *testing.T) {
 		if w.reason != "" && !strings.Contains(string(res.Body), w.reason) {
 			t.Errorf("%s: response %q does not keep Apple's reason %s", token, res.Body, w.reason)
 		}
+		if e := wantErr[token]; e != "" && (res.Err == nil || !strings.Contains(res.Err.Error(), e)) {
+			t.Errorf("%s: error %v, want it to say %q", token, res.Err, e)
+		}
 	}
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
@@ -254,5 +269,47 @@ func TestPushesGoOverHTTP2AndEachDeviceEndsOnItsOwn(t *testing.T) {
 		if h := srv.seen[i]; h.Get("Apns-Topic") != "com.example.shop" || h.Get("Apns-Push-Type") != "alert" || !strings.HasPrefix(h.Get("Authorization"), "bearer ") {
 			t.Errorf("request %d headers %v", i, h)
 		}
+	}
+}
+
+// A push Apple refuses with 403 ExpiredProviderToken is retried with a new
+// token: Answer drops the refused one, so the next Authorize signs afresh,
+// unless the refused token is younger than Apple's 20-minute refresh limit
+// (then the host's clock is behind and a new token would be refused too).
+// A token refused for another reason, or a token already replaced, stays.
+func TestExpiredProviderTokenIsSignedAgainForTheRetry(t *testing.T) {
+	_, pemText := p8(t)
+	a := newAuth(t, pemText)
+	now := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	a.now = func() time.Time { return now }
+	authorize := func() *destinations.Request {
+		r := &destinations.Request{Method: "POST", URL: "https://api.push.apple.com/3/device/x"}
+		if err := a.Authorize(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	expired := destinations.Result{Class: destinations.Retryable, Status: 403, Body: []byte(`{"reason":"ExpiredProviderToken"}`)}
+	first := authorize()
+	now = now.Add(5 * time.Minute)
+	a.Answer(first, expired)
+	if got := authorize(); got.Header.Get("Authorization") != first.Header.Get("Authorization") {
+		t.Fatal("a 5-minute-old token was signed again: Apple would answer 429 TooManyProviderTokenUpdates")
+	}
+	now = now.Add(20 * time.Minute)
+	a.Answer(first, destinations.Result{Class: destinations.Permanent, Status: 403, Body: []byte(`{"reason":"InvalidProviderToken"}`)})
+	if got := authorize(); got.Header.Get("Authorization") != first.Header.Get("Authorization") {
+		t.Fatal("a token refused as invalid (a configuration error) was signed again")
+	}
+	a.Answer(first, expired)
+	second := authorize()
+	if second.Header.Get("Authorization") == first.Header.Get("Authorization") {
+		t.Fatal("the token Apple refused as expired was reused for the retry")
+	}
+	// A late answer about the first token does not drop its successor.
+	now = now.Add(30 * time.Minute)
+	a.Answer(first, expired)
+	if got := authorize(); got.Header.Get("Authorization") != second.Header.Get("Authorization") {
+		t.Fatal("an answer about a replaced token dropped the current one")
 	}
 }

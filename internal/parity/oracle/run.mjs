@@ -2,11 +2,18 @@
 // MIT) over switchyard's parity corpus and prints what Segment would send.
 //
 // Input (stdin, JSON): {"tools": [{"tool", "destination", "settings",
-// "subscriptions": [{"name", "action", "subscribe", "mapping"?}]?}],
+// "subscriptions": [{"name", "action", "subscribe", "mapping"?}]?,
+// "returned_url"?}],
 // "cases": [{"id", "event"}]}. A tool without subscriptions runs the
 // definition's automatic presets, as a destination created in Segment's UI
 // does; each action runs with its default mapping merged under the
 // preset's (or subscription's) own.
+//
+// A tool with "returned_url" is a destination whose actions return their
+// payload instead of requesting it (Segment's own "Segment" destination
+// hands its batch to Segment's pipeline, which posts it to the Tracking
+// API): an action that made no request and returned an object is recorded
+// as one POST of that object to returned_url.
 //
 // Output (stdout, one JSON object): {"results": [{"tool", "case",
 // "actions": [{"name", "action", "requests": [{"method", "url",
@@ -114,14 +121,14 @@ function defaultMapping(action) {
 const noop = () => {}
 const logger = { info: noop, error: noop, warn: noop, debug: noop, crit: noop, log: noop, level: 'error', name: 'oracle' }
 
-async function runOne(destination, def, settings, sub, event) {
+async function runOne(destination, def, settings, sub, event, returnedURL) {
   const requests = []
   sink = requests
   const action = def.actions[sub.action]
   const mapping = { ...defaultMapping(action), ...(sub.mapping ?? {}) }
   let error = ''
   try {
-    await destination.executeAction(sub.action, {
+    const results = await destination.executeAction(sub.action, {
       event,
       mapping,
       settings,
@@ -133,6 +140,10 @@ async function runOne(destination, def, settings, sub, event) {
       stateContext: { getRequestContext: noop, setResponseContext: noop },
       subscriptionMetadata: {}
     })
+    const returned = Array.isArray(results) ? results[results.length - 1]?.data : undefined
+    if (returnedURL && requests.length === 0 && returned !== null && typeof returned === 'object') {
+      requests.push({ method: 'POST', url: returnedURL, headers: {}, body: JSON.parse(JSON.stringify(returned)) })
+    }
   } catch (err) {
     error = String(err?.message ?? err)
   } finally {
@@ -163,7 +174,7 @@ async function main() {
         if (!validate(s.fql, c.event)) {
           continue
         }
-        actions.push(await runOne(destination, def, tool.settings ?? {}, s, c.event))
+        actions.push(await runOne(destination, def, tool.settings ?? {}, s, c.event, tool.returned_url))
       }
       results.push({ tool: tool.tool, case: c.id, actions })
     }
