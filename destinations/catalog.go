@@ -155,7 +155,7 @@ type Preset struct {
 // satisfy: an OpenAPI operation, or a JSON Schema kept in the project. It
 // describes the body as sent: for a batching preset, the whole batch.
 type Contract struct {
-	// OpenAPI is a file under ../shared/contracts (for example
+	// OpenAPI is a file under internal/contracts/testdata (for example
 	// "klaviyo/create_event.json") with Path and Method naming the operation.
 	OpenAPI string `yaml:"openapi"`
 	Path    string `yaml:"path"`

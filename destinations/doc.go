@@ -4,7 +4,7 @@
 // Delivery is a Sender per destination: a rate limiter (adaptive on 429), a
 // circuit breaker (sony/gobreaker/v2) around the whole send, and a small
 // number of in-process attempts (hashicorp/go-retryablehttp) with jitter and a
-// capped Retry-After. Every response is classified as DESIGN.md says: 2xx
+// capped Retry-After. Every response is classified as docs/delivery.md says: 2xx
 // succeeded; 408, 423, 429, 5xx except 501, timeouts and connection errors are
 // retryable; other 4xx are permanent, unless the tool's item-error parser
 // reads the answer otherwise (per item of a batch, or for a single request:

@@ -46,7 +46,8 @@ func (c Class) String() string {
 	return "unknown"
 }
 
-// Classify maps an HTTP status to its class, exactly as DESIGN.md states.
+// Classify maps an HTTP status to its class, as docs/delivery.md
+// ("Classification") states.
 func Classify(status int) Class {
 	switch {
 	case status >= 200 && status < 300:

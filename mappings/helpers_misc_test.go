@@ -237,9 +237,10 @@ func TestEventHelpersOutsideAnEvent(t *testing.T) {
 // Errors are allowed (they are how malformed values are reported); panics
 // are not.
 func TestHelpersOnPeerCorpus(t *testing.T) {
-	files, _ := filepath.Glob("../../shared/peer-fixtures/*/*.json")
-	if len(files) == 0 {
-		t.Skip("no peer fixtures beside the repository")
+	// The project's copy of the corpus (internal/peercorpus/testdata).
+	files, _ := filepath.Glob("../internal/peercorpus/testdata/*/*.json")
+	if len(files) < 20 {
+		t.Fatalf("found %d corpus files: the peer corpus moved?", len(files))
 	}
 	var events []*Event
 	for _, f := range files {

@@ -1,7 +1,11 @@
-// Package router joins the other packages and runs them: it builds each
-// destination's plan from its config file, its catalog definition and the
-// mapping language; wires JetStream (streams, one durable consumer per
-// destination); runs one lane per destination; decides ack, nak and dead
-// letter for every message; reloads the config atomically; and serves the
-// admin endpoints.
+// Package router runs destinations: it wires JetStream (the EVENTS and DLQ
+// streams, one durable consumer per destination), runs one lane per
+// destination that pulls, routes (through router/plan) and sends (through
+// router/dispatch), and settles every message exactly once: ack, nak with
+// a delay inside the retry window, or dead letter then ack. It also holds
+// the expiry watch, the DLQ and replay library the CLI and console share,
+// JetStream write health, atomic reload, and the admin endpoints.
+//
+// It does not compile plans: router/plan does, without NATS. See
+// docs/architecture.md for the flow, the lock order and the ledger.
 package router

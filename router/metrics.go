@@ -24,7 +24,8 @@ const (
 )
 
 // Metrics are the router's Prometheus metrics. Names and the outcome label
-// of switchyard_events_total are pinned by DESIGN.md.
+// of switchyard_events_total are pinned (docs/architecture.md, "Wire
+// contracts"): tests outside the project read them.
 type Metrics struct {
 	Registry *prometheus.Registry
 
