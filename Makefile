@@ -13,7 +13,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null)
 COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS   := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: all build run sink publish-example test test-short vet fmt-check rules-check bench fuzz peer-report parity-report schema docs clean
+.PHONY: all build run sink publish-example test test-short vet fmt-check lint rules-check bench fuzz peer-report parity-report schema docs clean
 
 all: build
 
@@ -39,7 +39,7 @@ publish-example: build
 
 # The full suite, with the race detector. Node.js tests (a real Segment
 # client) install their npm packages on first run.
-test: vet fmt-check rules-check
+test: vet fmt-check lint rules-check
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 	$(MAKE) fuzz FUZZTIME=$(FUZZTIME)
 
@@ -48,6 +48,18 @@ test-short:
 
 vet:
 	$(GO) vet $(PKGS)
+
+# golangci-lint v2 (.golangci.yml), built from the Go module proxy into
+# bin/ on first use (about a minute), then reused.
+GOLANGCI_VERSION := v2.15.0
+GOLANGCI := bin/golangci-lint-$(GOLANGCI_VERSION)
+$(GOLANGCI):
+	@mkdir -p bin
+	GOBIN=$(CURDIR)/bin/.golangci $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_VERSION)
+	mv bin/.golangci/golangci-lint $@ && rmdir bin/.golangci
+
+lint: $(GOLANGCI)
+	$(GOLANGCI) run ./...
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -573,7 +573,7 @@ func describeMachine() string {
 		for _, line := range strings.Split(string(data), "\n") {
 			if strings.HasPrefix(line, "MemTotal:") {
 				var kb int64
-				fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(line, "MemTotal:")), "%d", &kb)
+				_, _ = fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(line, "MemTotal:")), "%d", &kb)
 				mem = fmt.Sprintf(", %.1f GiB RAM", float64(kb)/(1<<20))
 			}
 		}

@@ -50,7 +50,12 @@ func Watch(ctx context.Context, dir string, quiet time.Duration, onChange func()
 			})
 		case <-fire:
 			onChange()
-		case <-w.Errors:
+		case err := <-w.Errors:
+			// fsnotify reports a lost event (its queue overflowed) or a
+			// watch that failed: what changed is unknown, so reload.
+			if err != nil {
+				onChange()
+			}
 		}
 	}
 }

@@ -81,7 +81,9 @@ func productList(ev *Event) (list []any, ok bool, err error) {
 		if err := dec.Decode(&l); err != nil {
 			return nil, false, fmt.Errorf("properties.products: not a list: %q", truncate(x, 40))
 		}
-		normaliseNumbers(l)
+		if _, err := normaliseNumbers(l); err != nil {
+			return nil, false, fmt.Errorf("properties.products: %w", err)
+		}
 		return l, true, nil
 	default:
 		return nil, false, fmt.Errorf("properties.products: not a list: %s", kindOf(x))

@@ -283,12 +283,12 @@ func init() {
 			switch {
 			case ts[0] == nil && ts[1] == nil:
 				return nil
-			case ts[1] == nil || len(ts[1]) == 0:
+			case len(ts[1]) == 0:
 				if ts[0] == nil {
 					return nil
 				}
 				return ts[0]
-			case ts[0] == nil || len(ts[0]) == 0:
+			case len(ts[0]) == 0:
 				return ts[1]
 			}
 			out := make(map[string]any, len(ts[0])+len(ts[1]))

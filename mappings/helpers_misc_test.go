@@ -255,7 +255,9 @@ func TestHelpersOnPeerCorpus(t *testing.T) {
 			continue
 		}
 		collectMessages(doc, func(m map[string]any) {
-			normaliseNumbers(m)
+			if _, err := normaliseNumbers(m); err != nil {
+				return
+			}
 			if ev, err := FromMap(m, time.Now()); err == nil {
 				events = append(events, ev)
 			}

@@ -49,7 +49,7 @@ func toTime(v any) (t time.Time, ok bool, err error) {
 			return time.Time{}, false, err
 		}
 		if math.Abs(f) > maxUnixMillis {
-			return time.Time{}, false, fmt.Errorf("Unix time out of range: %s", Stringify(x))
+			return time.Time{}, false, fmt.Errorf("out of range for Unix time: %s", Stringify(x))
 		}
 		return unixTime(f), true, nil
 	}

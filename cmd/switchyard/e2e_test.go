@@ -107,13 +107,12 @@ func (rc *recorder) all() []recorded {
 
 // instance is a running switchyard binary.
 type instance struct {
-	t      *testing.T
-	cmd    *exec.Cmd
-	admin  string
-	nats   string
-	ingest string
-	out    *safeBuffer
-	done   chan struct{}
+	t     *testing.T
+	cmd   *exec.Cmd
+	admin string
+	nats  string
+	out   *safeBuffer
+	done  chan struct{}
 }
 
 type safeBuffer struct {

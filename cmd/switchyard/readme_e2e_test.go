@@ -181,7 +181,9 @@ func TestReadmeQuickstartStepsWorkAsWritten(t *testing.T) {
 			want[l[1]] = map[string]int{}
 		}
 		var n int
-		fmt.Sscan(l[3], &n)
+		if _, err := fmt.Sscan(l[3], &n); err != nil {
+			t.Fatalf("README count %q: %v", l[3], err)
+		}
 		want[l[1]][l[2]] = n
 	}
 	if len(want) != 3 {

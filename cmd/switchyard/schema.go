@@ -54,7 +54,7 @@ func runSchema(outDir string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "schema: global schema: %v\n", err)
 		return 1
 	}
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
+	if err := os.MkdirAll(outDir, 0o755); err != nil { //nolint:gosec // G301: schemas are for editors and the repository, readable by all
 		fmt.Fprintf(stderr, "schema: %v\n", err)
 		return 1
 	}
@@ -63,7 +63,7 @@ func runSchema(outDir string, stdout, stderr io.Writer) int {
 		data []byte
 	}{{config.GlobalSchemaFile, global}, {config.DestinationSchemaFile, dest}} {
 		path := filepath.Join(outDir, f.name)
-		if err := os.WriteFile(path, f.data, 0o644); err != nil {
+		if err := os.WriteFile(path, f.data, 0o644); err != nil { //nolint:gosec // G306: as above
 			fmt.Fprintf(stderr, "schema: %v\n", err)
 			return 1
 		}

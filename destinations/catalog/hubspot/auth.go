@@ -21,7 +21,7 @@ import (
 
 // TokenURL is HubSpot's OAuth 2.0 token endpoint
 // (https://developers.hubspot.com/docs/api/oauth/tokens).
-const TokenURL = "https://api.hubapi.com/oauth/v1/token"
+const TokenURL = "https://api.hubapi.com/oauth/v1/token" //nolint:gosec // G101: an endpoint's URL, not a credential
 
 // tokenTimeout bounds one call to the token endpoint.
 const tokenTimeout = 10 * time.Second
