@@ -15,6 +15,8 @@ var (
 	DefaultConnectWait = tagDuration(NATS{}, "ConnectWait")
 	// DefaultEmbeddedMaxMemory is nats.embedded.max_memory's default.
 	DefaultEmbeddedMaxMemory = tagInt(Embedded{}, "MaxMemory")
+	// DefaultSyncInterval is nats.embedded.sync_interval's default.
+	DefaultSyncInterval = tagDuration(Embedded{}, "SyncInterval")
 )
 
 // ConnectWaitOrDefault is how long serve waits for NATS at start: the
@@ -29,8 +31,8 @@ func (n NATS) ConnectWaitOrDefault() time.Duration {
 
 // SyncPolicy reads nats.embedded.sync_interval as nats-server's options
 // take it (server.Options.SyncAlways and SyncInterval): always, or an
-// interval; both zero when unset, meaning nats-server's own default (2m).
-// Load has checked the value, so an unchecked one reads as unset.
+// interval; DefaultSyncInterval when unset. Load has checked the value, so
+// an unchecked one reads as unset.
 func (e Embedded) SyncPolicy() (always bool, interval time.Duration) {
 	s := strings.TrimSpace(e.SyncInterval)
 	if strings.EqualFold(s, "always") {
@@ -38,7 +40,7 @@ func (e Embedded) SyncPolicy() (always bool, interval time.Duration) {
 	}
 	d, err := ParseDuration(s)
 	if s == "" || err != nil {
-		return false, 0
+		return false, DefaultSyncInterval
 	}
 	return false, d.D()
 }

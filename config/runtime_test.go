@@ -138,8 +138,8 @@ func TestRuntimeKeysReadWithTheirDefaults(t *testing.T) {
 	if n.Embedded.MaxMemoryOrDefault() != 256<<20 {
 		t.Errorf("max_memory default = %d", n.Embedded.MaxMemoryOrDefault())
 	}
-	if always, iv := n.Embedded.SyncPolicy(); always || iv != 0 {
-		t.Errorf("sync_interval unset = %v %v, want nats-server's default", always, iv)
+	if always, iv := n.Embedded.SyncPolicy(); always || iv != time.Second {
+		t.Errorf("sync_interval unset = %v %v, want 1s (switchyard's default, chosen from the figures in docs/deployment.md)", always, iv)
 	}
 
 	dir = writeDir(t, "nats:\n  connect_wait: 0s\n  embedded:\n    sync_interval: always\n    max_memory: 1_048_576\n", nil)
