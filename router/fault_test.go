@@ -9,10 +9,15 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/switchyard/switchyard/config"
@@ -241,5 +246,91 @@ func TestNATSLateAtStartIsWaitedFor(t *testing.T) {
 	err = r2.Start(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "nats.connect_wait") {
 		t.Fatalf("Start with no NATS = %v, want an error naming connect_wait", err)
+	}
+}
+
+// A malformed flood against the embedded shape (router and nats-server in
+// one process): everything is settled, each invalid event is stored once
+// for both destinations, and the heap stays bounded while it drains (the
+// full-size figures are in docs/deployment.md, from the bench).
+func TestMalformedFloodIsBoundedAndSettled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("publishes 22,000 events")
+	}
+	tl := newTool(t, nil)
+	dir := t.TempDir()
+	must(t, os.MkdirAll(filepath.Join(dir, "destinations"), 0o755))
+	must(t, os.WriteFile(filepath.Join(dir, "switchyard.yaml"), []byte("nats:\n  embedded:\n    listen: 127.0.0.1:-1\n"), 0o644))
+	for _, d := range []string{"a", "b"} {
+		must(t, os.WriteFile(filepath.Join(dir, "destinations", d+".yaml"), fmt.Appendf(nil, "type: webhook\nsettings:\n  url: %s/%s\n", tl.URL, d), 0o644))
+	}
+	cfg, diags := config.Load(dir, config.Options{})
+	if diags.Err() != nil {
+		t.Fatal(diags)
+	}
+	plans, _ := plan.BuildToServe(cfg)
+	r := router.New(cfg, plans, router.Options{DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), StopTimeout: 5 * time.Second})
+	must(t, r.Start(context.Background()))
+	t.Cleanup(r.Stop)
+	nc, err := nats.Connect(r.Embedded().ClientURL())
+	must(t, err)
+	defer nc.Close()
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(2048))
+	must(t, err)
+
+	var peak atomic.Uint64
+	sampling := make(chan struct{})
+	var sampler sync.WaitGroup
+	sampler.Add(1)
+	go func() {
+		defer sampler.Done()
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			if m.HeapInuse > peak.Load() {
+				peak.Store(m.HeapInuse)
+			}
+			select {
+			case <-sampling:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	const garbage, valid = 20000, 2000
+	pad := strings.Repeat("z", 6000)
+	for i := range garbage + valid {
+		m := nats.NewMsg("events.web.track")
+		m.Header.Set(jetstream.MsgIDHeader, fmt.Sprint("f-", i))
+		if i%11 == 0 {
+			m.Data = fmt.Appendf(nil, `{"type":"track","messageId":"v-%d","userId":"u","event":"E","properties":{"p":%q}}`, i, pad[:500])
+		} else {
+			m.Data = fmt.Appendf(nil, `{"type":"track","messageId":"g-%d","junk":%q`, i, pad) // unterminated
+		}
+		_, err := js.PublishMsgAsync(m)
+		must(t, err)
+		if i%1000 == 999 {
+			<-js.PublishAsyncComplete()
+		}
+	}
+	<-js.PublishAsyncComplete()
+	e := &env{t: t, r: r, js: js}
+	for _, d := range []string{"a", "b"} {
+		e.waitSettled(d, garbage+valid, 2*time.Minute)
+		e.ledger(d, garbage+valid)
+	}
+	close(sampling)
+	sampler.Wait()
+	stored, err := router.CountInvalid(context.Background(), js)
+	must(t, err)
+	invalid := e.count("a", router.Invalid)
+	if stored != invalid || invalid < garbage-valid {
+		t.Errorf("%d invalid events stored %d times in the DLQ, for two destinations: want once each", invalid, stored)
+	}
+	t.Logf("peak heap in use while %d events drained to two destinations: %d MB", garbage+valid, peak.Load()>>20)
+	if p := peak.Load(); p > 300<<20 {
+		t.Errorf("peak heap in use %d MB: the flood is held in memory", p>>20)
 	}
 }

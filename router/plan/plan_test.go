@@ -153,3 +153,15 @@ func TestValidateReportsEveryErrorOfAnAction(t *testing.T) {
 		}
 	}
 }
+
+// A forwarded event with bytes that are not UTF-8 goes out as valid UTF-8
+// (U+FFFD), as the decoder read it.
+func TestWebhookForwardSendsValidUTF8(t *testing.T) {
+	p := planFromText(t, "type: webhook\nsettings:\n  url: https://hook.example.com/in\n")
+	raw := []byte("{\"type\":\"track\",\"messageId\":\"m-u\",\"userId\":\"u\",\"event\":\"caf\xe9\",\"timestamp\":\"2020-01-01T00:00:00Z\",\"receivedAt\":\"2020-01-01T00:00:01Z\"}")
+	pv := p.Preview(raw, plan.PreviewOptions{Reveal: true})
+	body, _ := pv.Requests[0].Body.(map[string]any)
+	if body["event"] != "caf\uFFFD" {
+		t.Errorf("forwarded event name %q, want the invalid byte as U+FFFD", body["event"])
+	}
+}

@@ -241,9 +241,13 @@ func skipReasons(skips []Skip) string {
 // forwardBody is the event a webhook forwards: the bytes as they came, with
 // receivedAt (when the platform received it) and timestamp (skew-corrected)
 // added when the event lacks them, as Segment's webhook destination always
-// sends both. Strict decoding made raw exactly one JSON object, so the two
-// fields go in right after its opening brace.
+// sends both, and with bytes that are not UTF-8 replaced. Strict decoding
+// made raw exactly one JSON object, so the two fields go in right after its
+// opening brace.
 func forwardBody(ev *mappings.Event, raw []byte) []byte {
+	// RFC 8259 requires UTF-8 between systems: bytes that are not become
+	// U+FFFD, as the decoder read them (no copy when the event is valid).
+	raw = mappings.ToValidUTF8(raw)
 	var add []byte
 	if _, ok := ev.Raw["receivedAt"]; !ok && !ev.ReceivedAt.IsZero() {
 		add = append(add, `"receivedAt":"`...)
