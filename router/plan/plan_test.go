@@ -6,8 +6,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/switchyard/switchyard/config"
+	"github.com/switchyard/switchyard/mappings"
 	"github.com/switchyard/switchyard/router/plan"
 )
 
@@ -159,9 +161,13 @@ func TestValidateReportsEveryErrorOfAnAction(t *testing.T) {
 func TestWebhookForwardSendsValidUTF8(t *testing.T) {
 	p := planFromText(t, "type: webhook\nsettings:\n  url: https://hook.example.com/in\n")
 	raw := []byte("{\"type\":\"track\",\"messageId\":\"m-u\",\"userId\":\"u\",\"event\":\"caf\xe9\",\"timestamp\":\"2020-01-01T00:00:00Z\",\"receivedAt\":\"2020-01-01T00:00:01Z\"}")
-	pv := p.Preview(raw, plan.PreviewOptions{Reveal: true})
-	body, _ := pv.Requests[0].Body.(map[string]any)
-	if body["event"] != "caf\uFFFD" {
-		t.Errorf("forwarded event name %q, want the invalid byte as U+FFFD", body["event"])
+	ev, err := mappings.Decode(raw, time.Now(), p.Limits())
+	must(t, err)
+	rt := p.Route(ev, "web", raw, &mappings.Env{}, nil)
+	if len(rt.Requests) != 1 {
+		t.Fatalf("routing: %+v", rt)
+	}
+	if body := rt.Requests[0].Req.Body; !utf8.Valid(body) || !strings.Contains(string(body), "caf\uFFFD") {
+		t.Errorf("forwarded %q: want valid UTF-8, the invalid byte as U+FFFD", body)
 	}
 }
