@@ -6,9 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"path/filepath"
-	"sort"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -148,7 +149,7 @@ func (r *Router) Start(ctx context.Context) (err error) {
 	r.mu.Lock()
 	plans := r.plans
 	r.mu.Unlock()
-	for _, name := range sortedKeys(plans) {
+	for _, name := range slices.Sorted(maps.Keys(plans)) {
 		l, err := r.startLane(ctx, plans[name])
 		if err != nil {
 			return err
@@ -315,7 +316,7 @@ func (r *Router) Reload(ctx context.Context, cfg *config.Config, diags config.Di
 			removed = append(removed, name)
 		}
 	}
-	for _, name := range sortedKeys(plans) {
+	for _, name := range slices.Sorted(maps.Keys(plans)) {
 		l, running := r.lanes[name]
 		switch {
 		case !running:
@@ -446,7 +447,7 @@ func contains(l []string, s string) bool {
 func (r *Router) Destinations() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return sortedKeys(r.lanes)
+	return slices.Sorted(maps.Keys(r.lanes))
 }
 
 // readersOf lists the enabled destinations that read subject: those an
@@ -456,7 +457,7 @@ func (r *Router) readersOf(subject string) []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var out []string
-	for _, name := range sortedKeys(r.plans) {
+	for _, name := range slices.Sorted(maps.Keys(r.plans)) {
 		p := r.plans[name]
 		if p.Enabled && (len(p.Sources) == 0 || contains(p.Sources, src)) {
 			out = append(out, name)
@@ -510,13 +511,4 @@ func (r *Router) lane(name string) (*lane, bool) {
 // AdminHandler serves /metrics, /healthz, /readyz and /debug/deliveries.
 func (r *Router) AdminHandler(token string) http.Handler {
 	return newAdmin(r, token)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -4,9 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -69,7 +70,7 @@ func TestSegmentParity(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var scores []*parity.ToolScore
-	for _, tool := range sortedKeys(files) {
+	for _, tool := range slices.Sorted(maps.Keys(files)) {
 		f := files[tool]
 		s := compareTool(ctx, t, tools.Node, oracleDir, tool, f, corpus)
 		scores = append(scores, s)
@@ -212,15 +213,6 @@ func compareTool(ctx context.Context, t *testing.T, node, oracleDir, tool string
 // integrationsOff opens switchyard's reason for an event whose
 // integrations object turns the destination off.
 const integrationsOff = "filtered: the event's integrations object"
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
 
 // reason says why switchyard sent nothing, in one line.
 func reason(outcome, invalid, why string, failures []string) string {

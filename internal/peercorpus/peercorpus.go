@@ -16,9 +16,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -203,7 +204,7 @@ func loadRouter(dir, prefix string) ([]Case, error) {
 		groups = append(groups, group{"", x, outs})
 	case map[string]any:
 		outs, _ := outAny.(map[string]any)
-		for _, k := range sortedKeys(x) {
+		for _, k := range slices.Sorted(maps.Keys(x)) {
 			list, _ := x[k].([]any)
 			resp, _ := outs[strings.TrimSuffix(k, "Requests")+"Response"].([]any)
 			groups = append(groups, group{k + "/", list, resp})
@@ -310,13 +311,4 @@ func peerRequest(endpoint string, r map[string]any) Request {
 		req.Body = f
 	}
 	return req
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

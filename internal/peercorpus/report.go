@@ -2,7 +2,9 @@ package peercorpus
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -163,7 +165,7 @@ func (rep *Report) Markdown(header string) string {
 		}
 		if len(t.Placeholders) > 0 {
 			var ps []string
-			for _, k := range sortedKeys(t.Placeholders) {
+			for _, k := range slices.Sorted(maps.Keys(t.Placeholders)) {
 				ps = append(ps, fmt.Sprintf("`%s` (%d)", k, t.Placeholders[k]))
 			}
 			fmt.Fprintf(&b, " Required settings absent from the peer configs were filled with placeholders: %s.", strings.Join(ps, ", "))

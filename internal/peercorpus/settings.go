@@ -3,7 +3,9 @@ package peercorpus
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/switchyard/switchyard/destinations"
@@ -66,7 +68,7 @@ type Translation struct {
 // rendered.
 func Settings(def *destinations.Definition, peer map[string]any) Translation {
 	tr := Translation{Settings: map[string]any{}}
-	for _, key := range sortedKeys(peer) {
+	for _, key := range slices.Sorted(maps.Keys(peer)) {
 		candidates := append(append([]string{}, settingAliases[key]...), snake(key))
 		for _, name := range candidates {
 			s, ok := def.Setting(name)

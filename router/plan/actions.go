@@ -2,6 +2,8 @@ package plan
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/switchyard/switchyard/config"
@@ -28,7 +30,7 @@ func (pb *planBuilder) webhookActions() {
 // customActions compiles the actions of an http or webhook destination.
 func (pb *planBuilder) customActions(base *destinations.RequestDef) {
 	pb.p.itemErrs, _ = destinations.ItemErrorsParser("standard")
-	for _, name := range sortedKeys(pb.d.Actions) {
+	for _, name := range slices.Sorted(maps.Keys(pb.d.Actions)) {
 		a := pb.d.Actions[name]
 		if a.Enabled != nil && !*a.Enabled {
 			continue
@@ -94,7 +96,7 @@ func (pb *planBuilder) catalogActions() {
 		}
 		pb.addAction(prefix, spec, p.Name, pb.batchFor(effectiveBatch(def, &p), batchOverride), emptyRule(p.ForEachEmpty, over.ForEachEmpty))
 	}
-	for _, name := range sortedKeys(d.Actions) {
+	for _, name := range slices.Sorted(maps.Keys(d.Actions)) {
 		if _, isPreset := def.Preset(name); isPreset {
 			continue
 		}

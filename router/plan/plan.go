@@ -3,7 +3,6 @@ package plan
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -352,13 +351,4 @@ type unauthorized struct{ err error }
 
 func (u unauthorized) Authorize(context.Context, *destinations.Request) error {
 	return fmt.Errorf("credentials unusable: %w", u.err)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

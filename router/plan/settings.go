@@ -3,7 +3,9 @@ package plan
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/switchyard/switchyard/config"
@@ -72,7 +74,7 @@ func (pb *planBuilder) settings() {
 		p.webhook = spec
 		return
 	case TypeHTTP:
-		for _, k := range sortedKeys(d.Settings) {
+		for _, k := range slices.Sorted(maps.Keys(d.Settings)) {
 			if _, isStr := d.Settings[k].(string); isStr && sensitiveHeader(k) && !fromEnv["settings."+k] {
 				pb.warnAt("settings."+k, "settings.%s looks like a credential: write it as an ${ENV} reference (only values from the environment are redacted from output)", k)
 			}
@@ -81,7 +83,7 @@ func (pb *planBuilder) settings() {
 	}
 	def := p.Def
 	known := settingNames(def)
-	for _, k := range sortedKeys(d.Settings) {
+	for _, k := range slices.Sorted(maps.Keys(d.Settings)) {
 		if _, ok := def.Setting(k); !ok && !(k == "endpoint" && def.Endpoints != nil) {
 			msg := fmt.Sprintf("unknown setting %q for %s (known: %s)", k, def.Name, strings.Join(known, ", "))
 			if near := config.Suggest(k, known); near != "" {
@@ -120,7 +122,7 @@ func (pb *planBuilder) settings() {
 			key := fmt.Sprint(p.Settings[ep.Setting])
 			base, ok := ep.Values[key]
 			if !ok {
-				values := sortedKeys(ep.Values)
+				values := slices.Sorted(maps.Keys(ep.Values))
 				msg := fmt.Sprintf("unknown %s %q for %s (known: %s)", ep.Setting, key, def.Name, strings.Join(values, ", "))
 				if near := config.Suggest(key, values); near != "" {
 					msg += fmt.Sprintf("; did you mean %q?", near)
