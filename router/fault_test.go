@@ -93,8 +93,10 @@ delivery:
 		}
 	}
 	t.Logf("settled %d in %s after publishing: %v; the tool got %d requests", n, took.Round(time.Millisecond), reasons, len(tl.all()))
-	if reasons["would fall after"] == 0 {
-		t.Error("no event was dead-lettered because the breaker put its next attempt after the window: the breaker never mattered")
+	// The breaker mattered: most events were never sent (which of the two
+	// reasons each got depends on when it came back, and is not asserted).
+	if got := len(tl.all()); got >= n/2 {
+		t.Errorf("the tool got %d requests for %d events: the breaker did not hold them back", got, n)
 	}
 	c, err := e.js.Consumer(context.Background(), router.EventsStream, router.ConsumerName("hook"))
 	must(t, err)
