@@ -383,57 +383,6 @@ func (r *Router) Reload(ctx context.Context, cfg *config.Config, diags config.Di
 	return errors.Join(errs...)
 }
 
-// retryLane starts a destination's lane in the background after a reload
-// could not (NATS was unreachable for a moment): with backoff, until it
-// runs, a later reload decides anew (gen), or the router stops.
-func (r *Router) retryLane(gen int, cfg *config.Config, p *plan.Plan) {
-	r.mu.Lock()
-	bg := r.bg
-	r.mu.Unlock()
-	if bg == nil {
-		return
-	}
-	r.watching.Add(1)
-	go func() {
-		defer r.watching.Done()
-		delay := time.Second
-		for {
-			t := time.NewTimer(delay)
-			select {
-			case <-bg.Done():
-				t.Stop()
-				return
-			case <-t.C:
-			}
-			r.mu.Lock()
-			current := r.gen == gen
-			r.mu.Unlock()
-			if !current {
-				return // a later reload decides for this destination
-			}
-			ctx, cancel := context.WithTimeout(bg, time.Minute)
-			l, err := r.startLane(ctx, p)
-			cancel()
-			if err != nil {
-				r.log.Warn("starting lane failed; retrying", "destination", p.Name, "in", delay, "err", err)
-				delay = min(2*delay, 30*time.Second)
-				continue
-			}
-			r.mu.Lock()
-			if r.gen != gen || bg.Err() != nil {
-				r.mu.Unlock()
-				l.stop(r.opts.StopTimeout)
-				return
-			}
-			r.lanes[p.Name] = l
-			r.prints[p.Name] = fingerprint(cfg, p)
-			r.mu.Unlock()
-			r.log.Info("lane started after retries", "destination", p.Name)
-			return
-		}
-	}()
-}
-
 func contains(l []string, s string) bool {
 	for _, e := range l {
 		if e == s {
@@ -448,56 +397,6 @@ func (r *Router) Destinations() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Sorted(maps.Keys(r.lanes))
-}
-
-// readersOf lists the enabled destinations that read subject: those an
-// invalid event on it fails for.
-func (r *Router) readersOf(subject string) []string {
-	src := sourceOf(subject)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []string
-	for _, name := range slices.Sorted(maps.Keys(r.plans)) {
-		p := r.plans[name]
-		if p.Enabled && (len(p.Sources) == 0 || contains(p.Sources, src)) {
-			out = append(out, name)
-		}
-	}
-	return out
-}
-
-// seenSet remembers stream sequences, bounded: forgetting one only costs
-// a second store of an invalid event, which the DLQ's dedupe window
-// usually drops anyway.
-type seenSet struct {
-	mu sync.Mutex
-	m  map[uint64]struct{}
-}
-
-const maxSeen = 100_000
-
-func (s *seenSet) seen(seq uint64) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, ok := s.m[seq]
-	return ok
-}
-
-func (s *seenSet) add(seq uint64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.m == nil {
-		s.m = map[uint64]struct{}{}
-	}
-	if len(s.m) >= maxSeen {
-		for k := range s.m {
-			delete(s.m, k)
-			if len(s.m) <= maxSeen/2 {
-				break
-			}
-		}
-	}
-	s.m[seq] = struct{}{}
 }
 
 // lane returns a running destination's lane.
