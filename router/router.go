@@ -29,6 +29,9 @@ type Options struct {
 	StopTimeout time.Duration
 	// Metrics, when nil, are created.
 	Metrics *Metrics
+	// Console, when set, serves / on the admin listener (and every path
+	// the admin endpoints do not): router/console.Handler.
+	Console func(r *Router, token string) http.Handler
 }
 
 // Router runs every destination of a config.
@@ -46,6 +49,8 @@ type Router struct {
 	nc       *nats.Conn
 	js       jetstream.JetStream
 	closed   chan struct{} // closed by the connection's closed handler
+	done     chan struct{} // closed when Stop begins
+	stopOnce sync.Once
 	ready    atomic.Bool
 
 	reloadMu sync.Mutex
@@ -74,7 +79,7 @@ func New(cfg *config.Config, plans map[string]*plan.Plan, opts Options) *Router 
 		opts.DataDir = "data"
 	}
 	return &Router{opts: opts, log: opts.Logger, metrics: opts.Metrics, cfg: cfg, plans: plans,
-		lanes: map[string]*lane{}, prints: map[string]string{}, closed: make(chan struct{})}
+		lanes: map[string]*lane{}, prints: map[string]string{}, closed: make(chan struct{}), done: make(chan struct{})}
 }
 
 // Metrics returns the router's metrics.
@@ -185,6 +190,7 @@ func (r *Router) Ready() bool {
 // server. It waits for a reload in progress to end.
 func (r *Router) Stop() {
 	r.ready.Store(false)
+	r.stopOnce.Do(func() { close(r.done) })
 	r.reloadMu.Lock()
 	defer r.reloadMu.Unlock()
 	r.mu.Lock()
