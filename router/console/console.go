@@ -144,7 +144,10 @@ func (c *Console) routes() {
 
 type ctxKey int
 
-const jsonKey ctxKey = 0
+const (
+	jsonKey   ctxKey = iota // answer JSON (under /api/)
+	bearerKey               // the request carried the token as a bearer token
+)
 
 // ServeHTTP sets the security headers, checks the token, strips /api/
 // (which answers JSON), checks POSTs for forgery, then routes.
@@ -179,19 +182,19 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		req.Body = http.MaxBytesReader(w, req.Body, maxPostBytes)
 	}
 	if req.Method == http.MethodPost && !bearer {
-		// A browser sends basic credentials by itself, to any site's
+		// A browser sends basic credentials by itself, with any site's
 		// forms: a POST must come from the console's own page (Fetch
-		// metadata or Origin) and carry its CSRF token. A bearer token is
-		// never sent by a browser on its own, so a script's POST needs
-		// neither.
+		// metadata or Origin, net/http's CrossOriginProtection), and one that
+		// changes state carries the page's CSRF token too (act). A bearer
+		// token is never sent by a browser on its own, so a script's POST
+		// needs neither.
 		if err := c.cop.Check(req); err != nil {
 			c.fail(w, req, http.StatusForbidden, "cross-origin request refused: "+err.Error())
 			return
 		}
-		if !c.validCSRF(req.PostFormValue("csrf")) {
-			c.fail(w, req, http.StatusForbidden, "missing or invalid CSRF token: reload the page and submit its form again")
-			return
-		}
+	}
+	if bearer {
+		req = req.WithContext(context.WithValue(req.Context(), bearerKey, true))
 	}
 	c.mux.ServeHTTP(w, req)
 }

@@ -3,7 +3,6 @@ package console
 import (
 	"context"
 	"net/http"
-	"sort"
 	"strings"
 	"time"
 
@@ -192,90 +191,89 @@ func groupSamples(failures []router.Sample) []SampleGroup {
 }
 
 // configText is the destination's config as loaded: its values after
-// ${ENV} expansion, redacted, with unset keys left out.
+// ${ENV} expansion, redacted, in the file's key order, with unset keys
+// left out.
 func configText(p *plan.Plan) string {
 	if p.Config == nil {
 		return ""
 	}
-	b, err := yaml.Marshal(p.Config)
-	if err != nil {
+	var n yaml.Node
+	if err := n.Encode(p.Config); err != nil {
 		return "(the config could not be shown: " + err.Error() + ")"
 	}
-	var tree any
-	if err := yaml.Unmarshal(b, &tree); err != nil {
-		return "(the config could not be shown: " + err.Error() + ")"
-	}
-	tree = prune(tree, "")
+	prune(&n)
 	var out strings.Builder
 	enc := yaml.NewEncoder(&out)
 	enc.SetIndent(2)
-	_ = enc.Encode(tree)
+	if err := enc.Encode(&n); err != nil {
+		return "(the config could not be shown: " + err.Error() + ")"
+	}
 	return p.Redactor.String(out.String())
 }
 
-// prune drops what was not set: empty strings, lists and maps, nulls, and
-// zeros and false, which mean the default here (enabled is kept, its
-// false means off).
-func prune(v any, key string) any {
-	switch t := v.(type) {
-	case map[string]any:
-		keys := make([]string, 0, len(t))
-		for k := range t {
-			keys = append(keys, k)
+// prune drops what was not set from a mapping: nulls, empty strings,
+// lists and maps, and zeros and false, which mean the default here
+// (enabled is kept: its false means off). It reports whether n is empty.
+func prune(n *yaml.Node) bool {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			prune(c)
 		}
-		sort.Strings(keys)
-		out := map[string]any{}
-		for _, k := range keys {
-			if pv := prune(t[k], k); pv != nil {
-				out[k] = pv
+		return false
+	case yaml.MappingNode:
+		kept := n.Content[:0]
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if v.Kind == yaml.ScalarNode && k.Value == "enabled" && v.Value == "false" {
+				kept = append(kept, k, v)
+				continue
+			}
+			if !prune(v) {
+				kept = append(kept, k, v)
 			}
 		}
-		if len(out) == 0 {
-			return nil
+		n.Content = kept
+		return len(kept) == 0
+	case yaml.SequenceNode:
+		for _, c := range n.Content {
+			prune(c)
 		}
-		return out
-	case []any:
-		if len(t) == 0 {
-			return nil
+		return len(n.Content) == 0
+	case yaml.ScalarNode:
+		switch n.Tag {
+		case "!!null":
+			return true
+		case "!!bool":
+			return n.Value == "false"
+		case "!!int", "!!float":
+			return n.Value == "0"
+		case "!!str":
+			return n.Value == "" || n.Value == "0s"
 		}
-		out := make([]any, 0, len(t))
-		for _, e := range t {
-			if pe := prune(e, ""); pe != nil {
-				out = append(out, pe)
-			} else {
-				out = append(out, e)
-			}
-		}
-		return out
-	case string:
-		if t == "" || t == "0s" {
-			return nil
-		}
-	case int:
-		if t == 0 {
-			return nil
-		}
-	case float64:
-		if t == 0 {
-			return nil
-		}
-	case bool:
-		if !t && key != "enabled" {
-			return nil
-		}
-	case nil:
-		return nil
 	}
-	return v
+	return false
+}
+
+// shortDuration writes 4h for 4h0m0s and 10m for 10m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
 }
 
 func policyView(p *plan.Plan) PolicyView {
 	pol := p.Policy
 	sc := p.SenderConfig()
 	v := PolicyView{
-		Timeout: sc.Timeout.String(), Attempts: sc.Attempts, RetryWindow: pol.RetryWindow.String(),
-		Backoff: pol.Backoff.String(), BackoffMax: pol.BackoffMax.String(),
-		BreakerFailures: sc.Breaker.ConsecutiveFailures, BreakerCooldown: sc.Breaker.Cooldown.String(),
+		Timeout: shortDuration(sc.Timeout), Attempts: sc.Attempts, RetryWindow: shortDuration(pol.RetryWindow),
+		Backoff: shortDuration(pol.Backoff), BackoffMax: shortDuration(pol.BackoffMax),
+		BreakerFailures: sc.Breaker.ConsecutiveFailures, BreakerCooldown: shortDuration(sc.Breaker.Cooldown),
 		RPS: sc.Rate.RPS, Concurrency: sc.Rate.Concurrency, Adaptive: sc.Rate.Adaptive,
 		MaxInFlight: pol.MaxInFlight, OrderingUser: pol.OrderingUser, Actions: []string{},
 	}

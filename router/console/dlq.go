@@ -267,6 +267,10 @@ func (c *Console) act(w http.ResponseWriter, req *http.Request, what string, run
 		c.fail(w, req, http.StatusForbidden, "the console is read-only: set admin.token in switchyard.yaml to "+what+" from here (or use switchyard dlq "+what+")")
 		return
 	}
+	if bearer, _ := req.Context().Value(bearerKey).(bool); !bearer && !c.validCSRF(req.PostFormValue("csrf")) {
+		c.fail(w, req, http.StatusForbidden, "missing or invalid CSRF token: reload the page and submit its form again")
+		return
+	}
 	if _, ok := c.r.Plan(name); !ok || c.r.JetStream() == nil {
 		c.noDestination(w, req, name)
 		return

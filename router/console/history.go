@@ -95,9 +95,11 @@ func (r *ring) last() (point, bool) {
 	return r.pts[(r.next+ringPoints-1)%ringPoints], true
 }
 
-// add keeps p when a step has passed since the last point kept.
+// add keeps p when a step has passed since the last point kept, give or
+// take half a sampling period (the sampler's ticks come a little early or
+// late).
 func (r *ring) add(p point) {
-	if last, ok := r.last(); ok && p.at.Sub(last.at) < r.step-r.step/10 {
+	if last, ok := r.last(); ok && p.at.Sub(last.at) < r.step-sampleEvery/2 {
 		return
 	}
 	r.pts[r.next] = p

@@ -23,6 +23,10 @@ type PreviewView struct {
 	Sources     []string           `json:"sources"`
 	Result      *plan.PreviewEvent `json:"result"`
 	Error       string             `json:"error,omitempty"`
+	// Seq is the dead letter the event came from (0: pasted); with the
+	// token, the page offers to replay it.
+	Seq      uint64 `json:"seq,omitempty"`
+	CanWrite bool   `json:"canWrite"`
 }
 
 // previewForm is GET /destinations/{name}/preview[?seq=N]: the form, with
@@ -34,13 +38,14 @@ func (c *Console) previewForm(w http.ResponseWriter, req *http.Request) {
 		c.noDestination(w, req, name)
 		return
 	}
-	v := PreviewView{Destination: name, Sources: p.Sources}
+	v := PreviewView{Destination: name, Sources: append([]string{}, p.Sources...), CanWrite: c.canWrite()}
 	if s := req.URL.Query().Get("seq"); s != "" {
 		seq, err := strconv.ParseUint(s, 10, 64)
 		if err != nil || seq == 0 {
 			c.fail(w, req, http.StatusBadRequest, "seq="+strconv.Quote(s)+": want a DLQ stream sequence")
 			return
 		}
+		v.Seq = seq
 		v.Event, v.Source, v.Error = c.deadLetterEvent(req.Context(), name, seq)
 		if v.Error == "" {
 			c.run(p, &v)
@@ -79,7 +84,7 @@ func (c *Console) preview(w http.ResponseWriter, req *http.Request) {
 		c.noDestination(w, req, name)
 		return
 	}
-	v := PreviewView{Destination: name, Sources: p.Sources}
+	v := PreviewView{Destination: name, Sources: append([]string{}, p.Sources...), CanWrite: c.canWrite()}
 	if strings.HasPrefix(req.Header.Get("Content-Type"), "application/json") {
 		b, err := io.ReadAll(req.Body)
 		if err != nil {
