@@ -26,6 +26,16 @@ import (
 // console's sampler) ends then.
 func (r *Router) Done() <-chan struct{} { return r.done }
 
+// Routing returns the JetStream handle once Start has finished, and false
+// before (or after Stop): Start writes the handle, and readers on other
+// goroutines (the console's) must not read it before ready says so.
+func (r *Router) Routing() (jetstream.JetStream, bool) {
+	if !r.ready.Load() {
+		return nil, false
+	}
+	return r.js, true
+}
+
 // Destination states, as the console shows them.
 const (
 	StateRunning  = "running"
@@ -214,9 +224,9 @@ func (r *Router) Consumer(ctx context.Context, name string) (ConsumerState, erro
 // destination's own, and the shared entries of invalid events (which
 // every destination that read the event shares).
 func (r *Router) DLQDepths(ctx context.Context) (perDest map[string]int, invalid int, err error) {
-	js := r.JetStream()
-	if js == nil {
-		return nil, 0, fmt.Errorf("not started")
+	js, ok := r.Routing()
+	if !ok {
+		return nil, 0, fmt.Errorf("not routing yet (starting, or NATS not reached)")
 	}
 	s, err := js.Stream(ctx, DLQStream)
 	if err != nil {

@@ -101,6 +101,11 @@ func runServe(o serveOptions, stdout, stderr io.Writer) int {
 		}
 	}()
 	log.Info("admin listening", "addr", ln.Addr().String())
+	access := "read-only (set admin.token to replay and purge from it)"
+	if cfg.Global.Admin.Token != "" {
+		access = "sign in with any user name and admin.token as the password"
+	}
+	log.Info("console", "url", "http://"+ln.Addr().String()+"/", "access", access)
 
 	if err := r.Start(ctx); err != nil {
 		log.Error("start failed", "err", err)

@@ -91,7 +91,7 @@ func New(r *router.Router, token string) *Console {
 		panic("console: no randomness for the CSRF key: " + err.Error())
 	}
 	c := &Console{
-		r: r, token: token, csrfKey: key, hist: newHistory(), pages: parsePages(),
+		r: r, token: token, csrfKey: key, hist: newHistory(time.Now()), pages: parsePages(),
 		cop: http.NewCrossOriginProtection(), log: slog.Default().With("component", "console"),
 		busy: map[string]bool{},
 	}

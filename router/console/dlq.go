@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/switchyard/switchyard/router"
 )
 
@@ -127,8 +129,8 @@ func (c *Console) dlqView(ctx context.Context, name string, limit int, since tim
 	if since > 0 {
 		v.Since = since.String()
 	}
-	js := c.r.JetStream()
-	if js == nil {
+	js, ok := c.r.Routing()
+	if !ok {
 		v.Error = "not connected to NATS yet"
 		return v
 	}
@@ -214,7 +216,7 @@ func readAction(req *http.Request) (actionRequest, error) {
 
 // replay is POST /destinations/{name}/dlq/replay.
 func (c *Console) replay(w http.ResponseWriter, req *http.Request) {
-	c.act(w, req, "replay", func(ctx context.Context, name string, a actionRequest) ActionReport {
+	c.act(w, req, "replay", func(ctx context.Context, js jetstream.JetStream, name string, a actionRequest) ActionReport {
 		rep := ActionReport{Action: "replay"}
 		p, ok := c.r.Plan(name)
 		if !ok {
@@ -222,7 +224,7 @@ func (c *Console) replay(w http.ResponseWriter, req *http.Request) {
 			return rep
 		}
 		sel := router.DLQSelect{Seqs: a.Seqs}
-		res, err := router.ReplayDeadLetters(ctx, c.r.JetStream(), p, sel, c.r.ReplayObserver(), nil)
+		res, err := router.ReplayDeadLetters(ctx, js, p, sel, c.r.ReplayObserver(), nil)
 		if res != nil {
 			rep.Replayed, rep.Entries, rep.Reasons, rep.Problems = res.Total(), res.Entries, res.Reasons, res.Problems
 			rep.Outcomes = map[string]int{}
@@ -242,13 +244,13 @@ func (c *Console) replay(w http.ResponseWriter, req *http.Request) {
 
 // purge is POST /destinations/{name}/dlq/purge.
 func (c *Console) purge(w http.ResponseWriter, req *http.Request) {
-	c.act(w, req, "purge", func(ctx context.Context, name string, a actionRequest) ActionReport {
+	c.act(w, req, "purge", func(ctx context.Context, js jetstream.JetStream, name string, a actionRequest) ActionReport {
 		rep := ActionReport{Action: "purge"}
 		if a.All && !a.Confirm {
 			rep.Error = "purging every dead letter needs confirm=yes"
 			return rep
 		}
-		n, err := router.PurgeDeadLetters(ctx, c.r.JetStream(), name, a.Seqs)
+		n, err := router.PurgeDeadLetters(ctx, js, name, a.Seqs)
 		rep.Purged = n
 		if err != nil {
 			rep.Error = err.Error()
@@ -261,7 +263,7 @@ func (c *Console) purge(w http.ResponseWriter, req *http.Request) {
 // act runs a replay or a purge: token required, one at a time per
 // destination. A browser is redirected to the DLQ page showing the report
 // (so a reload does not post again); a script gets the report.
-func (c *Console) act(w http.ResponseWriter, req *http.Request, what string, run func(context.Context, string, actionRequest) ActionReport) {
+func (c *Console) act(w http.ResponseWriter, req *http.Request, what string, run func(context.Context, jetstream.JetStream, string, actionRequest) ActionReport) {
 	name := req.PathValue("name")
 	if !c.canWrite() {
 		c.fail(w, req, http.StatusForbidden, "the console is read-only: set admin.token in switchyard.yaml to "+what+" from here (or use switchyard dlq "+what+")")
@@ -271,8 +273,13 @@ func (c *Console) act(w http.ResponseWriter, req *http.Request, what string, run
 		c.fail(w, req, http.StatusForbidden, "missing or invalid CSRF token: reload the page and submit its form again")
 		return
 	}
-	if _, ok := c.r.Plan(name); !ok || c.r.JetStream() == nil {
+	js, routing := c.r.Routing()
+	if _, ok := c.r.Plan(name); !ok {
 		c.noDestination(w, req, name)
+		return
+	}
+	if !routing {
+		c.fail(w, req, http.StatusServiceUnavailable, "not routing yet (starting, or NATS not reached): try again in a moment")
 		return
 	}
 	a, err := readAction(req)
@@ -289,7 +296,7 @@ func (c *Console) act(w http.ResponseWriter, req *http.Request, what string, run
 	// interrupted replay loses nothing, but a finished one reports.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(req.Context()), replayTimeout)
 	defer cancel()
-	rep := run(ctx, name, a)
+	rep := run(ctx, js, name, a)
 	rep.Failed = rep.Failed || rep.Error != ""
 	status := http.StatusOK
 	if rep.Error != "" && rep.Replayed == 0 && rep.Purged == 0 {

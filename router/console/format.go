@@ -43,7 +43,14 @@ var funcs = template.FuncMap{
 	"deref":     deref,
 	"sparkRate": func(s []*float64) template.HTML { return sparkline(values(s), 0, "rate", "events per second") },
 	"sparkErr": func(s []*float64) template.HTML {
-		return sparkline(values(s), 1, "err", "share of requests that failed")
+		// No failure in the window: drawn muted, not in the error colour.
+		class := "err none"
+		for _, v := range s {
+			if v != nil && *v > 0 {
+				class = "err"
+			}
+		}
+		return sparkline(values(s), 1, class, "share of requests that failed")
 	},
 	"outcomeCls": func(o string) string { return "o-" + strings.ReplaceAll(o, "_", "-") },
 	"describe":   describeSample,

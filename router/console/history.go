@@ -12,7 +12,8 @@ import (
 // The console's windows (5 minutes, 1 hour, 24 hours) are computed from
 // the router's own counters, sampled into fixed rings kept in memory: one
 // ring per resolution and destination, each of ringPoints points, so the
-// memory is bounded whatever the uptime (about 40 KiB per destination).
+// memory is bounded whatever the uptime (about 100 KiB per destination,
+// TestHistoryMemoryIsBoundedPerDestination).
 // A window's figures are the live counters minus the oldest point the
 // window holds; a sparkline plots the points one step apart.
 
@@ -135,9 +136,24 @@ func (r *ring) oldest() (point, bool) {
 type history struct {
 	mu    sync.Mutex
 	rings map[string]*[3]ring
+	// origin is when the console was made, with the router: a destination
+	// first seen after it counted from zero then, unless it ran before (a
+	// destination removed and added again keeps its counters).
+	origin    time.Time
+	forgotten map[string]bool
 }
 
-func newHistory() *history { return &history{rings: map[string]*[3]ring{}} }
+// maxForgotten bounds the names of removed destinations remembered.
+const maxForgotten = 1000
+
+func newHistory(origin time.Time) *history {
+	return &history{rings: map[string]*[3]ring{}, origin: origin, forgotten: map[string]bool{}}
+}
+
+// zero is a point of no counts at the origin.
+func (h *history) zero(bounds []float64) point {
+	return point{at: h.origin, reasons: map[string]float64{}, latency: router.Histogram{Bounds: bounds}}
+}
 
 // record adds one sample of every running destination; destinations no
 // longer running are forgotten.
@@ -154,6 +170,13 @@ func (h *history) record(at time.Time, status []router.DestinationStatus, dlq ma
 				rs[i].step = step
 			}
 			h.rings[s.Name] = rs
+			if !h.forgotten[s.Name] && !h.origin.IsZero() && h.origin.Before(at) {
+				// What it counted before its first sample counts in the
+				// windows too.
+				for i := range rs {
+					rs[i].add(h.zero(s.Counters.Latency.Bounds))
+				}
+			}
 		}
 		p := pointOf(at, s, dlq[s.Name])
 		for i := range rs {
@@ -163,6 +186,10 @@ func (h *history) record(at time.Time, status []router.DestinationStatus, dlq ma
 	for name := range h.rings {
 		if !seen[name] {
 			delete(h.rings, name)
+			if len(h.forgotten) >= maxForgotten {
+				clear(h.forgotten)
+			}
+			h.forgotten[name] = true
 		}
 	}
 }
@@ -176,6 +203,11 @@ func (h *history) series(name string, w Window, live point) []point {
 	defer h.mu.Unlock()
 	rs := h.rings[name]
 	if rs == nil {
+		// Not sampled yet: it counted from zero since the console began,
+		// unless it ran before.
+		if !h.forgotten[name] && !h.origin.IsZero() && h.origin.Before(live.at) {
+			return []point{h.zero(live.latency.Bounds), live}
+		}
 		return []point{live}
 	}
 	from := live.at.Add(-w.Span)

@@ -19,7 +19,7 @@ func status(name string, delivered, dead float64, latency router.Histogram) rout
 }
 
 func TestTheRingsStayBoundedWhateverTheUptime(t *testing.T) {
-	h := newHistory()
+	h := newHistory(time.Time{})
 	start := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	// Three days of samples every 5 s.
 	for i := range 3 * 24 * 720 {
@@ -39,7 +39,7 @@ func TestTheRingsStayBoundedWhateverTheUptime(t *testing.T) {
 }
 
 func TestWindowsUseTheFinestRingThatReachesBack(t *testing.T) {
-	h := newHistory()
+	h := newHistory(time.Time{})
 	start := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	end := start.Add(3 * time.Hour)
 	// One event delivered a second, for three hours.
@@ -76,7 +76,7 @@ func TestWindowsUseTheFinestRingThatReachesBack(t *testing.T) {
 	}
 	// A router up for 2 minutes: the 1 h window is those 2 minutes, at the
 	// finest step.
-	h = newHistory()
+	h = newHistory(time.Time{})
 	for at := start; !at.After(start.Add(2 * time.Minute)); at = at.Add(5 * time.Second) {
 		h.record(at, []router.DestinationStatus{status("a", 0, 0, router.Histogram{})}, nil)
 	}

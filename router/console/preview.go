@@ -56,8 +56,8 @@ func (c *Console) previewForm(w http.ResponseWriter, req *http.Request) {
 
 // deadLetterEvent reads one entry's event and the source it came from.
 func (c *Console) deadLetterEvent(ctx context.Context, name string, seq uint64) (event, source, problem string) {
-	js := c.r.JetStream()
-	if js == nil {
+	js, ok := c.r.Routing()
+	if !ok {
 		return "", "", "not connected to NATS yet"
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)

@@ -185,7 +185,14 @@ func health(r DestinationRow) (string, string) {
 	case r.State == router.StatePaused:
 		return HealthDegraded, join(fmt.Sprintf("the tool asked to wait (Retry-After): paused %s more", fmtSeconds(deref(r.PausedSeconds))), last)
 	case dead+invalid > 0:
-		return HealthDegraded, join(fmt.Sprintf("%s dead-lettered and %s invalid in the last %s", fmtCount(dead), fmtCount(invalid), w.Name), last)
+		var what []string
+		if dead > 0 {
+			what = append(what, fmtCount(dead)+" dead-lettered")
+		}
+		if invalid > 0 {
+			what = append(what, fmtCount(invalid)+" invalid")
+		}
+		return HealthDegraded, join(strings.Join(what, " and ")+" in the last "+w.Name, last)
 	case w.RequestErrorRate != nil && *w.RequestErrorRate > 0:
 		return HealthDegraded, join(fmt.Sprintf("%s of requests failed in the last %s (retried)", fmtPercent(w.RequestErrorRate), w.Name), last)
 	case r.DLQ != nil && *r.DLQ > 0:
