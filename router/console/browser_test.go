@@ -115,8 +115,8 @@ func TestBrowserShowsTheFailingDestinationAndReplaysItsDeadLetter(t *testing.T) 
 	ctx, problems := browser(t)
 	w, crm, _ := failingWorld(t, token)
 	seqs := w.dlqSeqs("crm")
-	if len(seqs) != 1 {
-		t.Fatalf("precondition: crm has %d dead letters, want 1", len(seqs))
+	if len(seqs) != 2 {
+		t.Fatalf("precondition: crm has %d dead letters, want 2 (bad-1, and the shared invalid inv-1)", len(seqs))
 	}
 
 	// The overview names the failing destination and why.
@@ -150,12 +150,13 @@ func TestBrowserShowsTheFailingDestinationAndReplaysItsDeadLetter(t *testing.T) 
 	))
 	page, pipeline := text(t, ctx, "main"), text(t, ctx, "table.pipeline")
 	for _, want := range []string{"breaker open", "retrying now", "POST " + crm.URL + "/v1/bad", "422 Unprocessable Entity", `"unknown field plan"`,
-		"POST " + crm.URL + "/v1/events", "503 Service Unavailable", "Authorization: [REDACTED]", `"messageId": "bad-1"`} {
+		"POST " + crm.URL + "/v1/events", "503 Service Unavailable", "Authorization: [REDACTED]", `"messageId": "bad-1"`,
+		"invalid, field userId", "neither userId nor anonymousId is set"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("crm's page lacks %q:\n%s", want, page)
 		}
 	}
-	for _, want := range []string{"dead_lettered\t\t1\t1", "http_4xx\t1\t1", "no_trigger", "retried\t\t2\t2", "retrying now\t\t2"} {
+	for _, want := range []string{"dead_lettered\t\t1\t1", "http_4xx\t1\t1", "invalid\t\t1\t1", "no_trigger", "retried\t\t2\t2", "retrying now\t\t2"} {
 		if !strings.Contains(pipeline, want) {
 			t.Errorf("crm's pipeline lacks %q:\n%s", want, pipeline)
 		}
@@ -189,8 +190,8 @@ func TestBrowserShowsTheFailingDestinationAndReplaysItsDeadLetter(t *testing.T) 
 	if status != 401 || !strings.Contains(body, "401 unauthorized") {
 		t.Fatalf("the replay form posted without the token: %d %s", status, body)
 	}
-	if got := w.dlqSeqs("crm"); len(got) != 1 || crm.count() != 3 {
-		t.Fatalf("after the refused replays: entries %v, tool requests %d (want 1 entry, 3 requests)", got, crm.count())
+	if got := w.dlqSeqs("crm"); len(got) != 2 || crm.count() != 3 {
+		t.Fatalf("after the refused replays: entries %v, tool requests %d (want 2 entries, 3 requests)", got, crm.count())
 	}
 
 	// With the token it replays, and the event is delivered.
@@ -203,7 +204,8 @@ func TestBrowserShowsTheFailingDestinationAndReplaysItsDeadLetter(t *testing.T) 
 		chromedp.WaitVisible(chromedp.CSS(`section.report`)),
 	))
 	report := text(t, ctx, "main")
-	for _, want := range []string{"Replayed 1 dead letter(s).", "delivered 1", "1 delivered (or now filtered or unmatched): removed from the DLQ.", "No dead letter"} {
+	for _, want := range []string{"Replayed 1 dead letter(s).", "delivered 1", "1 delivered (or now filtered or unmatched): removed from the DLQ.",
+		"Listed: 1", "invalid, shared by analytics, crm, hook", "inv-1"} {
 		if !strings.Contains(report, want) {
 			t.Errorf("the report lacks %q:\n%s", want, report)
 		}
@@ -211,8 +213,8 @@ func TestBrowserShowsTheFailingDestinationAndReplaysItsDeadLetter(t *testing.T) 
 	if got := crm.accepted(); len(got) != 1 || got[0] != "bad-1" {
 		t.Errorf("the tool accepted %v, want [bad-1]", got)
 	}
-	if got := w.dlqSeqs("crm"); len(got) != 0 {
-		t.Errorf("the entry is still in the DLQ: %v", got)
+	if got := w.dlqSeqs("crm"); len(got) != 1 || got[0] != seqs[1] {
+		t.Errorf("the DLQ holds %v, want only the shared invalid entry %d", got, seqs[1])
 	}
 	for _, p := range problems() {
 		// The refused replay's 401 is the only error the browser may see.

@@ -3,6 +3,7 @@ package console
 import (
 	"context"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 
@@ -51,9 +52,11 @@ type ReasonRow struct {
 	Meaning string  `json:"meaning,omitempty"`
 }
 
-// SampleGroup holds the kept failures of one reason.
+// SampleGroup holds the kept failures of one reason (and, for an invalid
+// event or a mapping failure, of one field at fault).
 type SampleGroup struct {
 	Reason  string          `json:"reason"`
+	Field   string          `json:"field,omitempty"`
 	Meaning string          `json:"meaning,omitempty"`
 	Kept    int             `json:"kept"` // failures of this reason among those kept
 	Samples []router.Sample `json:"samples"`
@@ -170,17 +173,20 @@ func pipeline(c router.Counters, w WindowFigures) []PipelineRow {
 	return out
 }
 
-// groupSamples groups failures by reason, the reason with the newest
-// failure first, keeping the newest few of each.
+// groupSamples groups failures by reason, and invalid events and mapping
+// failures by the field at fault, the group with the newest failure first,
+// keeping the newest few of each.
 func groupSamples(failures []router.Sample) []SampleGroup {
 	out := []SampleGroup{}
 	at := map[string]int{}
 	for _, s := range failures {
-		i, ok := at[s.Reason]
+		field := fieldAtFault(s)
+		key := s.Reason + "\x00" + field
+		i, ok := at[key]
 		if !ok {
 			i = len(out)
-			at[s.Reason] = i
-			out = append(out, SampleGroup{Reason: s.Reason, Meaning: reasonMeanings[s.Reason], Samples: []router.Sample{}})
+			at[key] = i
+			out = append(out, SampleGroup{Reason: s.Reason, Field: field, Meaning: reasonMeanings[s.Reason], Samples: []router.Sample{}})
 		}
 		out[i].Kept++
 		if len(out[i].Samples) < samplesPerReason {
@@ -188,6 +194,29 @@ func groupSamples(failures []router.Sample) []SampleGroup {
 		}
 	}
 	return out
+}
+
+// The errors name the field at fault: "field userId: ..." for an invalid
+// event (mappings.InvalidError), "fields.email: ..." (or "url: ",
+// "headers.X: ") for a mapping failure, after the action's key when there
+// are several.
+var (
+	invalidField = regexp.MustCompile(`(?:^|: )field ([^:]+): `)
+	mappingField = regexp.MustCompile(`(?:^|: )((?:fields|headers)\.[^:\s]+|url|foreach|trigger): `)
+)
+
+func fieldAtFault(s router.Sample) string {
+	var m []string
+	switch s.Reason {
+	case "invalid":
+		m = invalidField.FindStringSubmatch(s.Error)
+	case "mapping":
+		m = mappingField.FindStringSubmatch(s.Error)
+	}
+	if m == nil {
+		return ""
+	}
+	return m[1]
 }
 
 // configText is the destination's config as loaded: its values after
