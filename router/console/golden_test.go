@@ -140,6 +140,14 @@ func TestJSONAPIGolden(t *testing.T) {
 			t.Fatalf("%s: the secret is in the JSON", c.path)
 		}
 		golden(t, c.name, []byte(body), repl...)
+		// The same page as HTML renders too.
+		want := 200
+		if c.name == "not-found" {
+			want = 404
+		}
+		if code, _, page := w.get(strings.TrimPrefix(c.path, "/api"), bearer...); code != want || !strings.HasPrefix(page, "<!doctype html>") {
+			t.Errorf("%s as HTML: %d\n%s", c.path, code, page)
+		}
 	}
 
 	// A pasted event, previewed for a script.

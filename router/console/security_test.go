@@ -147,6 +147,19 @@ func TestPostsNeedTheTokenAndTheirCSRFToken(t *testing.T) {
 		t.Errorf("after the purge: %v, want 2 entries", got)
 	}
 
+	// The preview of a dead letter offers its replay; the tool still
+	// refuses it, so the entry is replaced by one with the new reason.
+	third := fmt.Sprint(seqs[2])
+	code, _, pv := w.get("/destinations/hook/preview?seq="+third, auth...)
+	if code != 200 || !strings.Contains(pv, "Replay dead letter "+third) || !strings.Contains(pv, "POST ") {
+		t.Fatalf("the preview of entry %s: %d\n%s", third, code, pv)
+	}
+	code, hdr, _ = w.post("/destinations/hook/dlq/replay", url.Values{"csrf": {csrfOf(t, pv)}, "seq": {third}}, auth...)
+	_, _, after = w.get(hdr.Get("Location"), auth...)
+	if code != http.StatusSeeOther || !strings.Contains(after, "Replayed 1 dead letter(s).") || !strings.Contains(after, "1 failed again: kept with the new reason.") {
+		t.Errorf("the replay from the preview: %d\n%s", code, after)
+	}
+
 	// A script's bearer token is never sent by a browser on its own: its
 	// POST needs no CSRF token, and gets the report as JSON.
 	code, _, body := w.post("/api/destinations/hook/dlq/purge", url.Values{"seq": {fmt.Sprint(seqs[1])}}, "Authorization", "Bearer "+token)
