@@ -95,9 +95,6 @@ func New(r *router.Router, token string) *Console {
 		cop: http.NewCrossOriginProtection(), log: slog.Default().With("component", "console"),
 		busy: map[string]bool{},
 	}
-	c.cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		c.fail(w, req, http.StatusForbidden, "cross-origin request refused: the console only accepts forms posted from its own pages")
-	}))
 	c.routes()
 	return c
 }

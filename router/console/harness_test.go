@@ -199,6 +199,7 @@ type tool struct {
 	mu       sync.Mutex
 	requests []toolRequest
 	respond  func(path string, body []byte) (int, string)
+	header   http.Header // added to every answer
 }
 
 type toolRequest struct {
@@ -213,6 +214,9 @@ func newTool(t *testing.T, respond func(path string, body []byte) (int, string))
 		body, _ := io.ReadAll(r.Body)
 		tl.mu.Lock()
 		respond := tl.respond
+		for k, vs := range tl.header {
+			w.Header()[k] = vs
+		}
 		tl.mu.Unlock()
 		status, resp := respond(r.URL.Path, body)
 		tl.mu.Lock()
@@ -224,6 +228,15 @@ func newTool(t *testing.T, respond func(path string, body []byte) (int, string))
 	}))
 	t.Cleanup(tl.Close)
 	return tl
+}
+
+func (tl *tool) setHeader(k, v string) {
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	if tl.header == nil {
+		tl.header = http.Header{}
+	}
+	tl.header.Set(k, v)
 }
 
 func (tl *tool) setRespond(f func(path string, body []byte) (int, string)) {
