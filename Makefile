@@ -20,12 +20,13 @@ all: build
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/switchyard
 
-# The quickstart: embedded NATS + the router on examples/quickstart (admin
-# on 127.0.0.1:8088, the Segment HTTP intake on 127.0.0.1:8080), and a
-# local sink on $(SINK) printing every request the destinations send.
+# The quickstart: embedded NATS + the router on examples/quickstart (the
+# console and admin endpoints on 127.0.0.1:8088, the Segment HTTP intake on
+# 127.0.0.1:8080), and a local sink on $(SINK) printing every request the
+# destinations send.
 # Send a first event from another terminal: README.md's quickstart.
 run: build
-	@echo "switchyard quickstart: sink on http://$(SINK), admin on http://127.0.0.1:8088, intake on http://127.0.0.1:8080 (Ctrl-C stops both)"
+	@echo "switchyard quickstart: sink on http://$(SINK), intake on http://127.0.0.1:8080, console on http://127.0.0.1:8088/ (user: any, password: quickstart-admin-token) (Ctrl-C stops both)"
 	@$(BIN) sink --listen $(SINK) & sink=$$!; \
 	trap 'kill $$sink 2>/dev/null' EXIT INT TERM; \
 	$(BIN) serve --config $(CONFIG) --data $(DATA)

@@ -8,7 +8,7 @@ package config
 type Global struct {
 	NATS     NATS     `yaml:"nats" doc:"How to reach NATS. Without url, switchyard runs an embedded nats-server with JetStream."`
 	Streams  Streams  `yaml:"streams" doc:"The EVENTS and DLQ streams, created or updated at start."`
-	Admin    Admin    `yaml:"admin" doc:"The admin listener: /metrics, /healthz, /readyz and /debug/deliveries."`
+	Admin    Admin    `yaml:"admin" doc:"The admin listener: the console, /metrics, /healthz, /readyz and /debug/deliveries."`
 	Log      Log      `yaml:"log" doc:"Logging."`
 	Sources  []Source `yaml:"sources" doc:"Source ids collectors publish under (events.<source>.<type>). When none are listed, any valid source name is accepted."`
 	Ingest   Ingest   `yaml:"ingest" doc:"The Segment-compatible HTTP Tracking API. Off by default."`
@@ -63,10 +63,10 @@ type Streams struct {
 
 // Admin configures the admin listener.
 type Admin struct {
-	Listen string `yaml:"listen" doc:"Listen address of /metrics, /healthz, /readyz and /debug/." default:"127.0.0.1:8088"`
-	Token  string `yaml:"token" doc:"Bearer token required by /debug/ endpoints; use an ${ENV} reference."`
+	Listen string `yaml:"listen" doc:"Listen address of the console (/), /metrics, /healthz, /readyz and /debug/." default:"127.0.0.1:8088"`
+	Token  string `yaml:"token" doc:"Token the console (/ and /api/, as a bearer token or a browser sign-in's password) and /debug/ require; without it the console is read-only. Use an ${ENV} reference."`
 	// AllowUnauthenticated is admin's nats.embedded.allow_remote.
-	AllowUnauthenticated bool `yaml:"allow_unauthenticated" doc:"Allow a listen address beyond loopback without a token. Off: a non-loopback listen requires token, since /debug/deliveries shows samples of the events delivered and failed."`
+	AllowUnauthenticated bool `yaml:"allow_unauthenticated" doc:"Allow a listen address beyond loopback without a token. Off: a non-loopback listen requires token, since the console and /debug/deliveries show samples of the events delivered and failed."`
 }
 
 // Log configures logging.

@@ -366,3 +366,10 @@ func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	}
 	return max(t.Sub(now), 0), true
 }
+
+// PausedFor is how long attempts are still held off by a tool's
+// Retry-After (0: not paused). The console shows it as the destination's
+// state.
+func (s *Sender) PausedFor() time.Duration {
+	return max(time.Until(time.Unix(0, s.limit.pausedUntil.Load())), 0)
+}

@@ -10,7 +10,8 @@ import (
 )
 
 // newAdmin builds the admin mux. /debug/ endpoints require the bearer token
-// when one is configured.
+// when one is configured; so does the console (Options.Console), which
+// serves every other path.
 func newAdmin(r *Router, token string) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(r.metrics.Registry, promhttp.HandlerOpts{}))
@@ -53,6 +54,9 @@ func newAdmin(r *Router, token string) http.Handler {
 			"successes":   nonNil(successes),
 		})
 	})
+	if r.opts.Console != nil {
+		mux.Handle("/", r.opts.Console(r, token))
+	}
 	return mux
 }
 

@@ -12,12 +12,7 @@ import (
 // could not (NATS was unreachable for a moment): with backoff, until it
 // runs, a later reload decides anew (gen), or the router stops.
 func (r *Router) retryLane(gen int, cfg *config.Config, p *plan.Plan) {
-	r.mu.Lock()
 	bg := r.bg
-	r.mu.Unlock()
-	if bg == nil {
-		return
-	}
 	r.watching.Add(1)
 	go func() {
 		defer r.watching.Done()

@@ -31,6 +31,9 @@ type Options struct {
 	StopTimeout time.Duration
 	// Metrics, when nil, are created.
 	Metrics *Metrics
+	// Console, when set, serves / on the admin listener (and every path
+	// the admin endpoints do not): router/console.Handler.
+	Console func(r *Router, token string) http.Handler
 }
 
 // Router runs every destination of a config.
@@ -53,10 +56,10 @@ type Router struct {
 	reloadMu sync.Mutex
 	invalid  seenSet // invalid events this router dead-lettered (stored once)
 	health   writeHealth
-	storeDir string             // the embedded server's store, "" when joined to NATS
-	bg       context.Context    // the background work's: cancelled by Stop
-	bgStop   context.CancelFunc // nil before Start
-	watching sync.WaitGroup     // the write watch and lane retries; Add before go
+	storeDir string          // the embedded server's store, "" when joined to NATS
+	bg       context.Context // the background work's (write watch, lane retries, the console's sampler): cancelled by Stop
+	bgStop   context.CancelFunc
+	watching sync.WaitGroup // the write watch and lane retries; Add before go
 
 	mu     sync.Mutex
 	cfg    *config.Config
@@ -81,8 +84,10 @@ func New(cfg *config.Config, plans map[string]*plan.Plan, opts Options) *Router 
 	if opts.DataDir == "" {
 		opts.DataDir = "data"
 	}
-	return &Router{opts: opts, log: opts.Logger, metrics: opts.Metrics, cfg: cfg, plans: plans,
+	r := &Router{opts: opts, log: opts.Logger, metrics: opts.Metrics, cfg: cfg, plans: plans,
 		lanes: map[string]*lane{}, prints: map[string]string{}, closed: make(chan struct{})}
+	r.bg, r.bgStop = context.WithCancel(context.Background())
+	return r
 }
 
 // Metrics returns the router's metrics.
@@ -159,10 +164,7 @@ func (r *Router) Start(ctx context.Context) (err error) {
 		r.prints[name] = fingerprint(cfg, plans[name])
 		r.mu.Unlock()
 	}
-	r.mu.Lock()
-	r.bg, r.bgStop = context.WithCancel(context.Background())
 	bg := r.bg
-	r.mu.Unlock()
 	r.watching.Add(1)
 	go func() { defer r.watching.Done(); r.watchWrites(bg) }()
 	r.ready.Store(true)
@@ -216,13 +218,8 @@ func (r *Router) NotReady() (bool, string) {
 // server. It waits for a reload in progress to end.
 func (r *Router) Stop() {
 	r.ready.Store(false)
-	r.mu.Lock()
-	stopBG := r.bgStop
-	r.mu.Unlock()
-	if stopBG != nil {
-		stopBG()
-		r.watching.Wait()
-	}
+	r.bgStop()
+	r.watching.Wait()
 	r.reloadMu.Lock()
 	defer r.reloadMu.Unlock()
 	r.mu.Lock()

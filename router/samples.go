@@ -21,6 +21,10 @@ type Sample struct {
 	Event     string          `json:"event,omitempty"`
 	Request   *SampleRequest  `json:"request,omitempty"`
 	Response  *SampleResponse `json:"response,omitempty"`
+
+	// Reason is the reason label the failure counts under (or will, when
+	// its retry window ends): http_4xx, http_5xx, mapping, invalid, ...
+	Reason string `json:"reason"`
 }
 
 // SampleRequest is the request part of a sample.
@@ -80,7 +84,7 @@ func truncate(b []byte, n int) string {
 // record stores a sample, redacting it.
 func (s *samples) record(event []byte, msgID string, req *destinations.Request, res *destinations.Result, outcome string, errText string) {
 	sm := Sample{
-		Time: time.Now().UTC(), MessageID: msgID, Outcome: outcome,
+		Time: time.Now().UTC(), MessageID: msgID, Outcome: outcome, Reason: sampleReason(outcome, res),
 		Error: s.redact.String(errText), Event: truncate(s.redact.Bytes(event), sampleEventBytes),
 	}
 	if req != nil {

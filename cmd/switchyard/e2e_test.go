@@ -203,7 +203,13 @@ func quickstartCopyWithIngest(t *testing.T, sinkURL string, extraGlobal string) 
 				return fmt.Errorf("%s does not turn the HTTP intake on with %q", p, intakeOn)
 			}
 			b = bytes.Replace(b, []byte(intakeOn), []byte(fmt.Sprintf("%s  listen: 127.0.0.1:%d\n", intakeOn, ingestPort)), 1)
-			b = append(b, []byte(fmt.Sprintf("\nnats:\n  embedded:\n    listen: 127.0.0.1:%d\nadmin:\n  listen: 127.0.0.1:%d\n%s", natsPort, adminPort, extraGlobal))...)
+			// The quickstart sets admin.token: the admin port goes into its
+			// admin block.
+			if !bytes.Contains(b, []byte("\nadmin:\n")) {
+				return fmt.Errorf("%s has no admin block", p)
+			}
+			b = bytes.Replace(b, []byte("\nadmin:\n"), []byte(fmt.Sprintf("\nadmin:\n  listen: 127.0.0.1:%d\n", adminPort)), 1)
+			b = append(b, []byte(fmt.Sprintf("\nnats:\n  embedded:\n    listen: 127.0.0.1:%d\n%s", natsPort, extraGlobal))...)
 		}
 		return os.WriteFile(dst, b, 0o644)
 	})

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -242,8 +244,109 @@ func TestReadmeQuickstartStepsWorkAsWritten(t *testing.T) {
 	if out, code := runCLI(t, args...); code != 0 || !strings.Contains(out, "short-id-1") || !strings.Contains(out, "at least 5 characters") {
 		t.Errorf("README's dlq list: exit %d:\n%s", code, out)
 	}
+
+	// Step 6: the console, signed in as the README says, shows amplitude
+	// failing and why; the fix it gives, saved, is reloaded; the replay
+	// from the dead letters page delivers the event.
+	readmeConsoleStep(t, md, in, dir, ingestPort, key, rec)
 	in.stop()
 }
+
+func readmeConsoleStep(t *testing.T, md readme, in *instance, dir string, ingestPort int, key string, rec *recorder) {
+	t.Helper()
+	pw := regexp.MustCompile("sign\\s+in\\s+with any user name and the password `([^`]+)`").FindStringSubmatch(md.text)
+	if pw == nil || !strings.Contains(md.text, "<http://127.0.0.1:8088/>") {
+		t.Fatal("README: the console step does not give the address and the password")
+	}
+	page := func(method, path string, form url.Values) (int, string, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, in.admin+path, strings.NewReader(form.Encode()))
+		req.SetBasicAuth("operator", pw[1])
+		if form != nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header.Get("Location"), string(b)
+	}
+	if code, _, _ := page("GET", "/", nil); code != 200 {
+		t.Fatalf("the console with the README's password: %d", code)
+	}
+	before := m(in)["amplitude"]["dead_lettered"]
+	curl := md.block(t, `"messageId":"short-id-2"`)
+	req, _ := http.NewRequest("POST", fmt.Sprintf("http://127.0.0.1:%d/v1/track", ingestPort), strings.NewReader(quoted(t, curl, "-d")))
+	req.SetBasicAuth(key, "")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("step 6's curl: %v", err)
+	}
+	resp.Body.Close()
+	waitUntil(t, 20*time.Second, func() bool { return m(in)["amplitude"]["dead_lettered"] == before+1 }, func() string { return fmt.Sprint(m(in)) })
+	_, _, overview := page("GET", "/", nil)
+	attention := overview[strings.Index(overview, "Needs attention"):]
+	attention = attention[:strings.Index(attention, "</section>")]
+	said := regexp.MustCompile("`amplitude` is now under \\*Needs attention\\*: `([^`]+)`").FindStringSubmatch(strings.Join(strings.Fields(md.text), " "))
+	if said == nil {
+		t.Fatal("README: step 6 does not say what the console shows for amplitude")
+	}
+	for _, part := range strings.Split(said[1], "...") {
+		if part = strings.TrimSpace(part); !strings.Contains(html.UnescapeString(attention), part) {
+			t.Errorf("the overview's attention list lacks %q (README):\n%s", part, attention)
+		}
+	}
+	_, _, dest := page("GET", "/destinations/amplitude", nil)
+	if !strings.Contains(dest, "short-id-2") || !strings.Contains(dest, "Config as loaded") {
+		t.Errorf("amplitude's page lacks the sample or the config:\n%s", dest)
+	}
+
+	// The fix, as the README gives it.
+	fix := regexp.MustCompile("add\\s+`([a-z_]+: [0-9]+)` under `settings:` in\\s+`examples/quickstart/(destinations/[a-z]+\\.yaml)`").FindStringSubmatch(md.text)
+	if fix == nil {
+		t.Fatal("README: step 6's fix is not spelled out")
+	}
+	file := filepath.Join(dir, fix[2])
+	b, err := os.ReadFile(file)
+	if err != nil || !strings.Contains(string(b), "\nsettings:\n") {
+		t.Fatalf("%s: %v", file, err)
+	}
+	if err := os.WriteFile(file, []byte(strings.Replace(string(b), "\nsettings:\n", "\nsettings:\n  "+fix[1]+"\n", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 20*time.Second, func() bool {
+		_, _, d := page("GET", "/destinations/amplitude", nil)
+		return strings.Contains(d, fix[1])
+	}, func() string { return "the fix was not reloaded:\n" + in.out.String() })
+
+	// Tick the entry, press Replay selected.
+	_, _, dlq := page("GET", "/destinations/amplitude/dlq", nil)
+	csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(dlq)
+	row := regexp.MustCompile(`(?s)name="seq" value="(\d+)"[^\n]*\n(?:[^\n]*\n){0,8}?[^\n]*<code>short-id-2</code>`).FindStringSubmatch(dlq)
+	if csrf == nil || row == nil || !strings.Contains(dlq, "Replay selected") {
+		t.Fatalf("amplitude's dead letters page has no replay form for short-id-2:\n%s", dlq)
+	}
+	code, loc, _ := page("POST", "/destinations/amplitude/dlq/replay", url.Values{"csrf": {csrf[1]}, "seq": {row[1]}})
+	if code != http.StatusSeeOther {
+		t.Fatalf("Replay selected: %d", code)
+	}
+	_, _, report := page("GET", loc, nil)
+	if !strings.Contains(report, "Replayed 1 dead letter(s).") || !strings.Contains(report, "removed from the DLQ") {
+		t.Errorf("the replay's report:\n%s", report)
+	}
+	delivered := false
+	for _, r := range rec.all() {
+		delivered = delivered || (strings.HasPrefix(r.Path, "/amplitude/") && strings.Contains(string(r.Body), `"user_id":"u-2"`))
+	}
+	if !delivered {
+		t.Error("the sink received no Amplitude request for u-2 after the replay")
+	}
+}
+
+func m(in *instance) map[string]map[string]int { return in.metrics() }
 
 // dropTimes removes "time" keys (Amplitude's event time) from a JSON tree.
 func dropTimes(v any) {

@@ -181,6 +181,19 @@ actions:
 			t.Errorf("/debug/deliveries %s: %d\n%s", d, code, body)
 		}
 		outputs.WriteString(body)
+		// The console shows the same samples, the config as loaded, the
+		// dead letters and previews of them.
+		for _, p := range []string{"/", "/destinations/" + d, "/destinations/" + d + "/dlq", "/api/destinations/" + d,
+			"/api/destinations/" + d + "/dlq", "/destinations/" + d + "/preview?seq=1"} {
+			if code, _ := get(p, ""); code != 401 {
+				t.Errorf("console %s without the token: %d, want 401", p, code)
+			}
+			code, body := get(p, e2eAdminToken)
+			if code != 200 {
+				t.Errorf("console %s: %d\n%s", p, code, body)
+			}
+			outputs.WriteString(body)
+		}
 		runs := [][]string{
 			{"dlq", "list", "--json", "--config", dir, "--destination", d},
 			{"preview", "--json", "--config", dir, "--destination", d, eventsFile},

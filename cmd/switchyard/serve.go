@@ -18,6 +18,7 @@ import (
 
 	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/router"
+	"github.com/switchyard/switchyard/router/console"
 )
 
 func newServeCmd() *cobra.Command {
@@ -26,10 +27,11 @@ func newServeCmd() *cobra.Command {
 		Use:   "serve",
 		Short: "Run the router: embedded NATS (or join one), route every destination",
 		Long: `serve loads and validates the config directory, starts the admin listener
-(admin.listen, default 127.0.0.1:8088: /metrics, /healthz, /readyz), starts an
-embedded NATS server with JetStream on 127.0.0.1:4222 unless nats.url or
-$SWITCHYARD_NATS_URL names one to join, and routes every destination. With
-ingest.enabled it also serves the Segment-compatible HTTP intake.
+(admin.listen, default 127.0.0.1:8088: the console at /, /metrics, /healthz,
+/readyz), starts an embedded NATS server with JetStream on 127.0.0.1:4222
+unless nats.url or $SWITCHYARD_NATS_URL names one to join, and routes every
+destination. With ingest.enabled it also serves the Segment-compatible HTTP
+intake.
 
 The config is reloaded on a file change and on SIGHUP; a config that does not
 validate is refused and the running one keeps serving. SIGINT or SIGTERM stops
@@ -94,7 +96,7 @@ func runServe(o serveOptions, stdout, stderr io.Writer) int {
 
 	// The admin listener comes up first: /healthz answers while NATS starts
 	// and /readyz says when routing begins.
-	r := router.New(cfg, plans, router.Options{DataDir: o.data, Logger: log, StopTimeout: o.stopTimeout})
+	r := router.New(cfg, plans, router.Options{DataDir: o.data, Logger: log, StopTimeout: o.stopTimeout, Console: console.Handler})
 	adminAddr := cfg.Global.Admin.Listen
 	if adminAddr == "" {
 		adminAddr = "127.0.0.1:8088"
@@ -111,6 +113,11 @@ func runServe(o serveOptions, stdout, stderr io.Writer) int {
 		}
 	}()
 	log.Info("admin listening", "addr", ln.Addr().String())
+	access := "read-only (set admin.token to replay and purge from it)"
+	if cfg.Global.Admin.Token != "" {
+		access = "sign in with any user name and admin.token as the password"
+	}
+	log.Info("console", "url", "http://"+ln.Addr().String()+"/", "access", access)
 
 	if err := r.Start(ctx); err != nil {
 		log.Error("start failed", "err", err)
