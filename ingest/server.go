@@ -59,6 +59,11 @@ type Options struct {
 	Metrics prometheus.Registerer
 	// Now is the server clock, for tests. Default time.Now.
 	Now func() time.Time
+	// Suppressed, when set, reports whether a user is suppressed at every
+	// destination by a regulation: such a user's events are not stored,
+	// and the request is answered 200 as Segment does, so that SDKs do not
+	// retry (docs/privacy.md#suppression). Counted result suppressed.
+	Suppressed func(userID, anonymousID string) bool
 }
 
 // Server serves the Segment HTTP Tracking API.
@@ -72,6 +77,7 @@ type Server struct {
 	log      *slog.Logger
 	metrics  *metrics
 	now      func() time.Time
+	supp     func(userID, anonymousID string) bool
 }
 
 // New checks opts and returns a Server.
@@ -101,6 +107,7 @@ func New(opts Options) (*Server, error) {
 		timeout:  opts.PublishTimeout,
 		log:      opts.Logger,
 		now:      opts.Now,
+		supp:     opts.Suppressed,
 	}
 	if s.maxEvent <= 0 {
 		s.maxEvent = DefaultMaxEventBytes
@@ -309,6 +316,18 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) reply {
 			invalid = invalid[:maxReportedErrors]
 		}
 		return reply{status: http.StatusBadRequest, msg: msg, errors: invalid}
+	}
+	if s.supp != nil {
+		kept := events[:0]
+		for _, ev := range events {
+			if !s.supp(ev.userID, ev.anonymousID) {
+				kept = append(kept, ev)
+			}
+		}
+		if n := len(events) - len(kept); n > 0 {
+			s.metrics.events(source, resultSuppressed, n)
+		}
+		events = kept
 	}
 	if len(events) == 0 {
 		return reply{status: http.StatusOK}

@@ -42,6 +42,9 @@ type Metrics struct {
 	// event; Expired counts events EVENTS removed before it settled them.
 	OldestUnacked *prometheus.GaugeVec   // destination
 	Expired       *prometheus.CounterVec // destination
+	// Deletions counts the deletion tasks of regulations by how a run
+	// ended: finished, failed, retried.
+	Deletions *prometheus.CounterVec // destination, result
 }
 
 // NewMetrics creates and registers the metrics on a fresh registry, with the
@@ -102,7 +105,11 @@ func NewMetrics() *Metrics {
 		Name: "switchyard_events_expired_total",
 		Help: "Events removed from EVENTS (max_age, max_bytes) before the destination settled them: lost, and logged with their sequence range. Exact for a destination reading every source, an upper bound otherwise. Must stay 0.",
 	}, []string{"destination"})
-	r.MustRegister(m.OldestUnacked, m.Expired)
+	m.Deletions = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "switchyard_deletions_total",
+		Help: "Runs of regulations' deletions per destination, by result: finished (the tool accepted every request, or holds no such user), failed (a permanent answer, or the retry window closed: see switchyard regulate status), retried (a retryable answer; the deletion runs again).",
+	}, []string{"destination", "result"})
+	r.MustRegister(m.OldestUnacked, m.Expired, m.Deletions)
 	r.MustRegister(m.Events, m.Reasons, m.Requests, m.BatchSize, m.Breaker, m.Lag, m.RateLimit, m.InFlight, m.Reloads, m.DLQFailures)
 	for _, res := range []string{"applied", "refused", "unchanged"} {
 		m.Reloads.WithLabelValues(res)

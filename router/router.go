@@ -18,6 +18,7 @@ import (
 
 	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/router/plan"
+	"github.com/switchyard/switchyard/router/regulations"
 )
 
 // Options tune a Router.
@@ -34,7 +35,7 @@ type Options struct {
 // Router runs every destination of a config.
 //
 // Lock order: reloadMu, then mu, then a lane's own lock (lane.mu);
-// invalid's lock is a leaf. mu only
+// invalid's lock and the suppression index's are leaves. mu only
 // guards the maps below and is never held across NATS calls, a lane's
 // start or stop, or any other wait; reloadMu serialises reloads (and Stop)
 // and is held across them.
@@ -50,6 +51,12 @@ type Router struct {
 
 	reloadMu sync.Mutex
 	invalid  seenSet // invalid events this router dead-lettered (stored once)
+
+	// regStore and index are the regulations (router/regulations): set by
+	// Start before any lane routes, read-only after.
+	regStore *regulations.Store
+	index    *regulations.Index
+	deleter  *deleter
 
 	mu     sync.Mutex
 	cfg    *config.Config
@@ -137,6 +144,18 @@ func (r *Router) Start(ctx context.Context) (err error) {
 	if err := EnsureStreams(ctx, r.js, cfg.Global.Streams); err != nil {
 		return err
 	}
+	// The suppressions are read before any lane routes: a restarted router
+	// never delivers an event of a user suppressed meanwhile.
+	if r.regStore, err = regulations.Open(ctx, r.js, regulations.Options{Replicas: cfg.Global.Streams.Replicas}); err != nil {
+		return err
+	}
+	wctx, wcancel := context.WithTimeout(ctx, time.Minute)
+	r.index, err = regulations.Watch(wctx, r.regStore.KV())
+	wcancel()
+	if err != nil {
+		return err
+	}
+	r.log.Info("regulations read", "suppressed_ids", r.index.Len())
 	r.mu.Lock()
 	plans := r.plans
 	r.mu.Unlock()
@@ -150,9 +169,28 @@ func (r *Router) Start(ctx context.Context) (err error) {
 		r.prints[name] = fingerprint(cfg, plans[name])
 		r.mu.Unlock()
 	}
+	if r.deleter, err = r.startDeleter(ctx); err != nil {
+		return err
+	}
 	r.ready.Store(true)
 	r.log.Info("switchyard routing", "destinations", len(plans))
 	return nil
+}
+
+// Regulations is the regulations store (after Start).
+func (r *Router) Regulations() *regulations.Store { return r.regStore }
+
+// Suppressions is the router's view of the suppressions in force (after
+// Start): the HTTP intake consults it.
+func (r *Router) Suppressions() *regulations.Index { return r.index }
+
+// regulations is what a lane passes to routing: nil (no suppression known)
+// only before Start has read them, when no lane runs.
+func (r *Router) regulations() plan.Regulations {
+	if r.index == nil {
+		return nil
+	}
+	return r.index
 }
 
 // startLane ensures the destination's consumer and starts its lane. It
@@ -191,7 +229,19 @@ func (r *Router) Stop() {
 	lanes := r.lanes
 	r.lanes = map[string]*lane{}
 	r.mu.Unlock()
+	if r.deleter != nil {
+		// Deletions stop at their next request; the one in flight ends as
+		// the lanes' sends do.
+		r.deleter.stop()
+	}
 	stopLanes(lanes, r.opts.StopTimeout)
+	if r.deleter != nil {
+		r.deleter.wait()
+		r.deleter = nil
+	}
+	if r.index != nil {
+		r.index.Stop()
+	}
 	if r.nc != nil {
 		if err := r.nc.Drain(); err != nil {
 			r.nc.Close()

@@ -43,6 +43,8 @@ func startIngest(ctx context.Context, cfg *config.Config, r *router.Router, log 
 		JetStream:     js,
 		Logger:        log.With("component", "ingest"),
 		Metrics:       r.Metrics().Registry,
+		// A user suppressed at every destination is not even stored.
+		Suppressed: r.Suppressions().SuppressedEverywhere,
 	})
 	if err != nil {
 		return nil, err

@@ -13,7 +13,13 @@ import (
 // actions each matching action's fields tree is the body, posted to the
 // action's url or the webhook's.
 func (pb *planBuilder) webhookActions() {
-	if len(pb.d.Actions) == 0 {
+	events := 0
+	for _, a := range pb.d.Actions {
+		if a.Kind != "delete" {
+			events++
+		}
+	}
+	if events == 0 {
 		pb.p.forward = true
 		pb.p.itemErrs, _ = destinations.ItemErrorsParser("standard")
 		if b := pb.batchFor(nil, nil); b != nil {
@@ -30,8 +36,8 @@ func (pb *planBuilder) customActions(base *destinations.RequestDef) {
 	pb.p.itemErrs, _ = destinations.ItemErrorsParser("standard")
 	for _, name := range sortedKeys(pb.d.Actions) {
 		a := pb.d.Actions[name]
-		if a.Enabled != nil && !*a.Enabled {
-			continue
+		if (a.Enabled != nil && !*a.Enabled) || a.Kind == "delete" {
+			continue // delete actions are compiled by deleteActions
 		}
 		prefix := "actions." + name + "."
 		if a.Extends != "" {
@@ -101,6 +107,9 @@ func (pb *planBuilder) catalogActions() {
 		a := d.Actions[name]
 		if a.Enabled != nil && !*a.Enabled {
 			continue
+		}
+		if _, isDelete := def.DeleteAction(name); isDelete || a.Kind == "delete" {
+			continue // delete actions are compiled by deleteActions
 		}
 		prefix := "actions." + name + "."
 		var spec mappings.ActionSpec
