@@ -43,6 +43,7 @@ func (pb *planBuilder) customActions(base *destinations.RequestDef) {
 		if a.Extends != "" {
 			pb.errAt(prefix+"extends", "extends needs a catalog tool; %s has no presets", pb.d.Type)
 		}
+		pb.eventOnly(prefix, a)
 		spec := mappings.ActionSpec{Name: name, Trigger: a.Trigger, ForEach: a.ForEach, Method: a.Method, URL: a.URL, Headers: a.Headers, Fields: a.Fields}
 		if base != nil {
 			if spec.URL == "" {
@@ -59,6 +60,13 @@ func (pb *planBuilder) customActions(base *destinations.RequestDef) {
 			continue
 		}
 		pb.addAction(prefix, spec, "", pb.batchFor(nil, a.Batch), emptyRule("", a.ForEachEmpty))
+	}
+}
+
+// eventOnly refuses what only a delete action takes on an event action.
+func (pb *planBuilder) eventOnly(prefix string, a config.Action) {
+	if a.UsersPerRequest > 0 {
+		pb.errAt(prefix+"users_per_request", "users_per_request applies to delete actions (kind: delete) only")
 	}
 }
 
@@ -112,6 +120,7 @@ func (pb *planBuilder) catalogActions() {
 			continue // delete actions are compiled by deleteActions
 		}
 		prefix := "actions." + name + "."
+		pb.eventOnly(prefix, a)
 		var spec mappings.ActionSpec
 		var bdef *destinations.BatchDef
 		preset, presetEmpty := "", ""
