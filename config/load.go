@@ -314,9 +314,6 @@ func (c *Config) checkDestination(d *Destination) Diagnostics {
 		if !oneOf(a.Kind, "", "event", "delete") {
 			errAt("actions."+name+".kind", "kind %q: want event or delete", a.Kind)
 		}
-		if a.UsersPerRequest > 0 && a.Kind != "delete" {
-			errAt("actions."+name+".users_per_request", "users_per_request applies to delete actions (kind: delete) only")
-		}
 		if a.UsersPerRequest > MaxRegulationUsers {
 			errAt("actions."+name+".users_per_request", "users_per_request %d is over %d, the most users one regulation names", a.UsersPerRequest, MaxRegulationUsers)
 		}

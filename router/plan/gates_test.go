@@ -226,8 +226,8 @@ actions:
       plan: traitsOf().plan
 `)
 	ev := map[string]any{"type": "track", "messageId": "m-1", "userId": "u-1", "event": "Ordered",
-		"properties": map[string]any{"revenue": 10, "coupon": "X", "items": []any{map[string]any{"sku": "a"}}},
-		"context":    map[string]any{"ip": "10.1.2.3", "page": map[string]any{"url": "https://x", "referrer": "https://r"}, "traits": map[string]any{"email": "a@b.c", "plan": "pro"}},
+		"properties":   map[string]any{"revenue": 10, "coupon": "X", "items": []any{map[string]any{"sku": "a"}}},
+		"context":      map[string]any{"ip": "10.1.2.3", "page": map[string]any{"url": "https://x", "referrer": "https://r"}, "traits": map[string]any{"email": "a@b.c", "plan": "pro"}},
 		"integrations": map[string]any{"All": true}}
 	rt, e := route(t, p, ev, plan.RouteOptions{Trace: true})
 	if len(rt.Requests) != 1 {
