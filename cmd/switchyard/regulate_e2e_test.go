@@ -198,3 +198,32 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// preview says what each gate did: the consent category missing, the
+// fields removed.
+func TestPreviewShowsTheGates(t *testing.T) {
+	dir := writeConfig(t, "", map[string]string{
+		"hook": "type: webhook\nsettings:\n  url: https://hooks.example.com/in\nconsent:\n  categories: [Marketing, Analytics]\nblock_fields: [context.ip]\n",
+	})
+	events := filepath.Join(t.TempDir(), "events.ndjson")
+	must(t, os.WriteFile(events, []byte(`{"type":"track","messageId":"e-1","userId":"u","event":"A","context":{"ip":"1.2.3.4","consent":{"categoryPreferences":{"Marketing":true,"Analytics":true}}}}
+{"type":"track","messageId":"e-2","userId":"u","event":"A","context":{"consent":{"categoryPreferences":{"Marketing":true}}}}
+`), 0o644))
+	out, code := runCLI(t, "preview", "--config", dir, "--destination", "hook", events)
+	for _, want := range []string{
+		"▸ consent passed: context.consent.categoryPreferences consents to Marketing, Analytics",
+		"▸ block_fields changed: removed context.ip",
+		"· filtered: no consent for Analytics (missing) in context.consent.categoryPreferences",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("preview (exit %d) does not say %q:\n%s", code, want, out)
+		}
+	}
+	if strings.Contains(out, "1.2.3.4") {
+		t.Error("the preview shows the blocked field")
+	}
+	out, _ = runCLI(t, "preview", "--config", dir, "--destination", "hook", "--json", events)
+	if !strings.Contains(out, `"gates":[{"gate":"consent","result":"dropped"`) {
+		t.Errorf("preview --json lines carry no gates:\n%s", out)
+	}
+}

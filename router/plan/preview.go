@@ -67,6 +67,9 @@ type PreviewLine struct {
 	Code   Reason `json:"code,omitempty"`
 	Reason string `json:"reason,omitempty"`
 	Error  string `json:"error,omitempty"`
+	// Gates are the event's gates (PreviewEvent.Gates), on each of its
+	// lines so that every line stands alone.
+	Gates []GateResult `json:"gates,omitempty"`
 }
 
 // Lines flattens a preview for `preview --json`.
@@ -92,6 +95,9 @@ func (pv PreviewEvent) Lines() []PreviewLine {
 			reason = pv.Invalid
 		}
 		out = append(out, PreviewLine{PreviewRequest: base, Status: pv.Outcome, Code: pv.Code, Reason: reason})
+	}
+	for i := range out {
+		out[i].Gates = pv.Gates
 	}
 	return out
 }
