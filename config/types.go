@@ -125,9 +125,9 @@ type Destination struct {
 	Aliases     []string          `yaml:"aliases" doc:"More names the integrations object may use for this destination (its name and the tool's display name always apply)."`
 	Filter      string            `expr:"true" yaml:"filter" doc:"Expression; events for which it is false are counted filtered." example:"type != \"page\""`
 	Consent     *Consent          `yaml:"consent" doc:"Consent this destination needs: an event carrying consent preferences reaches it only when every category is consented (docs/privacy.md#consent). Drops count filtered, reason consent."`
-	Sample      *float64          `yaml:"sample" doc:"Fraction of users whose events reach this destination, from 0 to 1: the same users always (a hash of userId, else anonymousId). Unset: every user. Drops count filtered, reason sample." example:"0.1"`
-	AllowFields []string          `yaml:"allow_fields" doc:"Only these paths of properties, traits and context reach the destination (the spec's top-level fields always do); removed before mapping. Dotted paths, e.g. properties.plan or context.page.url." example:"[properties.revenue, context.page]"`
-	BlockFields []string          `yaml:"block_fields" doc:"Paths of properties, traits and context removed before mapping, e.g. context.ip or traits.address.street." example:"[context.ip, traits.phone]"`
+	Sample      *float64          `yaml:"sample" doc:"Fraction of users whose events reach this destination, from 0 to 1: the same users always, and at every destination with the same rate (a hash of userId, else anonymousId). Unset: every user. Drops count filtered, reason sample." example:"0.1"`
+	AllowFields []string          `yaml:"allow_fields" doc:"Only these paths of properties, traits and context reach the destination (the spec's top-level fields always do); removed before mapping. Dotted paths, e.g. properties.plan or context.page.url."`
+	BlockFields []string          `yaml:"block_fields" doc:"Paths of properties, traits and context removed before mapping, e.g. context.ip or traits.address.street."`
 	Start       string            `yaml:"start" doc:"Where a new destination starts: new (default), all (everything in EVENTS), or an RFC 3339 time." default:"new"`
 	Settings    map[string]any    `yaml:"settings" doc:"Tool settings; secrets as ${ENV} references."`
 	Presets     []string          `yaml:"presets" doc:"Catalog presets to enable; the tool's default presets when omitted."`
@@ -163,7 +163,7 @@ type Action struct {
 
 // Consent is the consent a destination needs.
 type Consent struct {
-	Categories []string `yaml:"categories" doc:"Consent categories, all required: Segment's context.consent.categoryPreferences must hold each as true, RudderStack's context.consentManagement must not deny them (docs/privacy.md#consent). Case-sensitive." example:"[Marketing, Analytics]"`
+	Categories []string `yaml:"categories" doc:"Consent categories, all required: Segment's context.consent.categoryPreferences must hold each as true, RudderStack's context.consentManagement must not deny them (docs/privacy.md#consent). Case-sensitive, e.g. Marketing."`
 }
 
 // Delivery is a destination's delivery policy. Zero fields take defaults.
