@@ -46,7 +46,7 @@ func regulationRoutes(mux *http.ServeMux, r *Router, token string) {
 				writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "unauthorized: send Authorization: Bearer <admin.token>"})
 				return
 			}
-			if r.regStore == nil {
+			if r.Regulations() == nil {
 				writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "not started: the regulations are not read yet"})
 				return
 			}
@@ -85,7 +85,7 @@ func regulationRoutes(mux *http.ServeMux, r *Router, token string) {
 			}
 			limit = n
 		}
-		reps, err := r.regStore.List(req.Context(), limit)
+		reps, err := r.Regulations().List(req.Context(), limit)
 		if err != nil {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
 			return
@@ -96,7 +96,7 @@ func regulationRoutes(mux *http.ServeMux, r *Router, token string) {
 		writeJSON(w, http.StatusOK, map[string]any{"regulations": reps})
 	}))
 	mux.HandleFunc("GET /v1/regulations/{id}", guard(func(w http.ResponseWriter, req *http.Request) {
-		rep, err := r.regStore.Report(req.Context(), req.PathValue("id"))
+		rep, err := r.Regulations().Report(req.Context(), req.PathValue("id"))
 		switch {
 		case errors.Is(err, regulations.ErrNotFound):
 			writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
@@ -125,7 +125,8 @@ func (b RegulationRequest) regulation(req *http.Request) *regulations.Regulation
 // SubmitRegulation records a regulation with the scope of the running
 // config, and returns its status.
 func (r *Router) SubmitRegulation(ctx context.Context, reg *regulations.Regulation) (regulations.Report, error) {
-	if r.regStore == nil {
+	store := r.Regulations()
+	if store == nil {
 		return regulations.Report{}, errors.New("the router is not started")
 	}
 	r.mu.Lock()
@@ -135,10 +136,10 @@ func (r *Router) SubmitRegulation(ctx context.Context, reg *regulations.Regulati
 	if err != nil {
 		return regulations.Report{}, err
 	}
-	if err := r.regStore.Submit(ctx, reg, scope); err != nil {
+	if err := store.Submit(ctx, reg, scope); err != nil {
 		return regulations.Report{}, err
 	}
-	rep, err := r.regStore.Report(ctx, reg.ID)
+	rep, err := store.Report(ctx, reg.ID)
 	if err != nil {
 		return regulations.Report{}, fmt.Errorf("regulation %s recorded; reading it back: %w", reg.ID, err)
 	}

@@ -69,7 +69,7 @@ func (r *Router) startDeleter(ctx context.Context) (*deleter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("consumer %s: %w", regulations.TasksConsumer, err)
 	}
-	d := &deleter{r: r, store: r.regStore, cons: cons, log: r.log.With("component", "deletions"), slots: make(chan struct{}, deleteWorkers)}
+	d := &deleter{r: r, store: r.Regulations(), cons: cons, log: r.log.With("component", "deletions"), slots: make(chan struct{}, deleteWorkers)}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	d.wg.Add(1)
 	go d.pull()

@@ -52,10 +52,11 @@ type Router struct {
 	reloadMu sync.Mutex
 	invalid  seenSet // invalid events this router dead-lettered (stored once)
 
-	// regStore and index are the regulations (router/regulations): set by
-	// Start before any lane routes, read-only after.
-	regStore *regulations.Store
-	index    *regulations.Index
+	// regStore and index are the regulations (router/regulations), set by
+	// Start before any lane routes; atomic because the admin listener
+	// serves while Start runs.
+	regStore atomic.Pointer[regulations.Store]
+	index    atomic.Pointer[regulations.Index]
 	deleter  *deleter
 
 	mu     sync.Mutex
@@ -146,16 +147,19 @@ func (r *Router) Start(ctx context.Context) (err error) {
 	}
 	// The suppressions are read before any lane routes: a restarted router
 	// never delivers an event of a user suppressed meanwhile.
-	if r.regStore, err = regulations.Open(ctx, r.js, regulations.Options{Replicas: cfg.Global.Streams.Replicas}); err != nil {
+	store, err := regulations.Open(ctx, r.js, regulations.Options{Replicas: cfg.Global.Streams.Replicas})
+	if err != nil {
 		return err
 	}
 	wctx, wcancel := context.WithTimeout(ctx, time.Minute)
-	r.index, err = regulations.Watch(wctx, r.regStore.KV())
+	index, err := regulations.Watch(wctx, store.KV())
 	wcancel()
 	if err != nil {
 		return err
 	}
-	r.log.Info("regulations read", "suppressed_ids", r.index.Len())
+	r.index.Store(index)
+	r.regStore.Store(store)
+	r.log.Info("regulations read", "suppressed_ids", index.Len())
 	r.mu.Lock()
 	plans := r.plans
 	r.mu.Unlock()
@@ -178,19 +182,20 @@ func (r *Router) Start(ctx context.Context) (err error) {
 }
 
 // Regulations is the regulations store (after Start).
-func (r *Router) Regulations() *regulations.Store { return r.regStore }
+func (r *Router) Regulations() *regulations.Store { return r.regStore.Load() }
 
 // Suppressions is the router's view of the suppressions in force (after
 // Start): the HTTP intake consults it.
-func (r *Router) Suppressions() *regulations.Index { return r.index }
+func (r *Router) Suppressions() *regulations.Index { return r.index.Load() }
 
 // regulations is what a lane passes to routing: nil (no suppression known)
 // only before Start has read them, when no lane runs.
 func (r *Router) regulations() plan.Regulations {
-	if r.index == nil {
+	ix := r.index.Load()
+	if ix == nil {
 		return nil
 	}
-	return r.index
+	return ix
 }
 
 // startLane ensures the destination's consumer and starts its lane. It
@@ -239,8 +244,8 @@ func (r *Router) Stop() {
 		r.deleter.wait()
 		r.deleter = nil
 	}
-	if r.index != nil {
-		r.index.Stop()
+	if ix := r.index.Load(); ix != nil {
+		ix.Stop()
 	}
 	if r.nc != nil {
 		if err := r.nc.Drain(); err != nil {
