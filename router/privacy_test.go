@@ -251,7 +251,8 @@ func TestSuppressionHoldsAcrossTwoRoutersSharingConsumers(t *testing.T) {
 }
 
 // Consent and the filters in a running router: drops are counted filtered
-// with their reasons, and the sum holds.
+// with their reasons (a filter that errors among them: fail closed), and
+// the sum holds.
 func TestConsentAndFiltersInTheRouter(t *testing.T) {
 	tl := newTool(t, nil)
 	e := newEnv(t, "", map[string]string{"hook": fmt.Sprintf(`type: webhook
@@ -260,14 +261,18 @@ settings:
 consent:
   categories: [Marketing]
 sample: 0.5
-filter: properties.n != 13
+filter: properties.n < 13 || properties.n > 13
 block_fields: [context.ip]
 `, tl.URL) + fast})
 	e.start()
 	const n = 400
 	expect := map[plan.Reason]int{}
 	for i := range n {
-		ev := track(fmt.Sprintf("m-%03d", i), fmt.Sprintf("user-%d", i), "Clicked", map[string]any{"n": i % 20})
+		var n any = i % 20
+		if i%20 == 7 {
+			n = "seven" // the filter cannot compare it: dropped, filter_error
+		}
+		ev := track(fmt.Sprintf("m-%03d", i), fmt.Sprintf("user-%d", i), "Clicked", map[string]any{"n": n})
 		ctx := map[string]any{"ip": "10.9.9.9"}
 		if i%4 == 0 {
 			ctx["consent"] = map[string]any{"categoryPreferences": map[string]any{}}
@@ -279,6 +284,8 @@ block_fields: [context.ip]
 			expect[plan.ReasonConsent]++
 		case i%20 == 13:
 			expect[plan.ReasonFilter]++
+		case i%20 == 7:
+			expect[plan.ReasonFilterError]++
 		case plan.SampleFraction(fmt.Sprintf("user-%d", i)) >= 0.5:
 			expect[plan.ReasonSample]++
 		default:
@@ -295,7 +302,7 @@ block_fields: [context.ip]
 			t.Errorf("%s: %d, want %d", reason, got, want)
 		}
 	}
-	if expect[plan.ReasonSample] == 0 || expect[plan.ReasonOK] == 0 {
+	if expect[plan.ReasonSample] == 0 || expect[plan.ReasonOK] == 0 || expect[plan.ReasonFilterError] == 0 {
 		t.Fatal("the sample kept everyone or no one: the test shows nothing")
 	}
 	e.sumHolds("hook", n)
@@ -327,6 +334,7 @@ func TestReplaysNeverDeliverASuppressedUser(t *testing.T) {
 	if e.count("hook", router.DeadLettered) != 6 {
 		t.Fatalf("the precondition: every event dead-lettered, got %s", e.outcomes("hook"))
 	}
+	e.sumHolds("hook", 6)
 	e.regulate(regulations.Suppress, nil, plan.User{UserID: "u-1"})
 	waitFor(t, 5*time.Second, func() bool { return r.Suppressions().SuppressedEverywhere("u-1", "") }, func() string { return "not suppressed" })
 	refuse.Store(false)
