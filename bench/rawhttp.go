@@ -28,9 +28,9 @@ func mappedBodies(cfgDir string, seed uint64, n int, phase byte, source string) 
 	if diags.Err() != nil {
 		return nil, 0, 0, diags.Err()
 	}
-	var plan *plan.Plan
+	var pl *plan.Plan
 	for _, p := range plans {
-		plan = p
+		pl = p
 	}
 	ev := newEvents(seed, phase, source)
 	raws := make([][]byte, n)
@@ -50,7 +50,7 @@ func mappedBodies(cfgDir string, seed uint64, n int, phase byte, source string) 
 	bodies = make([][]byte, n)
 	t0 = time.Now()
 	for i, e := range evs {
-		rt := plan.Route(e, source, raws[i], env, nil)
+		rt := pl.Route(e, source, raws[i], env, plan.RouteOptions{})
 		if len(rt.Requests) != 1 {
 			return nil, 0, 0, fmt.Errorf("event %d routed to %d requests (%+v)", i, len(rt.Requests), rt)
 		}

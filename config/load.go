@@ -312,10 +312,74 @@ func (c *Config) checkDestination(d *Destination) Diagnostics {
 		if !oneOf(a.ForEachEmpty, "", "fail", "skip") {
 			errAt("actions."+name+".foreach_empty", "foreach_empty %q: want fail or skip", a.ForEachEmpty)
 		}
+		if !oneOf(a.Kind, "", "event", "delete") {
+			errAt("actions."+name+".kind", "kind %q: want event or delete", a.Kind)
+		}
+		if a.UsersPerRequest > MaxRegulationUsers {
+			errAt("actions."+name+".users_per_request", "users_per_request %d is over %d, the most users one regulation names", a.UsersPerRequest, MaxRegulationUsers)
+		}
 	}
+	diags = append(diags, checkPrivacy(d, errAt)...)
 	diags = append(diags, checkDelivery(&d.Delivery, func(path string) Pos { return d.Pos("delivery." + path) })...)
 	diags = append(diags, c.checkExpiryDestination(d)...)
 	return diags
+}
+
+// MaxRegulationUsers bounds the users one regulation names (Segment's
+// Regulations API takes at most 5,000 subject ids a call).
+const MaxRegulationUsers = 5000
+
+// checkPrivacy checks consent, sample and the field filters; errAt reports
+// (it also returns nothing, so that the caller's list stays the one list).
+func checkPrivacy(d *Destination, errAt func(path, format string, args ...any)) Diagnostics {
+	if d.Consent != nil {
+		if len(d.Consent.Categories) == 0 {
+			errAt("consent.categories", "consent needs at least one category (remove consent to send regardless of consent)")
+		}
+		seen := map[string]bool{}
+		for i, c := range d.Consent.Categories {
+			switch {
+			case strings.TrimSpace(c) == "":
+				errAt(fmt.Sprintf("consent.categories[%d]", i), "empty consent category")
+			case seen[c]:
+				errAt(fmt.Sprintf("consent.categories[%d]", i), "consent category %q is listed twice", c)
+			}
+			seen[c] = true
+		}
+	}
+	if d.Sample != nil && *d.Sample > 1 {
+		errAt("sample", "sample %v: want a fraction from 0 to 1 (0.25 sends a quarter of the users)", *d.Sample)
+	}
+	for _, list := range []struct {
+		key   string
+		paths []string
+	}{{"allow_fields", d.AllowFields}, {"block_fields", d.BlockFields}} {
+		for i, p := range list.paths {
+			if err := CheckFieldPath(p); err != nil {
+				errAt(fmt.Sprintf("%s[%d]", list.key, i), "%s %q: %v", list.key, p, err)
+			}
+		}
+	}
+	return nil
+}
+
+// FieldRoots are the event objects allow_fields and block_fields reach
+// into: the spec's top-level fields (type, userId, messageId, ...) are
+// what routing and every tool need, so they are never removed.
+var FieldRoots = []string{"properties", "traits", "context"}
+
+// CheckFieldPath checks a path of allow_fields or block_fields.
+func CheckFieldPath(p string) error {
+	parts := strings.Split(p, ".")
+	if !oneOf(parts[0], FieldRoots...) {
+		return fmt.Errorf("want a path under properties, traits or context (the spec's top-level fields are kept)")
+	}
+	for _, s := range parts {
+		if s == "" {
+			return fmt.Errorf("empty path segment")
+		}
+	}
+	return nil
 }
 
 func checkDelivery(dl *Delivery, pos func(string) Pos) Diagnostics {

@@ -324,9 +324,11 @@ var refinements = map[string]func(*node){
 	"Embedded.sync_interval": func(n *node) {
 		n.AnyOf = []*node{{Enum: []any{"always"}}, {Pattern: durationPattern}}
 	},
-	"Streams.replicas": func(n *node) { n.Maximum = ptr(5.0) },
-	"Batch.max_items":  func(n *node) { n.Maximum = ptr(100_000.0) },
-	"Batch.max_bytes":  func(n *node) { n.Maximum = ptr(float64(64 << 20)) },
+	"Streams.replicas":         func(n *node) { n.Maximum = ptr(5.0) },
+	"Destination.sample":       func(n *node) { n.Maximum = ptr(1.0) },
+	"Action.users_per_request": func(n *node) { n.Maximum = ptr(float64(MaxRegulationUsers)) },
+	"Batch.max_items":          func(n *node) { n.Maximum = ptr(100_000.0) },
+	"Batch.max_bytes":          func(n *node) { n.Maximum = ptr(float64(64 << 20)) },
 }
 
 func namePattern(n *node) { n.Pattern = NamePattern.String() }

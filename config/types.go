@@ -118,17 +118,21 @@ type Defaults struct {
 
 // Destination is one file in destinations/.
 type Destination struct {
-	Name     string            `yaml:"name" doc:"Destination name: lowercase letters, digits, - and _. Defaults to the file name."`
-	Type     string            `yaml:"type" doc:"webhook, http, or a catalog tool (switchyard catalog lists them)."`
-	Enabled  *bool             `yaml:"enabled" doc:"false stops delivery and keeps the consumer position." default:"true"`
-	Sources  []string          `yaml:"sources" doc:"Sources this destination reads; all when omitted."`
-	Aliases  []string          `yaml:"aliases" doc:"More names the integrations object may use for this destination (its name and the tool's display name always apply)."`
-	Filter   string            `expr:"true" yaml:"filter" doc:"Expression; events for which it is false are counted filtered." example:"type != \"page\""`
-	Start    string            `yaml:"start" doc:"Where a new destination starts: new (default), all (everything in EVENTS), or an RFC 3339 time." default:"new"`
-	Settings map[string]any    `yaml:"settings" doc:"Tool settings; secrets as ${ENV} references."`
-	Presets  []string          `yaml:"presets" doc:"Catalog presets to enable; the tool's default presets when omitted."`
-	Actions  map[string]Action `yaml:"actions" doc:"Actions by name. A name equal to a preset overrides that preset's fields and trigger."`
-	Delivery Delivery          `yaml:"delivery" doc:"Delivery policy, over the global defaults."`
+	Name        string            `yaml:"name" doc:"Destination name: lowercase letters, digits, - and _. Defaults to the file name."`
+	Type        string            `yaml:"type" doc:"webhook, http, or a catalog tool (switchyard catalog lists them)."`
+	Enabled     *bool             `yaml:"enabled" doc:"false stops delivery and keeps the consumer position." default:"true"`
+	Sources     []string          `yaml:"sources" doc:"Sources this destination reads; all when omitted."`
+	Aliases     []string          `yaml:"aliases" doc:"More names the integrations object may use for this destination (its name and the tool's display name always apply)."`
+	Filter      string            `expr:"true" yaml:"filter" doc:"Expression; events for which it is false are counted filtered." example:"type != \"page\""`
+	Consent     *Consent          `yaml:"consent" doc:"Consent this destination needs: an event carrying consent preferences reaches it only when every category is consented (docs/privacy.md#consent). Drops count filtered, reason consent."`
+	Sample      *float64          `yaml:"sample" doc:"Fraction of users whose events reach this destination, from 0 to 1: the same users always, and at every destination with the same rate (a hash of userId, else anonymousId). Unset: every user. Drops count filtered, reason sample." example:"0.1"`
+	AllowFields []string          `yaml:"allow_fields" doc:"Only these paths of properties, traits and context reach the destination (the spec's top-level fields always do); removed before mapping. Dotted paths, e.g. properties.plan or context.page.url."`
+	BlockFields []string          `yaml:"block_fields" doc:"Paths of properties, traits and context removed before mapping, e.g. context.ip or traits.address.street."`
+	Start       string            `yaml:"start" doc:"Where a new destination starts: new (default), all (everything in EVENTS), or an RFC 3339 time." default:"new"`
+	Settings    map[string]any    `yaml:"settings" doc:"Tool settings; secrets as ${ENV} references."`
+	Presets     []string          `yaml:"presets" doc:"Catalog presets to enable; the tool's default presets when omitted."`
+	Actions     map[string]Action `yaml:"actions" doc:"Actions by name. A name equal to a preset overrides that preset's fields and trigger."`
+	Delivery    Delivery          `yaml:"delivery" doc:"Delivery policy, over the global defaults."`
 
 	// File is the file this destination came from.
 	File string `yaml:"-"`
@@ -152,6 +156,14 @@ type Action struct {
 	Headers      map[string]string `yaml:"headers" doc:"Header templates."`
 	Fields       any               `expr:"true" yaml:"fields" doc:"The body: a tree whose string leaves are expressions; null removes a preset field."`
 	Batch        *Batch            `yaml:"batch" doc:"Batching of this action; overrides the tool's and the destination's."`
+	// Kind delete makes the action a deletion (docs/privacy.md#deletion).
+	Kind            string `yaml:"kind" doc:"event (the default): the action maps events; delete: the action asks the tool to erase users when a regulation deletes them. Its expressions see users, regulation and settings (docs/privacy.md#delete-actions)." enum:",event,delete"`
+	UsersPerRequest int    `yaml:"users_per_request" doc:"Delete actions: how many users one request names (the tool's documented maximum); one request per user when unset."`
+}
+
+// Consent is the consent a destination needs.
+type Consent struct {
+	Categories []string `yaml:"categories" doc:"Consent categories, all required: Segment's context.consent.categoryPreferences must hold each as true, RudderStack's context.consentManagement must not deny them (docs/privacy.md#consent). Case-sensitive, e.g. Marketing."`
 }
 
 // Delivery is a destination's delivery policy. Zero fields take defaults.

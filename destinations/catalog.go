@@ -50,6 +50,9 @@ type Definition struct {
 	// (see RegisterItemErrors).
 	ItemErrors string   `yaml:"item_errors"`
 	Presets    []Preset `yaml:"presets"`
+	// Deletion is how the tool erases a user: its delete actions, or why
+	// it has none. Every definition says one or the other.
+	Deletion Deletion `yaml:"deletion"`
 	// Notes are remarks for the README and `switchyard catalog TOOL`, such as
 	// where this project deliberately differs from other routers.
 	Notes []string `yaml:"notes"`
@@ -164,6 +167,79 @@ type Contract struct {
 	// publish no contract; SchemaSource cites the page it follows.
 	Schema       string `yaml:"schema"`
 	SchemaSource string `yaml:"schema_source"`
+}
+
+// Deletion is how a regulation's delete reaches the tool (docs/privacy.md).
+type Deletion struct {
+	// Unsupported says why the tool has no delete action (it keeps no
+	// user store, or its API cannot erase by the ids a regulation names):
+	// a deletion is reported not_supported at it, with this text.
+	Unsupported string `yaml:"unsupported"`
+	// Actions are the tool's delete actions. Each whose trigger matches
+	// the regulation is sent; a deletion is finished when every request
+	// of every matching action succeeded.
+	Actions []DeleteAction `yaml:"actions"`
+	// Notes say what the tool's deletion does and does not do (it does
+	// not block new events; it archives rather than erases), for the
+	// README and docs/privacy.md.
+	Notes []string `yaml:"notes"`
+}
+
+// DeleteAction is an action of kind delete: the request that asks the
+// tool to erase users. Its expressions see `users` (the users of this
+// request: a list of {userId, anonymousId, email}), `regulation` ({id,
+// type, reason}), `settings`, and, for a single user, userId, anonymousId
+// and email() as an event's; with a lookup, `lookup` is its decoded answer.
+type DeleteAction struct {
+	Name        string `yaml:"name"`
+	Title       string `yaml:"title"`
+	Description string `yaml:"description"`
+	// Trigger is a boolean expression; empty matches every regulation
+	// (Customer.io: a suppress_with_delete suppresses, a delete deletes).
+	Trigger string     `yaml:"trigger"`
+	Request RequestDef `yaml:"request"`
+	// Fields is the body; nil for a request without one (DELETE).
+	Fields any `yaml:"fields"`
+	// UsersPerRequest is how many users one request names, the tool's
+	// documented maximum (Braze 50, Amplitude 100, Mixpanel 2,000);
+	// 0 or 1: one request per user.
+	UsersPerRequest int `yaml:"users_per_request"`
+	// Lookup is a request sent first, whose answer names what to delete
+	// (SendGrid deletes contacts by its own ids, found by email).
+	Lookup *LookupDef `yaml:"lookup"`
+	// Absent are the statuses that mean the tool holds no such user
+	// (OneSignal answers 404 for an unknown external_id): the deletion is
+	// finished, with that answer.
+	Absent   []int     `yaml:"absent"`
+	Contract *Contract `yaml:"contract"`
+	Docs     string    `yaml:"docs"`
+}
+
+// LookupDef is the request a delete action sends before its own.
+type LookupDef struct {
+	// When is a boolean expression; false skips the lookup (lookup is nil).
+	When    string     `yaml:"when"`
+	Request RequestDef `yaml:"request"`
+	Fields  any        `yaml:"fields"`
+	// Found is a boolean expression over lookup (the decoded answer):
+	// false means the tool holds nothing to delete, and the deletion is
+	// finished. Empty: any 2xx answer found something.
+	Found string `yaml:"found"`
+	// Absent are the statuses that mean nothing was found: nothing to
+	// delete, the deletion is finished.
+	Absent []int `yaml:"absent"`
+	// Contract is what the lookup's body is checked against in tests.
+	Contract *Contract `yaml:"contract"`
+}
+
+// DeleteAction returns the delete action called name.
+func (d *Definition) DeleteAction(name string) (*DeleteAction, bool) {
+	for i := range d.Deletion.Actions {
+		if d.Deletion.Actions[i].Name == name {
+			return &d.Deletion.Actions[i], true
+		}
+	}
+	return nil, false
 }
 
 // Preset returns the preset called name.
@@ -294,6 +370,7 @@ func (d *Definition) defects() []string {
 			bad = append(bad, fmt.Sprintf("preset %s: foreach_empty without foreach", p.Name))
 		}
 	}
+	bad = append(bad, d.deletionDefects()...)
 	if d.ItemErrors != "" {
 		if _, ok := ItemErrorsParser(d.ItemErrors); !ok {
 			bad = append(bad, fmt.Sprintf("item_errors %q is not a registered parser (registered: %s; is destinations/catalog/all imported?)", d.ItemErrors, strings.Join(ItemErrorsParsers(), ", ")))
@@ -310,6 +387,51 @@ func (d *Definition) defects() []string {
 		}
 	}
 	return bad
+}
+
+// deletionDefects: a tool says how it deletes or why it cannot, never
+// both, and its delete actions are named apart from its presets.
+func (d *Definition) deletionDefects() []string {
+	var bad []string
+	del := d.Deletion
+	switch {
+	case del.Unsupported == "" && len(del.Actions) == 0:
+		bad = append(bad, "deletion: neither actions nor unsupported (say how the tool erases a user, or why it cannot)")
+	case del.Unsupported != "" && len(del.Actions) > 0:
+		bad = append(bad, "deletion: both actions and unsupported")
+	}
+	seen := map[string]bool{}
+	for _, a := range del.Actions {
+		switch {
+		case a.Name == "":
+			bad = append(bad, "deletion: an action without a name")
+		case seen[a.Name]:
+			bad = append(bad, fmt.Sprintf("deletion: action %s twice", a.Name))
+		}
+		seen[a.Name] = true
+		if _, ok := d.Preset(a.Name); ok {
+			bad = append(bad, fmt.Sprintf("deletion: action %s has the name of a preset", a.Name))
+		}
+		if a.UsersPerRequest < 0 {
+			bad = append(bad, fmt.Sprintf("deletion: action %s: users_per_request %d", a.Name, a.UsersPerRequest))
+		}
+		if a.Request.Encoding != "" && a.Request.Encoding != EncodingJSON {
+			bad = append(bad, fmt.Sprintf("deletion: action %s: request encoding %q: delete actions send JSON", a.Name, a.Request.Encoding))
+		}
+		for _, st := range append(append([]int{}, a.Absent...), lookupAbsent(a.Lookup)...) {
+			if st < 300 || st > 599 {
+				bad = append(bad, fmt.Sprintf("deletion: action %s: absent status %d is not an error status", a.Name, st))
+			}
+		}
+	}
+	return bad
+}
+
+func lookupAbsent(l *LookupDef) []int {
+	if l == nil {
+		return nil
+	}
+	return l.Absent
 }
 
 func presetEncodings(d *Definition) []string {

@@ -6,14 +6,17 @@ import (
 	"testing/fstest"
 )
 
+// noDeletion completes a test definition: every tool says how it deletes.
+const noDeletion = "deletion:\n  unsupported: a test tool\n"
+
 // A definition naming an item_errors parser or an auth that nothing
 // registered is refused at load: a typo must not silently turn per-item
 // parsing off (a Braze partial failure would count as delivered).
 func TestCatalogRefusesUnresolvedQuirkNames(t *testing.T) {
 	fsys := fstest.MapFS{
-		"catalog/good/definition.yaml":   {Data: []byte("name: good\ntitle: Good\nitem_errors: standard\n")},
-		"catalog/typo/definition.yaml":   {Data: []byte("name: typo\ntitle: Typo\nitem_errors: brazee\n")},
-		"catalog/noauth/definition.yaml": {Data: []byte("name: noauth\ntitle: No auth\nauth: google-service-acount\n")},
+		"catalog/good/definition.yaml":   {Data: []byte("name: good\ntitle: Good\nitem_errors: standard\n" + noDeletion)},
+		"catalog/typo/definition.yaml":   {Data: []byte("name: typo\ntitle: Typo\nitem_errors: brazee\n" + noDeletion)},
+		"catalog/noauth/definition.yaml": {Data: []byte("name: noauth\ntitle: No auth\nauth: google-service-acount\n" + noDeletion)},
 	}
 	defs, err := loadCatalog(fsys)
 	if err == nil {
@@ -29,5 +32,38 @@ func TestCatalogRefusesUnresolvedQuirkNames(t *testing.T) {
 	}
 	if _, ok := defs["typo"]; ok {
 		t.Error("the definition with the typo was kept: its quirk would be silently off")
+	}
+}
+
+// Every definition says how the tool erases a user, or why it cannot, and
+// its delete actions are named apart from its presets.
+func TestCatalogRequiresADeletionAnswer(t *testing.T) {
+	fsys := fstest.MapFS{
+		"catalog/silent/definition.yaml": {Data: []byte("name: silent\ntitle: Silent\n")},
+		"catalog/both/definition.yaml":   {Data: []byte("name: both\ntitle: Both\ndeletion:\n  unsupported: no\n  actions:\n    - name: delete\n")},
+		"catalog/clash/definition.yaml":  {Data: []byte("name: clash\ntitle: Clash\npresets:\n  - name: track\ndeletion:\n  actions:\n    - name: track\n      absent: [200]\n")},
+	}
+	_, err := loadCatalog(fsys)
+	if err == nil {
+		t.Fatal("definitions without a deletion answer loaded")
+	}
+	for _, want := range []string{
+		"catalog/silent/definition.yaml: deletion: neither actions nor unsupported",
+		"catalog/both/definition.yaml: deletion: both actions and unsupported",
+		"catalog/clash/definition.yaml: deletion: action track has the name of a preset",
+		"absent status 200 is not an error status",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	defs, err := Catalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, d := range defs {
+		if d.Deletion.Unsupported == "" && len(d.Deletion.Actions) == 0 {
+			t.Errorf("%s: no deletion answer", name)
+		}
 	}
 }

@@ -14,7 +14,10 @@ type FieldRow struct {
 }
 
 // FieldRows flattens a preset's fields tree into rows, sorted by field.
-func (p *Preset) FieldRows() []FieldRow {
+func (p *Preset) FieldRows() []FieldRow { return fieldRows(p.Fields) }
+
+// fieldRows flattens a fields tree into rows, sorted by field.
+func fieldRows(fields any) []FieldRow {
 	var rows []FieldRow
 	var walk func(path string, v any)
 	walk = func(path string, v any) {
@@ -42,7 +45,7 @@ func (p *Preset) FieldRows() []FieldRow {
 			rows = append(rows, FieldRow{Field: path, Expr: fmt.Sprint(x)})
 		}
 	}
-	walk("", p.Fields)
+	walk("", fields)
 	return rows
 }
 
@@ -124,7 +127,80 @@ func (d *Definition) Markdown() string {
 			fmt.Fprintf(&b, "\nAPI reference: %s\n", p.Docs)
 		}
 	}
+	d.deletionMarkdown(&b, cell)
 	return b.String()
+}
+
+// deletionMarkdown describes how a regulation's delete reaches the tool
+// (docs/privacy.md).
+func (d *Definition) deletionMarkdown(b *strings.Builder, cell func(string) string) {
+	b.WriteString("\n### Deletion\n\n")
+	if d.Deletion.Unsupported != "" {
+		fmt.Fprintf(b, "Not supported: a regulation's deletion is reported `not_supported` here. %s\n", strings.TrimSpace(d.Deletion.Unsupported))
+		return
+	}
+	b.WriteString("A regulation that deletes users (`switchyard regulate delete`, docs/privacy.md) sends these delete actions, through the destination's sender, breaker and retries.\n\n")
+	b.WriteString("| delete action | when | request | users per request |\n| --- | --- | --- | --- |\n")
+	for _, a := range d.Deletion.Actions {
+		method, url := a.Request.Method, a.Request.URL
+		if method == "" {
+			method = d.Request.Method
+		}
+		if method == "" {
+			method = "POST"
+		}
+		if url == "" {
+			url = d.Request.URL
+		}
+		when := a.Trigger
+		if when == "" {
+			when = "every deletion"
+		} else {
+			when = "`" + cell(when) + "`"
+		}
+		req := fmt.Sprintf("%s `%s`", method, cell(url))
+		if a.Lookup != nil {
+			lm := a.Lookup.Request.Method
+			if lm == "" {
+				lm = "GET"
+			}
+			req = fmt.Sprintf("%s `%s`, then %s", lm, cell(a.Lookup.Request.URL), req)
+		}
+		fmt.Fprintf(b, "| `%s` | %s | %s | %d |\n", a.Name, when, req, max(a.UsersPerRequest, 1))
+	}
+	for _, a := range d.Deletion.Actions {
+		fmt.Fprintf(b, "\n#### %s", a.Name)
+		if a.Title != "" {
+			fmt.Fprintf(b, ": %s", a.Title)
+		}
+		b.WriteString("\n\n")
+		if a.Description != "" {
+			b.WriteString(strings.TrimSpace(a.Description) + "\n\n")
+		}
+		if rows := fieldRows(a.Fields); len(rows) > 0 {
+			b.WriteString("| tool field | from (expression over users, regulation and settings) |\n| --- | --- |\n")
+			for _, r := range rows {
+				fmt.Fprintf(b, "| `%s` | `%s` |\n", r.Field, cell(r.Expr))
+			}
+		}
+		if len(a.Absent) > 0 {
+			fmt.Fprintf(b, "\nAnswers meaning the tool holds no such user (finished, nothing to delete): %s.\n", joinInts(a.Absent))
+		}
+		if a.Docs != "" {
+			fmt.Fprintf(b, "\nAPI reference: %s\n", a.Docs)
+		}
+	}
+	for _, n := range d.Deletion.Notes {
+		fmt.Fprintf(b, "\n%s\n", strings.TrimSpace(n))
+	}
+}
+
+func joinInts(xs []int) string {
+	parts := make([]string, len(xs))
+	for i, x := range xs {
+		parts[i] = fmt.Sprint(x)
+	}
+	return strings.Join(parts, ", ")
 }
 
 func yesNo(b bool) string {

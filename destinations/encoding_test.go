@@ -11,8 +11,8 @@ import (
 // preset's encoding overrides the tool's.
 func TestRequestEncodingIsCheckedAndInherited(t *testing.T) {
 	fsys := fstest.MapFS{
-		"catalog/formtool/definition.yaml": {Data: []byte("name: formtool\ntitle: Form\nrequest:\n  encoding: form\npresets:\n  - name: a\n  - name: b\n    request:\n      encoding: json\n")},
-		"catalog/typo/definition.yaml":     {Data: []byte("name: typo\ntitle: Typo\npresets:\n  - name: a\n    request:\n      encoding: urlencoded\n")},
+		"catalog/formtool/definition.yaml": {Data: []byte("name: formtool\ntitle: Form\nrequest:\n  encoding: form\npresets:\n  - name: a\n  - name: b\n    request:\n      encoding: json\n" + noDeletion)},
+		"catalog/typo/definition.yaml":     {Data: []byte("name: typo\ntitle: Typo\npresets:\n  - name: a\n    request:\n      encoding: urlencoded\n" + noDeletion)},
 	}
 	defs, err := loadCatalog(fsys)
 	if err == nil || !strings.Contains(err.Error(), `catalog/typo/definition.yaml: request encoding "urlencoded" is not json or form`) {

@@ -18,6 +18,10 @@ type Request struct {
 	// ValidJSON says Body is known to be valid JSON (the router encoded it,
 	// or decoded it as an event), so a Batcher need not check it again.
 	ValidJSON bool
+	// WholeAnswer keeps the whole response body in Result.Body (up to
+	// MaxResponseBytes), not its excerpt: the caller reads it (a delete
+	// action's lookup finds the tool's ids in it).
+	WholeAnswer bool
 }
 
 // Class is how a delivery attempt ended.

@@ -334,6 +334,9 @@ func (s *Sender) do(req *retryablehttp.Request, st *sendState, r *Request) Resul
 		body := s.read(resp)
 		res.Status = resp.StatusCode
 		res.Body = excerpt(body.Bytes())
+		if r.WholeAnswer {
+			res.Body = bytes.Clone(body.Bytes())
+		}
 		res.RetryAfter, _ = retryAfter(resp, time.Now())
 		res.Class = Classify(resp.StatusCode)
 		switch {

@@ -17,6 +17,8 @@ type event struct {
 	typ  string
 	id   string // messageId, the Nats-Msg-Id header
 	data []byte
+	// userID and anonymousID name the user, for Options.Suppressed.
+	userID, anonymousID string
 }
 
 // timeLayout is RFC 3339 with milliseconds, as Segment writes its times.
@@ -111,7 +113,7 @@ func (s *Server) prepare(raw map[string]any, req *request, callType string, recv
 	if max := s.maxEvent + EnrichmentHeadroom; len(data) > max {
 		return nil, &eventError{Reason: fmt.Sprintf("with the batch's context and the server's fields the event is %d bytes, over the %d byte limit", len(data), max)}
 	}
-	return &event{typ: ev.Type, id: ev.MessageID, data: data}, nil
+	return &event{typ: ev.Type, id: ev.MessageID, data: data, userID: ev.UserID, anonymousID: ev.AnonymousID}, nil
 }
 
 // invalidEvent is the eventError of a mappings validation error, naming

@@ -13,6 +13,9 @@ const (
 	resultPublished = "published" // stored by JetStream
 	resultDuplicate = "duplicate" // already stored: same messageId within the dedupe window
 	resultRejected  = "rejected"  // refused with a 400 (invalid, or in a batch with an invalid event)
+	// resultSuppressed: not stored, the user is suppressed at every
+	// destination (answered 200).
+	resultSuppressed = "suppressed"
 )
 
 // metrics are the intake's counters. A nil *metrics counts nothing.
@@ -31,7 +34,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	events, err := register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "switchyard_ingest_events_total",
-		Help: "Events received by the HTTP Tracking API, by source and result (published, duplicate, rejected).",
+		Help: "Events received by the HTTP Tracking API, by source and result (published, duplicate, rejected, suppressed: not stored because a regulation suppresses the user at every destination).",
 	}, []string{"source", "result"}))
 	if err != nil {
 		return nil, err

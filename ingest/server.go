@@ -63,6 +63,11 @@ type Options struct {
 	// from it that JetStream refuses writes (a full disk), before its own
 	// probe does.
 	OnPublishError func(error)
+	// Suppressed, when set, reports whether a user is suppressed at every
+	// destination by a regulation: such a user's events are not stored,
+	// and the request is answered 200 as Segment does, so that SDKs do not
+	// retry (docs/privacy.md#suppression). Counted result suppressed.
+	Suppressed func(userID, anonymousID string) bool
 }
 
 // Server serves the Segment HTTP Tracking API.
@@ -77,6 +82,7 @@ type Server struct {
 	metrics  *metrics
 	now      func() time.Time
 	onPubErr func(error)
+	supp     func(userID, anonymousID string) bool
 }
 
 // New checks opts and returns a Server.
@@ -107,6 +113,7 @@ func New(opts Options) (*Server, error) {
 		log:      opts.Logger,
 		now:      opts.Now,
 		onPubErr: opts.OnPublishError,
+		supp:     opts.Suppressed,
 	}
 	if s.maxEvent <= 0 {
 		s.maxEvent = DefaultMaxEventBytes
@@ -315,6 +322,18 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) reply {
 			invalid = invalid[:maxReportedErrors]
 		}
 		return reply{status: http.StatusBadRequest, msg: msg, errors: invalid}
+	}
+	if s.supp != nil {
+		kept := events[:0]
+		for _, ev := range events {
+			if !s.supp(ev.userID, ev.anonymousID) {
+				kept = append(kept, ev)
+			}
+		}
+		if n := len(events) - len(kept); n > 0 {
+			s.metrics.events(source, resultSuppressed, n)
+		}
+		events = kept
 	}
 	if len(events) == 0 {
 		return reply{status: http.StatusOK}

@@ -37,6 +37,14 @@ type Env struct {
 	// Item and Index are the current element of an action's foreach.
 	Item  any `expr:"item"`
 	Index int `expr:"index"`
+	// Users, Regulation and Lookup are set for delete actions only (a
+	// deletion is not an event): the users one request names, each
+	// {"userId", "anonymousId", "email"} with the ids the regulation gave;
+	// the regulation ({"id", "type", "reason"}); and the decoded answer of
+	// the action's lookup request, when it has one.
+	Users      []any          `expr:"users"`
+	Regulation map[string]any `expr:"regulation"`
+	Lookup     any            `expr:"lookup"`
 
 	ev *Event
 }

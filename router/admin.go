@@ -28,6 +28,7 @@ func newAdmin(r *Router, token string) http.Handler {
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
+	regulationRoutes(mux, r, token)
 	mux.HandleFunc("GET /debug/deliveries", func(w http.ResponseWriter, req *http.Request) {
 		if !authorized(req, token) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="switchyard"`)

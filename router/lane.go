@@ -393,7 +393,7 @@ func (l *lane) handle(msg jetstream.Msg, env *mappings.Env) {
 	if l.closedOnArrival(d) {
 		return
 	}
-	rt := l.plan.Route(ev, d.source, msg.Data(), env, nil)
+	rt := l.plan.Route(ev, d.source, msg.Data(), env, plan.RouteOptions{Regulations: l.r.RegulationsView()})
 	if rt.Outcome != "" {
 		if err := msg.Ack(); err != nil {
 			l.log.Warn("ack failed (the event may be delivered again)", "seq", d.seq, "err", err)

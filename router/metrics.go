@@ -47,6 +47,9 @@ type Metrics struct {
 	// reason label set while it refuses them.
 	JetStreamWritable *prometheus.GaugeVec // reason
 	JetStreamRestarts prometheus.Counter
+	// Deletions counts the deletion tasks of regulations by how a run
+	// ended: finished, failed, retried.
+	Deletions *prometheus.CounterVec // destination, result
 }
 
 // NewMetrics creates and registers the metrics on a fresh registry, with the
@@ -116,7 +119,12 @@ func NewMetrics() *Metrics {
 		Help: "Restarts of the embedded JetStream after its writes failed for lack of space and the disk had room again (a stream that met a write error keeps failing until then).",
 	})
 	m.JetStreamWritable.WithLabelValues("").Set(1)
-	r.MustRegister(m.OldestUnacked, m.Expired, m.JetStreamWritable, m.JetStreamRestarts)
+
+	m.Deletions = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "switchyard_deletions_total",
+		Help: "Runs of regulations' deletions per destination, by result: finished (the tool accepted every request, or holds no such user), failed (a permanent answer, or the retry window closed: see switchyard regulate status), retried (a retryable answer; the deletion runs again).",
+	}, []string{"destination", "result"})
+	r.MustRegister(m.OldestUnacked, m.Expired, m.JetStreamWritable, m.JetStreamRestarts, m.Deletions)
 	r.MustRegister(m.Events, m.Reasons, m.Requests, m.BatchSize, m.Breaker, m.Lag, m.RateLimit, m.InFlight, m.Reloads, m.DLQFailures)
 	for _, res := range []string{"applied", "refused", "unchanged"} {
 		m.Reloads.WithLabelValues(res)

@@ -31,7 +31,8 @@ type ReplayReport struct {
 	// Entries counts DLQ entries by what became of them: removed (the event
 	// was delivered, filtered or unmatched), replaced (it failed again and
 	// is kept with the new reason), kept (still invalid, or the new entry
-	// could not be written), and stuck (delivered or replaced, but the old
+	// could not be written), suppressed (kept, not sent: a regulation
+	// suppresses its user), and stuck (delivered or replaced, but the old
 	// entry could not be removed: it will replay again).
 	Entries map[string]int
 	// Problems are the errors met along the way, each once.
@@ -74,7 +75,11 @@ type EventsFrom struct {
 // consumer: the destination's own consumer and every other destination are
 // untouched. An event that fails is dead-lettered like the lane's.
 // progress, when set, is called once per event settled.
-func ReplayEvents(ctx context.Context, js jetstream.JetStream, p *plan.Plan, from EventsFrom, obs destinations.Observer, progress func()) (*ReplayReport, error) {
+//
+// regs are the regulations in force (the CLI reads them with
+// regulations.Load): an event of a user suppressed at the destination is
+// filtered, reason suppressed, never delivered.
+func ReplayEvents(ctx context.Context, js jetstream.JetStream, p *plan.Plan, from EventsFrom, regs plan.Regulations, obs destinations.Observer, progress func()) (*ReplayReport, error) {
 	occ := jetstream.OrderedConsumerConfig{FilterSubjects: FilterSubjects(p.Sources)}
 	switch {
 	case from.Since > 0:
@@ -86,7 +91,7 @@ func ReplayEvents(ctx context.Context, js jetstream.JetStream, p *plan.Plan, fro
 	default:
 		occ.DeliverPolicy, occ.OptStartSeq = jetstream.DeliverByStartSequencePolicy, max(from.FromSeq, 1)
 	}
-	rp, err := dispatch.NewReplayer(p, obs)
+	rp, err := dispatch.NewReplayer(p, obs, regs)
 	if err != nil {
 		return nil, err
 	}
@@ -229,13 +234,16 @@ func readStream(ctx context.Context, js jetstream.JetStream, stream string, cfg 
 // reason, written before the old one is removed. Interrupting it loses
 // nothing: at worst an event is sent twice, or an entry replays again. An
 // entry that cannot be removed is counted stuck and reported: the report
-// never says removed for an entry still in the DLQ.
-func ReplayDeadLetters(ctx context.Context, js jetstream.JetStream, p *plan.Plan, sel DLQSelect, obs destinations.Observer, progress func()) (*ReplayReport, error) {
+// never says removed for an entry still in the DLQ. An entry whose user is
+// suppressed at the destination (regs) is not delivered and is kept
+// (counted suppressed): an unsuppress may want it back, and a purge
+// removes it.
+func ReplayDeadLetters(ctx context.Context, js jetstream.JetStream, p *plan.Plan, sel DLQSelect, regs plan.Regulations, obs destinations.Observer, progress func()) (*ReplayReport, error) {
 	stream, err := js.Stream(ctx, DLQStream)
 	if err != nil {
 		return nil, fmt.Errorf("reading the DLQ: %w", err)
 	}
-	rp, err := dispatch.NewReplayer(p, obs)
+	rp, err := dispatch.NewReplayer(p, obs, regs)
 	if err != nil {
 		return nil, err
 	}
@@ -275,9 +283,13 @@ func ReplayDeadLetters(ctx context.Context, js jetstream.JetStream, p *plan.Plan
 
 // settleEntry decides what becomes of a replayed entry.
 func settleEntry(stream jetstream.Stream, js jetstream.JetStream, p *plan.Plan, seq uint64, dl *DeadLetter, res dispatch.ReplayResult) (entry, problem string) {
-	switch res.Outcome {
-	case Invalid:
+	switch {
+	case res.Outcome == Invalid:
 		return "kept", ""
+	case res.Code == plan.ReasonSuppressed:
+		return "suppressed", ""
+	}
+	switch res.Outcome {
 	case DeadLettered:
 		again := DeadLetterAgain(dl, res.Reason, res.Status, res.Response, res.Attempts, res.Actions)
 		if err := PublishDeadLetter(context.Background(), js, again, p.Redactor, p.DLQHeaderBytes()); err != nil {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/router/plan"
+	"github.com/switchyard/switchyard/router/regulations"
 )
 
 // Options tune a Router.
@@ -39,7 +40,7 @@ type Options struct {
 // Router runs every destination of a config.
 //
 // Lock order: reloadMu, then mu, then a lane's own lock (lane.mu);
-// invalid's lock is a leaf. mu only
+// invalid's lock and the suppression index's are leaves. mu only
 // guards the maps below and is never held across NATS calls, a lane's
 // start or stop, or any other wait; reloadMu serialises reloads (and Stop)
 // and is held across them.
@@ -60,6 +61,13 @@ type Router struct {
 	bg       context.Context // the background work's (write watch, lane retries, the console's sampler): cancelled by Stop
 	bgStop   context.CancelFunc
 	watching sync.WaitGroup // the write watch and lane retries; Add before go
+
+	// regStore and index are the regulations (router/regulations), set by
+	// Start before any lane routes; atomic because the admin listener
+	// serves while Start runs.
+	regStore atomic.Pointer[regulations.Store]
+	index    atomic.Pointer[regulations.Index]
+	deleter  *deleter
 
 	mu     sync.Mutex
 	cfg    *config.Config
@@ -151,6 +159,21 @@ func (r *Router) Start(ctx context.Context) (err error) {
 	if err := EnsureStreams(ctx, r.js, cfg.Global.Streams); err != nil {
 		return err
 	}
+	// The suppressions are read before any lane routes: a restarted router
+	// never delivers an event of a user suppressed meanwhile.
+	store, err := regulations.Open(ctx, r.js, regulations.Options{Replicas: cfg.Global.Streams.Replicas})
+	if err != nil {
+		return err
+	}
+	wctx, wcancel := context.WithTimeout(ctx, time.Minute)
+	index, err := regulations.Watch(wctx, store.KV())
+	wcancel()
+	if err != nil {
+		return err
+	}
+	r.index.Store(index)
+	r.regStore.Store(store)
+	r.log.Info("regulations read", "suppressed_ids", index.Len())
 	r.mu.Lock()
 	plans := r.plans
 	r.mu.Unlock()
@@ -164,12 +187,33 @@ func (r *Router) Start(ctx context.Context) (err error) {
 		r.prints[name] = fingerprint(cfg, plans[name])
 		r.mu.Unlock()
 	}
+	if r.deleter, err = r.startDeleter(ctx); err != nil {
+		return err
+	}
 	bg := r.bg
 	r.watching.Add(1)
 	go func() { defer r.watching.Done(); r.watchWrites(bg) }()
 	r.ready.Store(true)
 	r.log.Info("switchyard routing", "destinations", len(plans))
 	return nil
+}
+
+// Regulations is the regulations store (after Start).
+func (r *Router) Regulations() *regulations.Store { return r.regStore.Load() }
+
+// Suppressions is the router's view of the suppressions in force (after
+// Start): the HTTP intake consults it.
+func (r *Router) Suppressions() *regulations.Index { return r.index.Load() }
+
+// RegulationsView is what a lane (and a replay the router serves, such as
+// the console's) passes to routing: nil (no suppression known) only before
+// Start has read them, when no lane runs.
+func (r *Router) RegulationsView() plan.Regulations {
+	ix := r.index.Load()
+	if ix == nil {
+		return nil
+	}
+	return ix
 }
 
 // startLane ensures the destination's consumer and starts its lane. It
@@ -226,7 +270,19 @@ func (r *Router) Stop() {
 	lanes := r.lanes
 	r.lanes = map[string]*lane{}
 	r.mu.Unlock()
+	if r.deleter != nil {
+		// Deletions stop at their next request; the one in flight ends as
+		// the lanes' sends do.
+		r.deleter.stop()
+	}
 	stopLanes(lanes, r.opts.StopTimeout)
+	if r.deleter != nil {
+		r.deleter.wait()
+		r.deleter = nil
+	}
+	if ix := r.index.Load(); ix != nil {
+		ix.Stop()
+	}
 	if r.nc != nil {
 		if err := r.nc.Drain(); err != nil {
 			r.nc.Close()

@@ -111,7 +111,7 @@ delivery:
 		defer wg.Done()
 		for ctx.Err() == nil {
 			rctx, cancel := context.WithTimeout(ctx, 150*time.Millisecond)
-			_, _ = router.ReplayDeadLetters(rctx, e.js, plans0["single"], router.DLQSelect{}, nil, nil)
+			_, _ = router.ReplayDeadLetters(rctx, e.js, plans0["single"], router.DLQSelect{}, nil, nil, nil)
 			cancel()
 			pause(ctx, 100*time.Millisecond)
 		}

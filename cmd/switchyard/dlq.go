@@ -306,12 +306,17 @@ func dlqReplay(dir, dest string, limit int, since time.Duration, stdout, stderr 
 	defer nc.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	regs, err := readSuppressions(ctx, cfg, js)
+	if err != nil {
+		fmt.Fprintln(stderr, "dlq:", err)
+		return 1
+	}
 	bar := newBar(stderr, -1, "replaying dead letters of "+dest)
-	rep, err := router.ReplayDeadLetters(ctx, js, p, router.DLQSelect{Limit: limit, Since: since}, nil, func() { _ = bar.Add(1) })
+	rep, err := router.ReplayDeadLetters(ctx, js, p, router.DLQSelect{Limit: limit, Since: since}, regs, nil, func() { _ = bar.Add(1) })
 	_ = bar.Finish()
 	if rep != nil {
 		fmt.Fprintf(stdout, "replayed %d dead letter(s) of %s\n", rep.Total(), dest)
-		for _, k := range []string{"removed", "replaced", "kept", "stuck"} {
+		for _, k := range []string{"removed", "replaced", "kept", "suppressed", "stuck"} {
 			if n := rep.Entries[k]; n > 0 {
 				fmt.Fprintf(stdout, "  %6d  %s\n", n, dlqEntryWords[k])
 			}
@@ -336,8 +341,9 @@ func dlqReplay(dir, dest string, limit int, since time.Duration, stdout, stderr 
 }
 
 var dlqEntryWords = map[string]string{
-	"removed":  "delivered (or now filtered or unmatched): entry removed",
-	"replaced": "failed again: kept with the new reason",
-	"kept":     "kept as it was (still invalid, or the new entry could not be written)",
-	"stuck":    "settled, but the old entry could not be removed: it will replay again",
+	"removed":    "delivered (or now filtered or unmatched): entry removed",
+	"replaced":   "failed again: kept with the new reason",
+	"kept":       "kept as it was (still invalid, or the new entry could not be written)",
+	"suppressed": "not sent, a regulation suppresses the user here: entry kept (dlq purge removes it)",
+	"stuck":      "settled, but the old entry could not be removed: it will replay again",
 }

@@ -45,6 +45,8 @@ func startIngest(ctx context.Context, cfg *config.Config, r *router.Router, log 
 		Metrics:       r.Metrics().Registry,
 		// A publish refused for lack of space makes the router not ready.
 		OnPublishError: r.NoteWrite,
+		// A user suppressed at every destination is not even stored.
+		Suppressed: r.Suppressions().SuppressedEverywhere,
 	})
 	if err != nil {
 		return nil, err

@@ -149,6 +149,13 @@ func printPreview(w io.Writer, n int, pv plan.PreviewEvent, withRequests bool) {
 		fmt.Fprintf(w, "  ✗ invalid: %s\n\n", pv.Invalid)
 		return
 	}
+	// What each of the destination's gates made of it, the one that
+	// dropped it being the outcome's reason.
+	for _, g := range pv.Gates {
+		if g.Result != plan.GateDropped {
+			fmt.Fprintf(w, "  ▸ %s %s: %s\n", g.Gate, g.Result, g.Detail)
+		}
+	}
 	if pv.Outcome == string(plan.Filtered) || pv.Outcome == string(plan.Unmatched) {
 		fmt.Fprintf(w, "  · %s: %s\n", pv.Outcome, pv.Reason)
 	}

@@ -111,8 +111,13 @@ func runReplay(o replayOptions, stdout, stderr io.Writer) int {
 	defer nc.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	regs, err := readSuppressions(ctx, cfg, js)
+	if err != nil {
+		fmt.Fprintln(stderr, "replay:", err)
+		return 1
+	}
 	bar := newBar(stderr, -1, "replaying to "+o.dest)
-	rep, err := router.ReplayEvents(ctx, js, p, from, nil, func() { _ = bar.Add(1) })
+	rep, err := router.ReplayEvents(ctx, js, p, from, regs, nil, func() { _ = bar.Add(1) })
 	_ = bar.Finish()
 	if rep != nil {
 		c := rep.Outcomes

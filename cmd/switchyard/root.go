@@ -25,6 +25,7 @@ func subcommands() []*cobra.Command {
 		newPublishCmd(),
 		newDLQCmd(),
 		newReplayCmd(),
+		newRegulateCmd(),
 		newSinkCmd(),
 		newVersionCmd(),
 	}

@@ -224,7 +224,7 @@ func (c *Console) replay(w http.ResponseWriter, req *http.Request) {
 			return rep
 		}
 		sel := router.DLQSelect{Seqs: a.Seqs}
-		res, err := router.ReplayDeadLetters(ctx, js, p, sel, c.r.ReplayObserver(), nil)
+		res, err := router.ReplayDeadLetters(ctx, js, p, sel, c.r.RegulationsView(), c.r.ReplayObserver(), nil)
 		if res != nil {
 			rep.Replayed, rep.Entries, rep.Reasons, rep.Problems = res.Total(), res.Entries, res.Reasons, res.Problems
 			rep.Outcomes = map[string]int{}

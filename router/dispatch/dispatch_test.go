@@ -68,7 +68,7 @@ func route(t testing.TB, p *plan.Plan, id string) []plan.Outbound {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt := p.Route(ev, "web", nil, &mappings.Env{}, nil)
+	rt := p.Route(ev, "web", nil, &mappings.Env{}, plan.RouteOptions{})
 	if len(rt.Requests) != 2 {
 		t.Fatalf("routing %s: %+v", id, rt)
 	}

@@ -19,6 +19,7 @@ import (
 type Replayer struct {
 	plan *plan.Plan
 	d    *Dispatcher
+	regs plan.Regulations
 }
 
 // ReplayResult is how one replayed event ended.
@@ -36,15 +37,16 @@ type ReplayResult struct {
 }
 
 // NewReplayer prepares a replayer for a plan, with a sender of its own.
-// observer may be nil.
-func NewReplayer(p *plan.Plan, observer destinations.Observer) (*Replayer, error) {
+// observer may be nil. regs are the regulations in force: a replay never
+// delivers an event of a user suppressed at the destination.
+func NewReplayer(p *plan.Plan, observer destinations.Observer, regs plan.Regulations) (*Replayer, error) {
 	cfg := p.SenderConfig()
 	cfg.Observer = observer
 	s, err := destinations.NewSender(cfg)
 	if err != nil {
 		return nil, err
 	}
-	return &Replayer{plan: p, d: New(p, s, Options{})}, nil
+	return &Replayer{plan: p, d: New(p, s, Options{}), regs: regs}, nil
 }
 
 // Deliver routes and sends one event; done is called once, from any
@@ -56,7 +58,7 @@ func (rp *Replayer) Deliver(raw []byte, source string, receivedAt time.Time, onl
 		done(ReplayResult{Outcome: plan.Invalid, Code: plan.ReasonInvalid, Reason: err.Error()})
 		return
 	}
-	rt := rp.plan.Route(ev, source, raw, &mappings.Env{}, only)
+	rt := rp.plan.Route(ev, source, raw, &mappings.Env{}, plan.RouteOptions{Only: only, Regulations: rp.regs})
 	if rt.Outcome != "" {
 		done(ReplayResult{Outcome: rt.Outcome, Code: rt.Code, Reason: rt.Reason})
 		return

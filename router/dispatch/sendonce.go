@@ -36,7 +36,7 @@ func SendOnce(ctx context.Context, p *plan.Plan, raw []byte, source string) ([]S
 	if err != nil {
 		return nil, pv, err
 	}
-	rt := p.Route(ev, source, raw, &mappings.Env{}, nil)
+	rt := p.Route(ev, source, raw, &mappings.Env{}, plan.RouteOptions{})
 	d := New(p, s, Options{Unbatched: true})
 	ended := make(chan []Result, 1)
 	d.Dispatch(rt.Requests, func(rs []Result) { ended <- rs })

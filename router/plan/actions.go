@@ -15,7 +15,13 @@ import (
 // actions each matching action's fields tree is the body, posted to the
 // action's url or the webhook's.
 func (pb *planBuilder) webhookActions() {
-	if len(pb.d.Actions) == 0 {
+	events := 0
+	for _, a := range pb.d.Actions {
+		if a.Kind != "delete" {
+			events++
+		}
+	}
+	if events == 0 {
 		pb.p.forward = true
 		pb.p.itemErrs, _ = destinations.ItemErrorsParser("standard")
 		if b := pb.batchFor(nil, nil); b != nil {
@@ -32,13 +38,14 @@ func (pb *planBuilder) customActions(base *destinations.RequestDef) {
 	pb.p.itemErrs, _ = destinations.ItemErrorsParser("standard")
 	for _, name := range slices.Sorted(maps.Keys(pb.d.Actions)) {
 		a := pb.d.Actions[name]
-		if a.Enabled != nil && !*a.Enabled {
-			continue
+		if (a.Enabled != nil && !*a.Enabled) || a.Kind == "delete" {
+			continue // delete actions are compiled by deleteActions
 		}
 		prefix := "actions." + name + "."
 		if a.Extends != "" {
 			pb.errAt(prefix+"extends", "extends needs a catalog tool; %s has no presets", pb.d.Type)
 		}
+		pb.eventOnly(prefix, a)
 		spec := mappings.ActionSpec{Name: name, Trigger: a.Trigger, ForEach: a.ForEach, Method: a.Method, URL: a.URL, Headers: a.Headers, Fields: a.Fields}
 		if base != nil {
 			if spec.URL == "" {
@@ -55,6 +62,13 @@ func (pb *planBuilder) customActions(base *destinations.RequestDef) {
 			continue
 		}
 		pb.addAction(prefix, spec, "", pb.batchFor(nil, a.Batch), emptyRule("", a.ForEachEmpty))
+	}
+}
+
+// eventOnly refuses what only a delete action takes on an event action.
+func (pb *planBuilder) eventOnly(prefix string, a config.Action) {
+	if a.UsersPerRequest > 0 {
+		pb.errAt(prefix+"users_per_request", "users_per_request applies to delete actions (kind: delete) only")
 	}
 }
 
@@ -104,7 +118,11 @@ func (pb *planBuilder) catalogActions() {
 		if a.Enabled != nil && !*a.Enabled {
 			continue
 		}
+		if _, isDelete := def.DeleteAction(name); isDelete || a.Kind == "delete" {
+			continue // delete actions are compiled by deleteActions
+		}
 		prefix := "actions." + name + "."
+		pb.eventOnly(prefix, a)
 		var spec mappings.ActionSpec
 		var bdef *destinations.BatchDef
 		preset, presetEmpty := "", ""

@@ -46,7 +46,7 @@ func BenchmarkRouteTenFieldAction(b *testing.B) {
 		b.Fatal(err)
 	}
 	env := &mappings.Env{}
-	rt := p.Route(ev, "web", raw, env, nil)
+	rt := p.Route(ev, "web", raw, env, plan.RouteOptions{})
 	if len(rt.Requests) != 1 || len(rt.Failures) != 0 {
 		b.Fatalf("routing: %+v", rt)
 	}
@@ -56,7 +56,7 @@ func BenchmarkRouteTenFieldAction(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		p.Route(ev, "web", raw, env, nil)
+		p.Route(ev, "web", raw, env, plan.RouteOptions{})
 	}
 }
 
@@ -73,7 +73,7 @@ func BenchmarkDecodeAndRouteTenFieldAction(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		p.Route(ev, "web", raw, env, nil)
+		p.Route(ev, "web", raw, env, plan.RouteOptions{})
 	}
 }
 
@@ -107,7 +107,7 @@ func BenchmarkRoutePresets(b *testing.B) {
 				continue // a case about an invalid event
 			}
 			cp := planFromFile(b, filepath.Join(dir, "destination.yaml"))
-			if rt := cp.Route(e, "web", data, &mappings.Env{}, nil); len(rt.Requests) > 0 {
+			if rt := cp.Route(e, "web", data, &mappings.Env{}, plan.RouteOptions{}); len(rt.Requests) > 0 {
 				p, ev, raw, name = cp, e, data, filepath.Base(dir)
 				break
 			}
@@ -120,7 +120,7 @@ func BenchmarkRoutePresets(b *testing.B) {
 			env := &mappings.Env{}
 			b.ReportAllocs()
 			for b.Loop() {
-				p.Route(ev, "web", raw, env, nil)
+				p.Route(ev, "web", raw, env, plan.RouteOptions{})
 			}
 		})
 	}

@@ -108,7 +108,7 @@ func renderAll(t *testing.T, plans []*plan.Plan, env *mappings.Env, raw []byte) 
 		if decodeErr != nil {
 			continue
 		}
-		rt := p.Route(ev, "web", raw, env, nil)
+		rt := p.Route(ev, "web", raw, env, plan.RouteOptions{})
 		for _, o := range rt.Requests {
 			body := o.Req.Body
 			if len(body) == 0 {

@@ -37,6 +37,18 @@ type Plan struct {
 	Redactor *Redactor
 	Policy   Policy
 
+	// Deletes are the destination's delete actions (deletion.go), run
+	// when a regulation deletes users; empty with deleteUnsupported set
+	// when the destination cannot delete.
+	Deletes           []*DeleteAction
+	deleteUnsupported string
+	// deleteForward: a webhook without delete actions receives each
+	// deletion as a delete event.
+	deleteForward bool
+
+	// gates are consent, sample and the field filters (gates.go).
+	gates gates
+
 	// forward: a webhook without actions posts the event as it came.
 	forward  bool
 	webhook  *webhookSpec
@@ -274,6 +286,7 @@ func (pb *planBuilder) build() {
 		}
 		p.Filter = prog
 	}
+	pb.p.gates.compile(consentCategories(d), d.Sample, d.AllowFields, d.BlockFields)
 	pb.settings()
 	pb.policy()
 	if p.Def != nil && p.Def.Auth != "" && pb.diags.Err() == nil {
@@ -287,6 +300,7 @@ func (pb *planBuilder) build() {
 	default:
 		pb.catalogActions()
 	}
+	pb.deleteActions()
 	pb.inFlight()
 	if len(p.Actions) == 0 && !p.forward && pb.diags.Err() == nil {
 		pb.warnAt("actions", "no action is enabled: every event will be counted unmatched")
@@ -351,4 +365,11 @@ type unauthorized struct{ err error }
 
 func (u unauthorized) Authorize(context.Context, *destinations.Request) error {
 	return fmt.Errorf("credentials unusable: %w", u.err)
+}
+
+func consentCategories(d *config.Destination) []string {
+	if d.Consent == nil {
+		return nil
+	}
+	return d.Consent.Categories
 }

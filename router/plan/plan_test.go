@@ -163,7 +163,7 @@ func TestWebhookForwardSendsValidUTF8(t *testing.T) {
 	raw := []byte("{\"type\":\"track\",\"messageId\":\"m-u\",\"userId\":\"u\",\"event\":\"caf\xe9\",\"timestamp\":\"2020-01-01T00:00:00Z\",\"receivedAt\":\"2020-01-01T00:00:01Z\"}")
 	ev, err := mappings.Decode(raw, time.Now(), p.Limits())
 	must(t, err)
-	rt := p.Route(ev, "web", raw, &mappings.Env{}, nil)
+	rt := p.Route(ev, "web", raw, &mappings.Env{}, plan.RouteOptions{})
 	if len(rt.Requests) != 1 {
 		t.Fatalf("routing: %+v", rt)
 	}

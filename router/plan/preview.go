@@ -32,9 +32,13 @@ type PreviewEvent struct {
 	// Outcome is requests, filtered, unmatched, invalid or failed; with
 	// requests, Failures may still list actions (or foreach elements)
 	// that fail: the event is then sent and also dead-lettered for those.
-	Outcome  string           `json:"outcome"`
-	Code     Reason           `json:"code,omitempty"` // the reason label, when nothing is sent
-	Reason   string           `json:"reason,omitempty"`
+	Outcome string `json:"outcome"`
+	Code    Reason `json:"code,omitempty"` // the reason label, when nothing is sent
+	Reason  string `json:"reason,omitempty"`
+	// Gates say what each of the destination's gates (suppression,
+	// consent, filter, sample, allow_fields, block_fields) made of the
+	// event, in the order they run; only the gates it has are listed.
+	Gates    []GateResult     `json:"gates,omitempty"`
 	Matched  []string         `json:"matched,omitempty"`
 	Skipped  []Skip           `json:"skipped,omitempty"`
 	Failures []PreviewFailure `json:"failures,omitempty"`
@@ -63,6 +67,9 @@ type PreviewLine struct {
 	Code   Reason `json:"code,omitempty"`
 	Reason string `json:"reason,omitempty"`
 	Error  string `json:"error,omitempty"`
+	// Gates are the event's gates (PreviewEvent.Gates), on each of its
+	// lines so that every line stands alone.
+	Gates []GateResult `json:"gates,omitempty"`
 }
 
 // Lines flattens a preview for `preview --json`.
@@ -89,6 +96,9 @@ func (pv PreviewEvent) Lines() []PreviewLine {
 		}
 		out = append(out, PreviewLine{PreviewRequest: base, Status: pv.Outcome, Code: pv.Code, Reason: reason})
 	}
+	for i := range out {
+		out[i].Gates = pv.Gates
+	}
 	return out
 }
 
@@ -105,6 +115,9 @@ type PreviewOptions struct {
 	Reveal bool
 	// Now stamps webhook signatures; time.Now when zero.
 	Now time.Time
+	// Regulations, when set, are the regulations in force: preview says
+	// when one suppresses the event's user.
+	Regulations Regulations
 }
 
 // Preview maps one event without sending anything: the exact requests, or
@@ -128,8 +141,8 @@ func (p *Plan) Preview(raw []byte, o PreviewOptions) PreviewEvent {
 		out.Outcome, out.Code, out.Reason = string(Filtered), ReasonSource, "source "+o.Source+" is not subscribed (sources: "+joinNames(p.Sources)+")"
 		return out
 	}
-	rt := p.Route(ev, o.Source, raw, &mappings.Env{}, nil)
-	out.Skipped = rt.Skipped
+	rt := p.Route(ev, o.Source, raw, &mappings.Env{}, RouteOptions{Regulations: o.Regulations, Trace: true})
+	out.Skipped, out.Gates = rt.Skipped, rt.Gates
 	for _, f := range rt.Failures {
 		out.Failures = append(out.Failures, PreviewFailure{Action: f.Action, Key: f.Key, Error: red.String(f.Err.Error())})
 	}
@@ -151,27 +164,7 @@ func (p *Plan) Preview(raw []byte, o PreviewOptions) PreviewEvent {
 			}
 			req.Body = body
 		}
-		if p.webhook != nil {
-			_ = p.sign(&req, o.Now)
-		}
-		pr := PreviewRequest{Event: ev.MessageID, Action: ob.Action, Method: req.Method, URL: red.String(req.URL), Headers: map[string]string{}, Batched: ob.Batch != nil}
-		h := req.Header
-		if red != nil {
-			h = red.Header(h)
-		}
-		for k := range h {
-			pr.Headers[k] = h.Get(k)
-		}
-		body := red.Bytes(req.Body)
-		if len(body) > 0 {
-			var v any
-			if json.Unmarshal(body, &v) == nil {
-				pr.Body = v
-			} else {
-				pr.Body = string(body)
-			}
-		}
-		out.Requests = append(out.Requests, pr)
+		out.Requests = append(out.Requests, p.previewRequest(ev.MessageID, ob, &req, red, o.Now))
 	}
 	switch {
 	case len(out.Requests) > 0:
@@ -180,6 +173,32 @@ func (p *Plan) Preview(raw []byte, o PreviewOptions) PreviewEvent {
 		out.Outcome = "failed"
 	}
 	return out
+}
+
+// previewRequest is how preview shows one request: signed as a webhook
+// would sign it, its secrets redacted (unless red is nil).
+func (p *Plan) previewRequest(messageID string, ob Outbound, req *destinations.Request, red *Redactor, now time.Time) PreviewRequest {
+	if p.webhook != nil {
+		_ = p.sign(req, now)
+	}
+	pr := PreviewRequest{Event: messageID, Action: ob.Action, Method: req.Method, URL: red.String(req.URL), Headers: map[string]string{}, Batched: ob.Batch != nil}
+	h := req.Header
+	if red != nil {
+		h = red.Header(h)
+	}
+	for k := range h {
+		pr.Headers[k] = h.Get(k)
+	}
+	body := red.Bytes(req.Body)
+	if len(body) > 0 {
+		var v any
+		if json.Unmarshal(body, &v) == nil {
+			pr.Body = v
+		} else {
+			pr.Body = string(body)
+		}
+	}
+	return pr
 }
 
 func joinNames(s []string) string {

@@ -36,16 +36,19 @@ const (
 // with it, as Routing.Reason or a dead letter's reason.
 type Reason string
 
-// Reasons. Filtered: the integrations object, the filter expression, and
-// an action that matched but had nothing to send. Unmatched: no trigger.
-// Dead-lettered: a mapping failure, the tool's answer by status class, the
-// retry window. Invalid: the event itself (the field at fault is in the
-// dead letter).
+// Reasons. Filtered: a regulation suppressing the user, the integrations
+// object, consent, the filter expression, sampling, and an action that
+// matched but had nothing to send. Unmatched: no trigger. Dead-lettered: a
+// mapping failure, the tool's answer by status class, the retry window.
+// Invalid: the event itself (the field at fault is in the dead letter).
 const (
 	ReasonOK            Reason = "ok"
+	ReasonSuppressed    Reason = "suppressed"
 	ReasonIntegrations  Reason = "integrations"
+	ReasonConsent       Reason = "consent"
 	ReasonFilter        Reason = "filter"
 	ReasonFilterError   Reason = "filter_error"
+	ReasonSample        Reason = "sample"
 	ReasonNothingToSend Reason = "nothing_to_send"
 	ReasonNoTrigger     Reason = "no_trigger"
 	ReasonMapping       Reason = "mapping"
@@ -89,6 +92,9 @@ type Routing struct {
 	Outcome Outcome
 	Code    Reason
 	Reason  string
+	// Gates are the verdicts of the destination's gates, with
+	// RouteOptions.Trace only.
+	Gates []GateResult
 	// Matched counts the actions whose trigger matched.
 	Matched  int
 	Requests []Outbound
@@ -97,9 +103,14 @@ type Routing struct {
 }
 
 // Route maps one event for this destination. raw is the event as it came
-// (forwarded by a webhook without actions). only, when not empty, limits
+// (forwarded by a webhook without actions). o.Only, when not empty, limits
 // what is considered to the actions and keys (name#i) it names: a DLQ
 // replay of what failed, and nothing that already went through.
+//
+// The gates come first (gates.go): a regulation suppressing the user, the
+// integrations object, consent, the filter, sampling; then allow_fields and
+// block_fields remove what the destination must not see, and the actions
+// map what is left.
 //
 // An action whose trigger matches but that yields no request explains
 // itself: a foreach that yields no element is a failure of the action
@@ -107,11 +118,35 @@ type Routing struct {
 // unless the action declares an empty list fine (foreach_empty: skip); one
 // element that fails to render fails alone, its siblings are sent.
 // Unmatched means that no trigger matched, and nothing else.
-func (p *Plan) Route(ev *mappings.Event, source string, raw []byte, env *mappings.Env, only map[string]bool) Routing {
+func (p *Plan) Route(ev *mappings.Event, source string, raw []byte, env *mappings.Env, o RouteOptions) Routing {
 	var r Routing
+	gate := func(name, result, detail string) {
+		if o.Trace {
+			r.Gates = append(r.Gates, GateResult{Gate: name, Result: result, Detail: detail})
+		}
+	}
+	drop := func(name string, code Reason, reason string) Routing {
+		gate(name, GateDropped, reason)
+		r.Outcome, r.Code, r.Reason = Filtered, code, reason
+		return r
+	}
+	if o.Regulations != nil {
+		if id, ok := o.Regulations.Suppressed(p.Name, ev.UserID, ev.AnonymousID); ok {
+			return drop("suppression", ReasonSuppressed, "the user is suppressed at this destination (regulation "+id+")")
+		}
+		gate("suppression", GatePassed, "no regulation suppresses this user here")
+	}
 	if !ev.Enabled(p.Names...) {
+		// Every destination has this gate: it is not traced, its reason says it.
 		r.Outcome, r.Code, r.Reason = Filtered, ReasonIntegrations, "the event's integrations object turns this destination off"
 		return r
+	}
+	if len(p.gates.consent) > 0 {
+		ok, detail := p.gates.consentVerdict(ev.Context)
+		if !ok {
+			return drop("consent", ReasonConsent, detail)
+		}
+		gate("consent", GatePassed, detail)
 	}
 	env.Reset(ev, source, p.Settings)
 	if p.Filter != nil {
@@ -119,12 +154,35 @@ func (p *Plan) Route(ev *mappings.Event, source string, raw []byte, env *mapping
 		if err != nil {
 			// Fail closed, as Segment's destination filters do: an event the
 			// filter cannot judge is not sent, and the reason says why.
-			r.Outcome, r.Code, r.Reason = Filtered, ReasonFilterError, "filter failed, so the event is not sent: "+err.Error()
-			return r
+			return drop("filter", ReasonFilterError, "filter failed, so the event is not sent: "+err.Error())
 		}
 		if !ok {
-			r.Outcome, r.Code, r.Reason = Filtered, ReasonFilter, "filter is false: "+p.Filter.Source()
-			return r
+			return drop("filter", ReasonFilter, "filter is false: "+p.Filter.Source())
+		}
+		gate("filter", GatePassed, "filter is true: "+p.Filter.Source())
+	}
+	if p.gates.sampled {
+		ok, detail := p.gates.sampleVerdict(ev)
+		if !ok {
+			return drop("sample", ReasonSample, detail)
+		}
+		gate("sample", GatePassed, detail)
+	}
+	if p.gates.hasFieldFilters() {
+		pruned, removed := p.gates.pruneFields(ev)
+		name := "block_fields"
+		if p.gates.allow != nil {
+			name = "allow_fields"
+			if len(p.gates.block) > 0 {
+				name = "allow_fields, block_fields"
+			}
+		}
+		if pruned != ev {
+			gate(name, GateChanged, "removed "+strings.Join(removed, ", "))
+			ev, raw = pruned, nil
+			env.Reset(ev, source, p.Settings)
+		} else {
+			gate(name, GatePassed, "nothing to remove")
 		}
 	}
 	if p.forward {
@@ -137,6 +195,7 @@ func (p *Plan) Route(ev *mappings.Event, source string, raw []byte, env *mapping
 		r.Requests = append(r.Requests, Outbound{Action: "forward", Key: "forward", Req: req, Batch: p.forwardBatch})
 		return r
 	}
+	only := o.Only
 	for _, a := range p.Actions {
 		if !considered(only, a.Name) {
 			continue
@@ -245,6 +304,15 @@ func skipReasons(skips []Skip) string {
 // made raw exactly one JSON object, so the two fields go in right after its
 // opening brace.
 func forwardBody(ev *mappings.Event, raw []byte) []byte {
+	if raw == nil {
+		// The field filters changed the event: what is forwarded is what
+		// is left of it.
+		b, err := encodeJSON(ev.Raw)
+		if err != nil {
+			return nil
+		}
+		raw = b
+	}
 	// RFC 8259 requires UTF-8 between systems: bytes that are not become
 	// U+FFFD, as the decoder read them (no copy when the event is valid).
 	raw = mappings.ToValidUTF8(raw)
