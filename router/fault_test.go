@@ -336,3 +336,28 @@ func TestMalformedFloodIsBoundedAndSettled(t *testing.T) {
 		t.Errorf("peak heap in use %d MB: the flood is held in memory", p>>20)
 	}
 }
+
+// Start leaves the caller's config as it was: the embedded server's token
+// is used for the router's own connection without being written into
+// nats.token (a later reload compares the two).
+func TestStartDoesNotChangeTheCallersConfig(t *testing.T) {
+	t.Setenv("EMBED_TOKEN", "s3cret-embedded-token")
+	dir := t.TempDir()
+	must(t, os.MkdirAll(filepath.Join(dir, "destinations"), 0o755))
+	must(t, os.WriteFile(filepath.Join(dir, "switchyard.yaml"), []byte("nats:\n  embedded:\n    listen: 127.0.0.1:-1\n    token: ${EMBED_TOKEN}\n"), 0o644))
+	cfg, diags := config.Load(dir, config.Options{})
+	if diags.Err() != nil {
+		t.Fatal(diags)
+	}
+	plans, _ := plan.BuildToServe(cfg)
+	before := cfg.Global.NATS
+	r := router.New(cfg, plans, router.Options{DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	must(t, r.Start(context.Background()))
+	t.Cleanup(r.Stop)
+	if !r.Ready() {
+		t.Fatal("not ready with the embedded token")
+	}
+	if cfg.Global.NATS.Token != before.Token || cfg.Global.NATS != before {
+		t.Errorf("Start changed the caller's nats config: token %q, was %q", cfg.Global.NATS.Token, before.Token)
+	}
+}
