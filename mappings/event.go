@@ -110,15 +110,21 @@ func Decode(data []byte, receivedAt time.Time, lim Limits) (*Event, error) {
 	if len(data) > lim.MaxBytes {
 		return nil, &InvalidError{Reason: fmt.Sprintf("event is %d bytes, over the %d byte limit", len(data), lim.MaxBytes)}
 	}
-	longNumber, err := checkShape(data, lim)
-	if err != nil {
-		return nil, err
-	}
-	raw, err := decodeObject(data, longNumber)
+	raw, err := decodeRaw(data, lim)
 	if err != nil {
 		return nil, err
 	}
 	return FromMap(raw, receivedAt)
+}
+
+// decodeRaw decodes an event's JSON: in one pass when parseEvent takes
+// it, else (a refused event, or one parseEvent leaves to it) with the
+// exact path, which says why.
+func decodeRaw(data []byte, lim Limits) (map[string]any, error) {
+	if raw, ok := parseEvent(data, lim); ok {
+		return raw, nil
+	}
+	return decodeExact(data, lim)
 }
 
 // FromMap validates an already-decoded event. It keeps raw as Event.Raw.
