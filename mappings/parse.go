@@ -60,14 +60,11 @@ var parsers = sync.Pool{New: func() any {
 }}
 
 func (p *eventParser) skipSpace() {
-	for p.i < len(p.s) {
-		switch p.s[p.i] {
-		case ' ', '\t', '\n', '\r':
-			p.i++
-		default:
-			return
-		}
+	i, s := p.i, p.s
+	for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
+		i++
 	}
+	p.i = i
 }
 
 // enter opens a container: checkShape refuses one opened at MaxDepth.
@@ -222,27 +219,43 @@ func (p *eventParser) drop(keys, vals int) {
 // str reads a string at p.i (its opening quote). Without escapes it is a
 // slice of p.s; with them it is unescaped as encoding/json does.
 func (p *eventParser) str() (string, bool) {
+	s := p.s // a local: the loop below is the decoder's hottest
 	start := p.i + 1
-	for j := start; j < len(p.s); j++ {
-		c := p.s[j]
-		switch {
+	j := start
+	for {
+		for j < len(s) && plain[s[j]] {
+			j++
+		}
+		if j >= len(s) {
+			return "", false
+		}
+		switch c := s[j]; {
 		case c == '"':
 			p.i = j + 1
-			return p.s[start:j], true
+			return s[start:j], true
 		case c == '\\':
 			return p.unescape(start, j)
 		case c < 0x20:
 			return "", false // a control character must be escaped
-		case c >= utf8.RuneSelf:
-			r, size := utf8.DecodeRuneInString(p.s[j:])
+		default:
+			r, size := utf8.DecodeRuneInString(s[j:])
 			if r == utf8.RuneError && size == 1 {
 				return "", false // encoding/json reads it as U+FFFD: the exact path's business
 			}
-			j += size - 1
+			j += size
 		}
 	}
-	return "", false
 }
+
+// plain marks the bytes a string holds as they are: not the closing
+// quote, a backslash, a control character or the start of a multi-byte
+// UTF-8 sequence (which is checked).
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 // unescape reads the rest of a string from j, its first backslash, after
 // the plain bytes from start, following encoding/json's unquote: a \u
