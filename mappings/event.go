@@ -94,6 +94,8 @@ type Event struct {
 	Properties   map[string]any // track, page, screen
 	Context      map[string]any
 	Integrations map[string]any
+
+	memo memo // what is derived from the event alone (memo.go)
 }
 
 // Name returns the track event name ("" for other types).
