@@ -55,6 +55,11 @@ type RateConfig struct {
 	Burst       int     // token bucket size; default 1 (evenly spaced)
 	Concurrency int     // attempts in flight at most; default 16
 	Adaptive    bool    // halve on 429, recover on 2xx, never above RPS
+	// AdaptiveConcurrency moves the limit on attempts in flight with the
+	// tool's latency and back-pressure, between 1 and Concurrency
+	// (concurrency.go), starting at InitialConcurrency (default 16).
+	AdaptiveConcurrency bool
+	InitialConcurrency  int
 }
 
 // Observer receives delivery telemetry. All methods must be cheap and must
@@ -69,6 +74,13 @@ type Observer interface {
 	BreakerState(destination string, state string)
 	// Rate is called when the adaptive limit changes; 0 means unlimited.
 	Rate(destination string, rps float64)
+}
+
+// ConcurrencyObserver is an Observer that also follows the limit on
+// attempts in flight: called once when the Sender is built, then on every
+// change of the adaptive limit. It must be cheap and must not block.
+type ConcurrencyObserver interface {
+	Concurrency(destination string, limit int)
 }
 
 // SenderConfig configures one destination's Sender. Zero values take the
@@ -99,7 +111,7 @@ func (c *SenderConfig) setDefaults() error {
 	switch {
 	case c.Timeout < 0, c.Attempts < 0, c.RetryWaitMin < 0, c.RetryWaitMax < 0,
 		c.MaxRetryAfter < 0, c.Breaker.Cooldown < 0, c.MaxResponseBytes < 0,
-		c.Rate.RPS < 0, c.Rate.Burst < 0, c.Rate.Concurrency < 0:
+		c.Rate.RPS < 0, c.Rate.Burst < 0, c.Rate.Concurrency < 0, c.Rate.InitialConcurrency < 0:
 		return fmt.Errorf("destination %s: delivery settings must not be negative", c.Name)
 	}
 	def := func(v *time.Duration, d time.Duration) {
@@ -181,7 +193,12 @@ func NewSender(cfg SenderConfig) (*Sender, error) {
 			MinVersion:         tls.VersionTLS12,
 		},
 	}
-	s.limit = newLimiter(cfg.Rate, func(r float64) { s.obs.Rate(cfg.Name, r) })
+	onConcurrency := func(int) {}
+	if co, ok := s.obs.(ConcurrencyObserver); ok {
+		onConcurrency = func(n int) { co.Concurrency(cfg.Name, n) }
+	}
+	s.limit = newLimiter(cfg.Rate, func(r float64) { s.obs.Rate(cfg.Name, r) }, onConcurrency)
+	onConcurrency(s.limit.conc.current())
 	s.breaker = gobreaker.NewCircuitBreaker[Result](gobreaker.Settings{
 		Name:        cfg.Name,
 		MaxRequests: cfg.Breaker.HalfOpenRequests,
@@ -234,6 +251,9 @@ func (s *Sender) State() string { return s.breaker.State().String() }
 
 // Rate is the current adaptive limit in requests per second; 0 = unlimited.
 func (s *Sender) Rate() float64 { return s.limit.current() }
+
+// Concurrency is the limit on attempts in flight now in force.
+func (s *Sender) Concurrency() int { return s.limit.conc.current() }
 
 // Close releases this Sender's idle connections. The Sender stays usable.
 func (s *Sender) Close() { s.transport.CloseIdleConnections() }

@@ -35,6 +35,7 @@ type Metrics struct {
 	Breaker     *prometheus.GaugeVec     // destination
 	Lag         *prometheus.GaugeVec     // destination
 	RateLimit   *prometheus.GaugeVec     // destination
+	Concurrency *prometheus.GaugeVec     // destination
 	InFlight    *prometheus.GaugeVec     // destination
 	Reloads     *prometheus.CounterVec   // result
 	DLQFailures *prometheus.CounterVec   // destination
@@ -81,6 +82,10 @@ func NewMetrics() *Metrics {
 			Name: "switchyard_rate_limit",
 			Help: "Current adaptive request rate limit, requests per second (0: unlimited).",
 		}, []string{"destination"}),
+		Concurrency: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "switchyard_concurrency_limit",
+			Help: "Requests the destination may have in flight now: rate.concurrency, or with adaptive_concurrency the limit the tool's latency allows.",
+		}, []string{"destination"}),
 		InFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "switchyard_events_in_flight",
 			Help: "Events the destination's lane holds right now.",
@@ -103,7 +108,7 @@ func NewMetrics() *Metrics {
 		Help: "Events removed from EVENTS (max_age, max_bytes) before the destination settled them: lost, and logged with their sequence range. Exact for a destination reading every source, an upper bound otherwise. Must stay 0.",
 	}, []string{"destination"})
 	r.MustRegister(m.OldestUnacked, m.Expired)
-	r.MustRegister(m.Events, m.Reasons, m.Requests, m.BatchSize, m.Breaker, m.Lag, m.RateLimit, m.InFlight, m.Reloads, m.DLQFailures)
+	r.MustRegister(m.Events, m.Reasons, m.Requests, m.BatchSize, m.Breaker, m.Lag, m.RateLimit, m.Concurrency, m.InFlight, m.Reloads, m.DLQFailures)
 	for _, res := range []string{"applied", "refused", "unchanged"} {
 		m.Reloads.WithLabelValues(res)
 	}
@@ -136,6 +141,7 @@ func (m *Metrics) forget(dest string) {
 	m.Breaker.DeleteLabelValues(dest)
 	m.Lag.DeleteLabelValues(dest)
 	m.RateLimit.DeleteLabelValues(dest)
+	m.Concurrency.DeleteLabelValues(dest)
 	m.InFlight.DeleteLabelValues(dest)
 	m.OldestUnacked.DeleteLabelValues(dest)
 }
@@ -160,4 +166,11 @@ func (o observer) BreakerState(dest string, state string) {
 
 func (o observer) Rate(dest string, rps float64) { o.m.RateLimit.WithLabelValues(dest).Set(rps) }
 
-var _ destinations.Observer = observer{}
+func (o observer) Concurrency(dest string, limit int) {
+	o.m.Concurrency.WithLabelValues(dest).Set(float64(limit))
+}
+
+var (
+	_ destinations.Observer            = observer{}
+	_ destinations.ConcurrencyObserver = observer{}
+)
