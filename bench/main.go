@@ -62,13 +62,21 @@ type options struct {
 	trace         string
 	perf          bool
 	sinkDelay     time.Duration
+	fanoutN       int
+	slowN         int
+	slowDelay     time.Duration
+	peersN        int
 }
 
 func main() {
 	var o options
 	flag.IntVar(&o.n, "n", 200_000, "events per drain phase (A, B) and per ceiling")
 	flag.Uint64Var(&o.seed, "seed", 1, "workload seed (the same seed gives the same events)")
-	flag.StringVar(&o.phases, "phases", "ABCD", "phases to run: A batching (and the JetStream ceilings), B non-batching (and the raw HTTP ceiling), C steady-rate latency, D RSS behind an open breaker")
+	flag.StringVar(&o.phases, "phases", "ABCD", "phases to run: A batching (and the JetStream ceilings), B non-batching (and the raw HTTP ceiling), C steady-rate latency, D RSS behind an open breaker; the longer ones: E 1, 4 and 13 destinations reading one source, F a slow tool, P the peer table (Bloblang, Segment's actions-core in Node)")
+	flag.IntVar(&o.fanoutN, "fanout-n", 20_000, "phase E: events per run (each run routes them to 1, 4, then 13 destinations)")
+	flag.IntVar(&o.slowN, "slow-n", 20_000, "phase F: events drained to the slow tool")
+	flag.DurationVar(&o.slowDelay, "slow-delay", 100*time.Millisecond, "phase F: how long the slow tool takes to answer")
+	flag.IntVar(&o.peersN, "peers-n", 20_000, "phase P: events each mapping engine maps")
 	flag.IntVar(&o.rate, "rate", 2000, "phase C: events per second")
 	flag.DurationVar(&o.steady, "steady", 20*time.Second, "phase C: how long to publish at -rate")
 	flag.DurationVar(&o.warmup, "warmup", time.Second, "phase C: leading part left out of the latency percentiles")
@@ -220,6 +228,16 @@ func (b *bench) run(ctx context.Context) error {
 		}
 	}
 	stopProfile()
+	for _, p := range []struct {
+		name string
+		run  func(context.Context) error
+	}{{"E", b.phaseE}, {"F", b.phaseF}, {"P", b.phaseP}} {
+		if strings.Contains(b.o.phases, p.name) {
+			if err := p.run(ctx); err != nil {
+				return fmt.Errorf("phase %s: %w", p.name, err)
+			}
+		}
+	}
 	if strings.Contains(b.o.phases, "D") {
 		if err := b.phaseD(ctx); err != nil {
 			return fmt.Errorf("phase D: %w", err)

@@ -28,7 +28,12 @@ import (
 //     was reached (attempts were waiting for it, or all of it in flight),
 //     raises the limit: doubling it until the first decrease (slow start,
 //     so that a tool answering in 2 s reaches the ceiling in a few round
-//     trips, not hundreds), then by one per window.
+//     trips, not hundreds), then by one per window. After a cut for a
+//     latency rise alone, it first climbs back halfway to the limit it
+//     was cut from each window (binary increase, as TCP BIC does: a round
+//     trip that rose with this process's own load, on a busy machine,
+//     costs a few windows, not one per unit); after back-pressure from the
+//     tool, by one per window only.
 //   - Past: the mean round trip and its mean deviation are moving averages
 //     of the windows' means, weighted acAlpha for the newest.
 //
@@ -59,7 +64,10 @@ type concurrency struct {
 	waiters  []chan struct{} // buffered 1; granted in order
 
 	slowStart bool
-	win       acWindow
+	// cutFrom is the limit before the last cut for a latency rise, which
+	// the limit climbs back to by halves; 0 after back-pressure.
+	cutFrom int
+	win     acWindow
 	pastRTT   float64 // seconds; 0 before the first window with samples
 	pastDev   float64
 }
@@ -183,16 +191,22 @@ func (c *concurrency) adjustLocked(now time.Time) {
 	threshold := math.Max(acDeviationScale*c.pastDev, acTolerance*c.pastRTT)
 	switch {
 	case w.signal:
+		c.cutFrom = 0
 		c.decreaseLocked()
 	case w.n == 0:
 	case c.pastRTT > 0 && mean > c.pastRTT+threshold:
+		c.cutFrom = c.limit
 		c.decreaseLocked()
 	case w.reached:
-		if c.slowStart {
-			c.limit = min(c.max, c.limit*2)
-		} else {
-			c.limit = min(c.max, c.limit+1)
+		switch {
+		case c.slowStart:
+			c.limit *= 2
+		case c.limit < c.cutFrom:
+			c.limit += max(1, (c.cutFrom-c.limit)/2)
+		default:
+			c.limit++
 		}
+		c.limit = min(c.max, c.limit)
 		c.grantLocked()
 	}
 	if w.n > 0 {

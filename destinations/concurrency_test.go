@@ -24,8 +24,8 @@ func acWindowOf(c *concurrency, now time.Time, rtt time.Duration, reached, signa
 // The adaptive limit doubles while a slow tool's latency holds (slow
 // start), never past its ceiling; back-pressure multiplies it by 0.9; then
 // it climbs by one per window; a window whose round trip rose well above
-// the past one decreases it, one within the tolerance does not; and it
-// never falls below 1.
+// the past one decreases it, one within the tolerance does not, and after
+// such a cut it climbs back by halves; it never falls below 1.
 func TestAdaptiveConcurrencyTransitions(t *testing.T) {
 	c := newConcurrency(256, 16, true, nil)
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -43,13 +43,23 @@ func TestAdaptiveConcurrencyTransitions(t *testing.T) {
 		t.Fatalf("after back-pressure: limit %d, want 230 (256 × 0.9)", got)
 	}
 	if got := step(rtt, true, false); got != 231 {
-		t.Fatalf("after the first decrease the limit climbs by one: %d, want 231", got)
+		t.Fatalf("after back-pressure the limit climbs by one: %d, want 231", got)
 	}
 	if got := step(rtt+rtt/20, true, false); got != 232 {
 		t.Fatalf("a round trip 5%% longer is within the tolerance: limit %d, want 232", got)
 	}
 	if got := step(rtt+rtt/2, true, false); got != 208 {
 		t.Fatalf("latency rose by half: limit %d, want 208 (232 × 0.9)", got)
+	}
+	// After a cut for latency alone the limit climbs back by halves to the
+	// limit it was cut from (232), then by one.
+	for _, want := range []int{220, 226, 229, 230, 231, 232, 233} {
+		if got := step(rtt, true, false); got != want {
+			t.Fatalf("climbing back after a latency cut: limit %d, want %d", got, want)
+		}
+	}
+	if got := step(rtt, false, false); got != 233 {
+		t.Fatalf("a limit not reached is not raised: %d, want 233", got)
 	}
 	for range 60 {
 		step(rtt, true, true)
