@@ -76,7 +76,7 @@ type fanoutResult struct {
 	requests int64
 	others   float64
 	outcomes map[string]map[string]float64 // destination -> outcome -> count
-	finished map[string]time.Duration       // destination -> when it had settled every event
+	finished map[string]time.Duration      // destination -> when it had settled every event
 }
 
 func (f *fanoutResult) pairs() int { return f.events * len(f.dests) }

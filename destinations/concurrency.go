@@ -68,8 +68,8 @@ type concurrency struct {
 	// the limit climbs back to by halves; 0 after back-pressure.
 	cutFrom int
 	win     acWindow
-	pastRTT   float64 // seconds; 0 before the first window with samples
-	pastDev   float64
+	pastRTT float64 // seconds; 0 before the first window with samples
+	pastDev float64
 }
 
 // acWindow is what one window of answers said.
