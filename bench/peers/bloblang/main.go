@@ -37,11 +37,13 @@ let t2 = if this.type == "identify" { this.context.traits.or({}) } else { {} }
 let props = this.properties.or({})
 let track = this.type == "track"
 root.message_id = this.messageId
-root.user_id = this.userId.or(this.anonymousId).string().catch(deleted())
+let uid = this.userId.or(this.anonymousId)
+root.user_id = if $uid != null { $uid.string() } else { deleted() }
 root.email = $t1.email.or($t2.email).or(if $track { $props.email } else { null }).trim().catch(deleted())
 root.first_name = $t1.firstName.or($t1.first_name).or($t2.firstName).or($t2.first_name).trim().catch(deleted())
 root.last_name = $t1.lastName.or($t1.last_name).or($t2.lastName).or($t2.last_name).trim().catch(deleted())
-root.phone = $t1.phone.or($t2.phone).or(if $track { $props.phone } else { null }).string().trim().catch(deleted())
+let phone = $t1.phone.or($t2.phone).or(if $track { $props.phone } else { null })
+root.phone = if $phone != null { $phone.string().trim() } else { deleted() }
 root.event = this.event.or(this.name).or(deleted())
 root.revenue = $props.revenue.number().catch(deleted())
 let currency = $props.currency.or("").string().trim().uppercase()
