@@ -73,7 +73,7 @@ func main() {
 	flag.IntVar(&o.n, "n", 200_000, "events per drain phase (A, B) and per ceiling")
 	flag.Uint64Var(&o.seed, "seed", 1, "workload seed (the same seed gives the same events)")
 	flag.StringVar(&o.phases, "phases", "ABCD", "phases to run: A batching (and the JetStream ceilings), B non-batching (and the raw HTTP ceiling), C steady-rate latency, D RSS behind an open breaker; the longer ones: E 1, 4 and 13 destinations reading one source, F a slow tool, P the peer table (Bloblang, Segment's actions-core in Node)")
-	flag.IntVar(&o.fanoutN, "fanout-n", 20_000, "phase E: events per run (each run routes them to 1, 4, then 13 destinations)")
+	flag.IntVar(&o.fanoutN, "fanout-n", 5_000, "phase E: events per run (each run routes them to 1, 4, then 13 destinations)")
 	flag.IntVar(&o.slowN, "slow-n", 20_000, "phase F: events drained to the slow tool")
 	flag.DurationVar(&o.slowDelay, "slow-delay", 100*time.Millisecond, "phase F: how long the slow tool takes to answer")
 	flag.IntVar(&o.peersN, "peers-n", 20_000, "phase P: events each mapping engine maps")

@@ -130,37 +130,61 @@ func normaliseProduct(ev *Event, src map[string]any, index int) map[string]any {
 	if out == nil {
 		out = map[string]any{}
 	}
+	// One pass over the sender's keys: nulls leave the copy, and the values
+	// of the fields the spec gives a canonical form are picked up on the
+	// way (nil: absent or null).
+	var productID, productIDCamel, id, sku, image, imageCamel, price, quantity, position any
 	for k, v := range src {
 		if v == nil {
 			delete(out, k)
+			continue
+		}
+		switch k {
+		case "product_id":
+			productID = v
+		case "productId":
+			productIDCamel = v
+		case "id":
+			id = v
+		case "sku":
+			sku = v
+		case "image_url":
+			image = v
+		case "imageUrl":
+			imageCamel = v
+		case "price":
+			price = v
+		case "quantity":
+			quantity = v
+		case "position":
+			position = v
 		}
 	}
 	// Each canonical value is written only where it differs from the
-	// sender's: a product sent in canonical form costs no more than its
+	// sender's: a product sent in canonical form costs little more than its
 	// copy.
-	set := func(key string, v any) {
-		if cur, ok := src[key]; !ok || cur != v {
+	set := func(key string, cur, v any) {
+		if cur != v {
 			out[key] = v
 		}
 	}
 	// E-commerce v2: product_id is "Database id of the product"; id and sku
 	// stand in for it when a sender used those, as v1 of the spec did (id).
-	if v, _ := firstKey(src, "product_id", "productId", "id", "sku"); v != nil {
+	if v := firstOf(productID, productIDCamel, id, sku); v != nil {
 		if s, ok := text(v); ok {
-			set("product_id", s)
+			set("product_id", productID, s)
 		}
 	}
-	if s, ok := text(src["sku"]); ok {
-		set("sku", s)
+	if s, ok := text(sku); ok {
+		set("sku", sku, s)
 	}
-	if v, k := firstKey(src, "image_url", "imageUrl"); k != "" {
-		set("image_url", v)
+	if v := firstOf(image, imageCamel); v != nil {
+		set("image_url", image, v)
 	}
 	// A field that is present but not a number is kept as an *Unusable: the
 	// product stays in the list, and only a request using that field fails,
 	// naming it (one bad price must not take its siblings down).
-	num := func(key string, whole bool, absent any) {
-		cur, present := src[key]
+	num := func(key string, cur any, whole bool, absent any) {
 		v, ok, err := toNumber(cur)
 		switch {
 		case err != nil:
@@ -171,20 +195,30 @@ func normaliseProduct(ev *Event, src map[string]any, index int) map[string]any {
 			out[key] = &Unusable{Path: path + "." + key, Reason: err.Error()}
 			ev.markUnusable()
 		case ok && whole:
-			set(key, wholeOrFloat(v))
+			set(key, cur, wholeOrFloat(v))
 		case ok:
-			set(key, v)
+			set(key, cur, v)
 		case absent != nil:
 			out[key] = absent
-		case present:
-			delete(out, key)
+		case cur != nil:
+			delete(out, key) // blank
 		}
 	}
-	num("price", false, nil)
+	num("price", price, false, nil)
 	// E-commerce v2: quantity is "Quantity of a product"; absent means one.
-	num("quantity", true, int64(1))
-	num("position", true, nil)
+	num("quantity", quantity, true, int64(1))
+	num("position", position, true, nil)
 	return out
+}
+
+// firstOf is the first of vs that is not nil.
+func firstOf(vs ...any) any {
+	for _, v := range vs {
+		if v != nil {
+			return v
+		}
+	}
+	return nil
 }
 
 func init() {
