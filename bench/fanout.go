@@ -256,7 +256,7 @@ func (r *report) fanoutMarkdown() string {
 	}
 	var sb strings.Builder
 	sb.WriteString("\n#### Destinations reading one source (phase E)\n\n")
-	fmt.Fprintf(&sb, "%d events of the mix, published first; one router; each destination its own consumer. 1: phase B's mapped http destination; 4: plus the forwarding webhook, Amplitude and Braze; 13: plus Mixpanel, Customer.io, GA4, Iterable, PostHog, Segment, SendGrid, Airship and Intercom (catalog tools with their default presets, `settings.endpoint` at the sink).\n\n", r.e[0].events)
+	fmt.Fprintf(&sb, "%d events of the mix, published once the router is ready (the clock and the CPU count start before the first); one router; each destination its own consumer. 1: phase B's mapped http destination; 4: plus the forwarding webhook, Amplitude and Braze; 13: plus Mixpanel, Customer.io, GA4, Iterable, PostHog, Segment, SendGrid, Airship and Intercom (catalog tools with their default presets, `settings.endpoint` at the sink).\n\n", r.e[0].events)
 	sb.WriteString("| destinations | time | events/s | events/s × destinations | requests | router CPU | CPU per event | CPU per (event, destination) | × one destination's CPU per event | peak RSS | other processes |\n")
 	sb.WriteString("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	base := r.e[0].cpuPerEvent()
