@@ -38,8 +38,7 @@ type Env struct {
 	Item  any `expr:"item"`
 	Index int `expr:"index"`
 
-	ev   *Event
-	tsAt time.Time // the event's Timestamp that Timestamp was printed from
+	ev *Event
 }
 
 // TimestampLayout is how Env.Timestamp and the time helpers print ISO times.
@@ -52,12 +51,32 @@ func NewEnv(e *Event, source string, settings map[string]any) *Env {
 	return env
 }
 
-// Reset points env at another event, so a lane can reuse one Env. The
-// event's part is made once per event (memo.go) and copied.
+// Reset points env at another event, so a lane can reuse one Env.
 func (env *Env) Reset(e *Event, source string, settings map[string]any) {
-	*env = *e.baseEnv()
-	env.Source = source
-	env.Settings = settings
+	r := e.Raw
+	*env = Env{
+		Type:              e.Type,
+		Event:             r["event"],
+		UserID:            nonEmpty(e.UserID),
+		AnonymousID:       nonEmpty(e.AnonymousID),
+		MessageID:         e.MessageID,
+		Timestamp:         e.Timestamp.UTC().Format(TimestampLayout),
+		Traits:            asMap(r["traits"]),
+		Properties:        e.Properties,
+		Context:           e.Context,
+		Name:              r["name"],
+		Category:          r["category"],
+		GroupID:           r["groupId"],
+		PreviousID:        r["previousId"],
+		Integrations:      e.Integrations,
+		SentAt:            r["sentAt"],
+		ReceivedAt:        r["receivedAt"],
+		OriginalTimestamp: r["originalTimestamp"],
+		Raw:               r,
+		Source:            source,
+		Settings:          settings,
+		ev:                e,
+	}
 }
 
 // SettingsEnv is an environment with settings only, for expressions that
