@@ -49,6 +49,16 @@ const (
 	acTolerance      = 0.1
 )
 
+// ConcurrencyObserver is an Observer that also follows the limit on
+// attempts in flight: called once when the Sender is built, then on every
+// change of the adaptive limit. It must be cheap and must not block.
+type ConcurrencyObserver interface {
+	Concurrency(destination string, limit int)
+}
+
+// Concurrency is the limit on attempts in flight now in force.
+func (s *Sender) Concurrency() int { return s.limit.conc.current() }
+
 // concurrency bounds the attempts in flight: a fixed limit, or with
 // adaptive set, the AIMD limit above. Waiters are served in arrival order.
 //

@@ -55,9 +55,8 @@ type RateConfig struct {
 	Burst       int     // token bucket size; default 1 (evenly spaced)
 	Concurrency int     // attempts in flight at most; default 16
 	Adaptive    bool    // halve on 429, recover on 2xx, never above RPS
-	// AdaptiveConcurrency moves the limit on attempts in flight with the
-	// tool's latency and back-pressure, between 1 and Concurrency
-	// (concurrency.go), starting at InitialConcurrency (default 16).
+	// AdaptiveConcurrency: the limit moves with the tool's latency, in
+	// [1, Concurrency], from InitialConcurrency (16): concurrency.go.
 	AdaptiveConcurrency bool
 	InitialConcurrency  int
 }
@@ -74,13 +73,6 @@ type Observer interface {
 	BreakerState(destination string, state string)
 	// Rate is called when the adaptive limit changes; 0 means unlimited.
 	Rate(destination string, rps float64)
-}
-
-// ConcurrencyObserver is an Observer that also follows the limit on
-// attempts in flight: called once when the Sender is built, then on every
-// change of the adaptive limit. It must be cheap and must not block.
-type ConcurrencyObserver interface {
-	Concurrency(destination string, limit int)
 }
 
 // SenderConfig configures one destination's Sender. Zero values take the
@@ -251,9 +243,6 @@ func (s *Sender) State() string { return s.breaker.State().String() }
 
 // Rate is the current adaptive limit in requests per second; 0 = unlimited.
 func (s *Sender) Rate() float64 { return s.limit.current() }
-
-// Concurrency is the limit on attempts in flight now in force.
-func (s *Sender) Concurrency() int { return s.limit.conc.current() }
 
 // Close releases this Sender's idle connections. The Sender stays usable.
 func (s *Sender) Close() { s.transport.CloseIdleConnections() }
