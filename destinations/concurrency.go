@@ -59,6 +59,14 @@ type ConcurrencyObserver interface {
 // Concurrency is the limit on attempts in flight now in force.
 func (s *Sender) Concurrency() int { return s.limit.conc.current() }
 
+// concurrencyObserver reports the limit to the Observer, when it follows it.
+func (s *Sender) concurrencyObserver() func(int) {
+	if co, ok := s.obs.(ConcurrencyObserver); ok {
+		return func(n int) { co.Concurrency(s.cfg.Name, n) }
+	}
+	return func(int) {}
+}
+
 // concurrency bounds the attempts in flight: a fixed limit, or with
 // adaptive set, the AIMD limit above. Waiters are served in arrival order.
 //

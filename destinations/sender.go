@@ -185,10 +185,7 @@ func NewSender(cfg SenderConfig) (*Sender, error) {
 			MinVersion:         tls.VersionTLS12,
 		},
 	}
-	onConcurrency := func(int) {}
-	if co, ok := s.obs.(ConcurrencyObserver); ok {
-		onConcurrency = func(n int) { co.Concurrency(cfg.Name, n) }
-	}
+	onConcurrency := s.concurrencyObserver()
 	s.limit = newLimiter(cfg.Rate, func(r float64) { s.obs.Rate(cfg.Name, r) }, onConcurrency)
 	onConcurrency(s.limit.conc.current())
 	s.breaker = gobreaker.NewCircuitBreaker[Result](gobreaker.Settings{
