@@ -201,7 +201,10 @@ func (r *report) runner() string {
 			return p.runner
 		}
 	}
-	return "?"
+	if r.opts.inprocess {
+		return "router.New in the bench process"
+	}
+	return "the switchyard binary as a child process"
 }
 
 // num prints 123456.7 as 123,457.

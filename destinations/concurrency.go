@@ -28,12 +28,13 @@ import (
 //     was reached (attempts were waiting for it, or all of it in flight),
 //     raises the limit: doubling it until the first decrease (slow start,
 //     so that a tool answering in 2 s reaches the ceiling in a few round
-//     trips, not hundreds), then by one per window. After a cut for a
-//     latency rise alone, it first climbs back halfway to the limit it
-//     was cut from each window (binary increase, as TCP BIC does: a round
-//     trip that rose with this process's own load, on a busy machine,
-//     costs a few windows, not one per unit); after back-pressure from the
-//     tool, by one per window only.
+//     trips, not hundreds). After a cut it climbs back halfway to the
+//     limit it was cut from each window (binary increase, as TCP BIC
+//     does: a round trip that rose with this process's own load, on a
+//     busy machine, costs a few windows, not one per unit), then probes
+//     past it by 1, 2, 4... per window while the round trip holds, so that
+//     a cut early in the slow start does not leave a slow tool at a tenth
+//     of its ceiling for minutes.
 //   - Past: the mean round trip and its mean deviation are moving averages
 //     of the windows' means, weighted acAlpha for the newest.
 //
@@ -82,9 +83,11 @@ type concurrency struct {
 	waiters  []chan struct{} // buffered 1; granted in order
 
 	slowStart bool
-	// cutFrom is the limit before the last cut for a latency rise, which
-	// the limit climbs back to by halves; 0 after back-pressure.
+	// cutFrom is the limit before the last cut, which the limit climbs
+	// back to by halves; step is the next increase past it, doubling each
+	// window the round trip holds.
 	cutFrom int
+	step    int
 	win     acWindow
 	pastRTT float64 // seconds; 0 before the first window with samples
 	pastDev float64
@@ -208,13 +211,9 @@ func (c *concurrency) adjustLocked(now time.Time) {
 	}
 	threshold := math.Max(acDeviationScale*c.pastDev, acTolerance*c.pastRTT)
 	switch {
-	case w.signal:
-		c.cutFrom = 0
+	case w.signal, w.n > 0 && c.pastRTT > 0 && mean > c.pastRTT+threshold:
 		c.decreaseLocked()
 	case w.n == 0:
-	case c.pastRTT > 0 && mean > c.pastRTT+threshold:
-		c.cutFrom = c.limit
-		c.decreaseLocked()
 	case w.reached:
 		switch {
 		case c.slowStart:
@@ -222,7 +221,8 @@ func (c *concurrency) adjustLocked(now time.Time) {
 		case c.limit < c.cutFrom:
 			c.limit += max(1, (c.cutFrom-c.limit)/2)
 		default:
-			c.limit++
+			c.limit += c.step
+			c.step *= 2
 		}
 		c.limit = min(c.max, c.limit)
 		c.grantLocked()
@@ -240,6 +240,7 @@ func (c *concurrency) adjustLocked(now time.Time) {
 
 func (c *concurrency) decreaseLocked() {
 	c.slowStart = false
+	c.cutFrom, c.step = c.limit, 1
 	c.limit = max(1, int(float64(c.limit)*acDecrease))
 }
 

@@ -22,53 +22,48 @@ func acWindowOf(c *concurrency, now time.Time, rtt time.Duration, reached, signa
 }
 
 // The adaptive limit doubles while a slow tool's latency holds (slow
-// start), never past its ceiling; back-pressure multiplies it by 0.9; then
-// it climbs by one per window; a window whose round trip rose well above
-// the past one decreases it, one within the tolerance does not, and after
-// such a cut it climbs back by halves; it never falls below 1.
+// start), never past its ceiling; back-pressure multiplies it by 0.9, and
+// so does a window whose round trip rose well above the past one (one
+// within the tolerance does not); after a cut it climbs back by halves to
+// the limit it was cut from, then probes past it by 1, 2, 4...; it never
+// falls below 1.
 func TestAdaptiveConcurrencyTransitions(t *testing.T) {
-	c := newConcurrency(256, 16, true, nil)
+	c := newConcurrency(1000, 16, true, nil)
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	const rtt = 2 * time.Second // a slow tool
 	step := func(rtt time.Duration, reached, signal bool) int {
 		now = now.Add(rtt)
 		return acWindowOf(c, now, rtt, reached, signal)
 	}
-	for _, want := range []int{32, 64, 128, 256, 256} {
-		if got := step(rtt, true, false); got != want {
-			t.Fatalf("slow start: limit %d, want %d", got, want)
+	expect := func(what string, rtt time.Duration, signal bool, want ...int) {
+		t.Helper()
+		for _, w := range want {
+			if got := step(rtt, true, signal); got != w {
+				t.Fatalf("%s: limit %d, want %d", what, got, w)
+			}
 		}
 	}
-	if got := step(rtt, true, true); got != 230 {
-		t.Fatalf("after back-pressure: limit %d, want 230 (256 × 0.9)", got)
+	expect("slow start", rtt, false, 32, 64, 128, 256, 512)
+	expect("back-pressure", rtt, true, 460) // 512 × 0.9
+	expect("climbing back by halves to 512", rtt, false, 486, 499, 505, 508, 510, 511, 512)
+	expect("probing past it", rtt, false, 513, 515, 519)
+	expect("a round trip 5% longer is within the tolerance", rtt+rtt/20, false, 527)
+	expect("latency rose by half", rtt+rtt/2, false, 474) // 527 × 0.9
+	if got := step(rtt, false, false); got != 474 {
+		t.Fatalf("a limit not reached is not raised: %d, want 474", got)
 	}
-	if got := step(rtt, true, false); got != 231 {
-		t.Fatalf("after back-pressure the limit climbs by one: %d, want 231", got)
-	}
-	if got := step(rtt+rtt/20, true, false); got != 232 {
-		t.Fatalf("a round trip 5%% longer is within the tolerance: limit %d, want 232", got)
-	}
-	if got := step(rtt+rtt/2, true, false); got != 208 {
-		t.Fatalf("latency rose by half: limit %d, want 208 (232 × 0.9)", got)
-	}
-	// After a cut for latency alone the limit climbs back by halves to the
-	// limit it was cut from (232), then by one.
-	for _, want := range []int{220, 226, 229, 230, 231, 232, 233} {
-		if got := step(rtt, true, false); got != want {
-			t.Fatalf("climbing back after a latency cut: limit %d, want %d", got, want)
-		}
-	}
-	if got := step(rtt, false, false); got != 233 {
-		t.Fatalf("a limit not reached is not raised: %d, want 233", got)
-	}
-	for range 60 {
+	for range 80 {
 		step(rtt, true, true)
 	}
 	if got := c.current(); got != 1 {
-		t.Fatalf("after 60 windows of back-pressure: limit %d, want the floor 1", got)
+		t.Fatalf("after 80 windows of back-pressure: limit %d, want the floor 1", got)
 	}
-	if got := step(rtt, true, false); got != 2 {
-		t.Fatalf("from the floor the limit climbs by one: %d, want 2", got)
+	expect("from the floor", rtt, false, 2, 4, 8)
+	for range 10 {
+		step(rtt, true, false)
+	}
+	if got := c.current(); got != 1000 {
+		t.Fatalf("limit %d, want the ceiling 1000", got)
 	}
 }
 
