@@ -222,7 +222,7 @@ func (c *concurrency) adjustLocked(now time.Time) {
 			c.limit += max(1, (c.cutFrom-c.limit)/2)
 		default:
 			c.limit += c.step
-			c.step *= 2
+			c.step = min(2*c.step, c.max) // bounded: it doubles every window the limit holds
 		}
 		c.limit = min(c.max, c.limit)
 		c.grantLocked()

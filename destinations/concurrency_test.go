@@ -65,6 +65,17 @@ func TestAdaptiveConcurrencyTransitions(t *testing.T) {
 	if got := c.current(); got != 1000 {
 		t.Fatalf("limit %d, want the ceiling 1000", got)
 	}
+	// Held at the ceiling for hours of windows, the limit stays there: the
+	// probing step must not grow without bound (it once overflowed after
+	// 63 windows and left every attempt waiting for a negative limit).
+	for range 10_000 {
+		step(rtt, true, false)
+	}
+	if got := c.current(); got != 1000 {
+		t.Fatalf("after 10,000 windows at the ceiling: limit %d, want 1000", got)
+	}
+	expect("a cut from the ceiling, then back", rtt, true, 900)
+	expect("climbing back", rtt, false, 950, 975, 987, 993, 996, 998, 999, 1000, 1000)
 }
 
 // Answers fill a window one mean round trip long; the answer that ends it
