@@ -26,10 +26,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -62,13 +60,21 @@ type options struct {
 	trace         string
 	perf          bool
 	sinkDelay     time.Duration
+	fanoutN       int
+	slowN         int
+	slowDelay     time.Duration
+	peersN        int
 }
 
 func main() {
 	var o options
 	flag.IntVar(&o.n, "n", 200_000, "events per drain phase (A, B) and per ceiling")
 	flag.Uint64Var(&o.seed, "seed", 1, "workload seed (the same seed gives the same events)")
-	flag.StringVar(&o.phases, "phases", "ABCD", "phases to run: A batching (and the JetStream ceilings), B non-batching (and the raw HTTP ceiling), C steady-rate latency, D RSS behind an open breaker")
+	flag.StringVar(&o.phases, "phases", "ABCD", "phases to run: A batching (and the JetStream ceilings), B non-batching (and the raw HTTP ceiling), C steady-rate latency, D RSS behind an open breaker; the longer ones: E 1, 4 and 13 destinations reading one source, F a slow tool, P the peer table (Bloblang, Segment's actions-core in Node)")
+	flag.IntVar(&o.fanoutN, "fanout-n", 5_000, "phase E: events per run (each run routes them to 1, 4, then 13 destinations)")
+	flag.IntVar(&o.slowN, "slow-n", 20_000, "phase F: events drained to the slow tool")
+	flag.DurationVar(&o.slowDelay, "slow-delay", 100*time.Millisecond, "phase F: how long the slow tool takes to answer")
+	flag.IntVar(&o.peersN, "peers-n", 20_000, "phase P: events each mapping engine maps")
 	flag.IntVar(&o.rate, "rate", 2000, "phase C: events per second")
 	flag.DurationVar(&o.steady, "steady", 20*time.Second, "phase C: how long to publish at -rate")
 	flag.DurationVar(&o.warmup, "warmup", time.Second, "phase C: leading part left out of the latency percentiles")
@@ -220,6 +226,16 @@ func (b *bench) run(ctx context.Context) error {
 		}
 	}
 	stopProfile()
+	for _, p := range []struct {
+		name string
+		run  func(context.Context) error
+	}{{"E", b.phaseE}, {"F", b.phaseF}, {"P", b.phaseP}} {
+		if strings.Contains(b.o.phases, p.name) {
+			if err := p.run(ctx); err != nil {
+				return fmt.Errorf("phase %s: %w", p.name, err)
+			}
+		}
+	}
 	if strings.Contains(b.o.phases, "D") {
 		if err := b.phaseD(ctx); err != nil {
 			return fmt.Errorf("phase D: %w", err)
@@ -445,150 +461,4 @@ func (b *bench) phaseC(ctx context.Context) error {
 	logf("phase C: offered %.0f events/s; latency p50 %s p99 %s max %s; other processes %.2f cores", res.eps, res.p50, res.p99, res.max, others)
 	b.rep.c = res
 	return nil
-}
-
-// phaseD opens the destination's breaker (the sink answers 503), then
-// publishes the backlog and samples the router's RSS.
-func (b *bench) phaseD(ctx context.Context) error {
-	if err := b.nats.resetStream(ctx); err != nil {
-		return err
-	}
-	const opening = 50
-	rec := b.sink.record("D", opening+b.o.rssEvents, 503)
-	dest := fmt.Sprintf("type: webhook\nsources: [pd]\nstart: all\nsettings:\n  url: %s\ndelivery:\n  breaker: {cooldown: 5s}\n", b.sink.url("D"))
-	r, err := b.startRouter(ctx, "D", "breaker", dest)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if r != nil {
-			r.stop()
-		}
-	}()
-	logf("phase D: opening the breaker with %d events to a sink answering 503", opening)
-	if _, err := b.nats.publish(ctx, opening, func(i int) (string, []byte, string) {
-		return "events.pd.track", workload.Small('D', i), workload.ID('D', i)
-	}); err != nil {
-		return err
-	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		text, err := r.metrics()
-		if v, ok := metricValue(text, "switchyard_breaker_state", `destination="breaker"`); err == nil && ok && v == 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the breaker did not open in 60s")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	res := &phaseResult{phase: 'D', events: b.o.rssEvents, runner: r.label()}
-	stopSampling := make(chan struct{})
-	sampled := make(chan struct{})
-	go func() {
-		defer close(sampled)
-		t := time.NewTicker(100 * time.Millisecond)
-		defer t.Stop()
-		for {
-			now, _ := r.rss()
-			res.peakSampled = max(res.peakSampled, now)
-			res.lastRSS = now
-			select {
-			case <-t.C:
-			case <-stopSampling:
-				return
-			}
-		}
-	}()
-	logf("phase D: breaker open; publishing %d events", b.o.rssEvents)
-	reqs0 := rec.requests.Load()
-	cpu0 := r.cpu()
-	pub, err := b.nats.publish(ctx, b.o.rssEvents, func(i int) (string, []byte, string) {
-		return "events.pd.track", workload.Small('D', opening+i), workload.ID('D', opening+i)
-	})
-	if err != nil {
-		close(stopSampling)
-		return err
-	}
-	res.publishEPS = float64(b.o.rssEvents) / pub.Seconds()
-	logf("phase D: published at %.0f events/s; sampling RSS for %s", res.publishEPS, b.o.rssWindow)
-	select {
-	case <-time.After(b.o.rssWindow):
-	case <-ctx.Done():
-	}
-	close(stopSampling)
-	<-sampled
-	_, res.hwm = r.rss()
-	res.cpu = r.cpu() - cpu0
-	res.requests = rec.requests.Load() - reqs0
-	st, err := b.nats.js.Stream(ctx, "EVENTS")
-	if err == nil {
-		if c, err := st.Consumer(ctx, "dest_breaker"); err == nil {
-			if info, err := c.Info(ctx); err == nil {
-				res.waiting = int64(info.NumPending)
-				res.held = int64(info.NumAckPending)
-			}
-		}
-	}
-	if text, err := r.metrics(); err == nil {
-		v, _ := metricValue(text, "switchyard_events_total", `destination="breaker",outcome="retried"`)
-		res.retried = int64(v)
-	}
-	res.peakRSS = r.stop()
-	r = nil
-	logf("phase D: RSS peak sampled %d KiB, VmHWM %d KiB; %d waiting in JetStream, %d delivered and not acked (nak'd with a delay), %d retried", res.peakSampled, res.hwm, res.waiting, res.held, res.retried)
-	b.rep.d = res
-	return nil
-}
-
-func profileTop(path string) string {
-	var sb strings.Builder
-	sb.WriteString("\n### CPU profile (-inprocess: router, nats-server and sink in one process)\n\n")
-	for _, args := range [][]string{
-		{"tool", "pprof", "-top", "-nodecount=30", path},
-		{"tool", "pprof", "-top", "-cum", "-nodecount=40", "-focus=switchyard/(router|mappings|destinations)", path},
-	} {
-		out, err := exec.Command("go", args...).CombinedOutput()
-		fmt.Fprintf(&sb, "`go %s`\n\n```\n%s```\n\n", strings.Join(args, " "), out)
-		if err != nil {
-			fmt.Fprintf(&sb, "(%v)\n\n", err)
-		}
-	}
-	return sb.String()
-}
-
-// describeMachine reads the CPU model, the core count and the memory.
-func describeMachine() string {
-	model := "unknown CPU"
-	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, line := range strings.Split(string(data), "\n") {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-				model = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	mem := ""
-	if data, err := os.ReadFile("/proc/meminfo"); err == nil {
-		for _, line := range strings.Split(string(data), "\n") {
-			if strings.HasPrefix(line, "MemTotal:") {
-				var kb int64
-				_, _ = fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(line, "MemTotal:")), "%d", &kb)
-				mem = fmt.Sprintf(", %.1f GiB RAM", float64(kb)/(1<<20))
-			}
-		}
-	}
-	return fmt.Sprintf("%s, %d cores (GOMAXPROCS %d)%s, %s %s/%s", model, runtime.NumCPU(), runtime.GOMAXPROCS(0), mem, runtime.Version(), runtime.GOOS, runtime.GOARCH)
-}
-
-func loadAvg() string {
-	data, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	f := strings.Fields(string(data))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
 }

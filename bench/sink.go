@@ -35,6 +35,8 @@ type recorder struct {
 	dups     atomic.Int64
 	requests atomic.Int64
 	last     atomic.Int64 // unix nanos of the latest first arrival
+	held     atomic.Int64 // requests being answered now (delay)
+	maxHeld  atomic.Int64 // the most held at once
 	done     chan struct{}
 	once     sync.Once
 }
@@ -75,7 +77,10 @@ func (s *sink) url(name string) string { return s.base + "/sink/" + name }
 
 func (s *sink) serve(w http.ResponseWriter, req *http.Request) {
 	s.mu.RLock()
-	rec := s.recs[strings.TrimPrefix(req.URL.Path, "/sink/")]
+	// /sink/<name>, or /sink/<name>/<path> for a catalog tool whose
+	// endpoint is /sink/<name>.
+	name, _, _ := strings.Cut(strings.TrimPrefix(req.URL.Path, "/sink/"), "/")
+	rec := s.recs[name]
 	s.mu.RUnlock()
 	buf := s.pool.Get().(*bytes.Buffer)
 	buf.Reset()
@@ -92,7 +97,11 @@ func (s *sink) serve(w http.ResponseWriter, req *http.Request) {
 	}
 	s.pool.Put(buf)
 	if rec.delay > 0 {
-		time.Sleep(rec.delay)
+		n := rec.held.Add(1)
+		for m := rec.maxHeld.Load(); n > m && !rec.maxHeld.CompareAndSwap(m, n); m = rec.maxHeld.Load() {
+		}
+		time.Sleep(rec.delay) // the slow tool
+		rec.held.Add(-1)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(rec.status)

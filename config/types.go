@@ -195,9 +195,10 @@ type Breaker struct {
 
 // Rate is the rate limit.
 type Rate struct {
-	RPS         float64 `yaml:"rps" doc:"Requests per second ceiling; 0 is unlimited (or the tool's documented limit)."`
-	Concurrency int     `yaml:"concurrency" doc:"Requests in flight at most." default:"16"`
-	Adaptive    *bool   `yaml:"adaptive" doc:"Halve the rate on 429 and raise it back on success." default:"true"`
+	RPS                 float64 `yaml:"rps" doc:"Requests per second ceiling; 0 is unlimited (or the tool's documented limit)."`
+	Concurrency         int     `yaml:"concurrency" doc:"Requests in flight at most (default: the tool's documented limit). With adaptive_concurrency, the most the limit may reach (default: delivery.max_in_flight); without, the fixed limit (default 16)."`
+	Adaptive            *bool   `yaml:"adaptive" doc:"Halve the rate on 429 and raise it back on success." default:"true"`
+	AdaptiveConcurrency *bool   `yaml:"adaptive_concurrency" doc:"Move the requests in flight with the tool's latency: raised while it holds, cut on a rise, a 429 or a 5xx, starting at 16, between 1 and concurrency (docs/delivery.md). Default: on for a destination whose actions do not batch, off for a batching one."`
 }
 
 // Batch bounds a batch.

@@ -38,15 +38,19 @@ const (
 	aimdStepShare    = 0.05
 )
 
-// limiter bounds one Sender's attempts: a concurrency semaphore and a token
-// bucket, both waited on before each attempt.
+// limiter bounds one Sender's attempts: a concurrency limit (fixed, or
+// adaptive: concurrency.go) and a token bucket, both waited on before each
+// attempt.
 type limiter struct {
-	sem      chan struct{}
+	conc     *concurrency
 	rl       *rate.Limiter
 	adaptive bool
 	ceiling  float64 // configured RPS; 0 = unlimited
 	burst    int
 	onRate   func(float64)
+	// now is the adaptive concurrency's clock (time.Now; a test may
+	// freeze it, making every answer a window of its own).
+	now func() time.Time
 
 	// limited is true while the adaptive limit is below its target, so that
 	// the success path needs no lock in the common case.
@@ -63,15 +67,16 @@ type limiter struct {
 	measured  float64 // attempts per second over the last full window
 }
 
-func newLimiter(cfg RateConfig, onRate func(float64)) *limiter {
+func newLimiter(cfg RateConfig, onRate func(float64), onConcurrency func(int)) *limiter {
 	l := &limiter{
-		sem:      make(chan struct{}, cfg.Concurrency),
+		conc:     newConcurrency(cfg.Concurrency, cfg.InitialConcurrency, cfg.AdaptiveConcurrency, onConcurrency),
 		adaptive: cfg.Adaptive,
 		ceiling:  cfg.RPS,
 		burst:    max(1, cfg.Burst),
 		onRate:   onRate,
 		cur:      cfg.RPS,
 		target:   cfg.RPS,
+		now:      time.Now,
 	}
 	lim := rate.Inf
 	if cfg.RPS > 0 {
@@ -84,21 +89,15 @@ func newLimiter(cfg RateConfig, onRate func(float64)) *limiter {
 // acquire waits for a concurrency slot, then for a token. On success the
 // caller must call release once the attempt is over (its body closed).
 func (l *limiter) acquire(ctx context.Context) error {
-	select {
-	case l.sem <- struct{}{}:
-	default:
-		select {
-		case l.sem <- struct{}{}:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	if err := l.conc.acquire(ctx); err != nil {
+		return err
 	}
 	if err := l.waitPause(ctx); err != nil {
-		<-l.sem
+		l.conc.release()
 		return err
 	}
 	if err := l.rl.Wait(ctx); err != nil {
-		<-l.sem
+		l.conc.release()
 		return err
 	}
 	if l.adaptive && l.ceiling == 0 && !l.limited.Load() {
@@ -107,7 +106,7 @@ func (l *limiter) acquire(ctx context.Context) error {
 	return nil
 }
 
-func (l *limiter) release() { <-l.sem }
+func (l *limiter) release() { l.conc.release() }
 
 // pause holds every attempt off for d (a tool's Retry-After).
 func (l *limiter) pause(d time.Duration) {
@@ -257,11 +256,16 @@ func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	}
 	st.attempts++
 	actx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
-	start := time.Now()
+	start, cstart := time.Now(), s.limit.now()
 	resp, err := t.base.RoundTrip(req.WithContext(actx))
 	d := time.Since(start)
+	cend := s.limit.now()
 	if err != nil {
 		cancel()
+		if ctx.Err() == nil {
+			// A timeout or a failed connection, not the caller giving up.
+			s.limit.conc.observe(cend, cend.Sub(cstart), true)
+		}
 		s.limit.release()
 		class := Retryable
 		if isDenied(err) {
@@ -275,6 +279,7 @@ func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	}
 	st.lastStatus = resp.StatusCode
 	s.limit.observe(resp.StatusCode, start)
+	s.limit.conc.observe(cend, cend.Sub(cstart), backPressure(resp.StatusCode))
 	if resp.StatusCode == 429 || resp.StatusCode == 503 {
 		// The tool asked the whole destination to wait, not this request
 		// alone: every attempt holds off until then (capped).

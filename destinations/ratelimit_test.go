@@ -12,7 +12,7 @@ import (
 
 func TestAdaptiveUnlimited(t *testing.T) {
 	var rates []float64
-	l := newLimiter(RateConfig{Adaptive: true, Concurrency: 1}, func(r float64) { rates = append(rates, r) })
+	l := newLimiter(RateConfig{Adaptive: true, Concurrency: 1}, func(r float64) { rates = append(rates, r) }, nil)
 	if l.current() != 0 {
 		t.Fatalf("start %v", l.current())
 	}
@@ -52,7 +52,7 @@ func TestAdaptiveUnlimited(t *testing.T) {
 }
 
 func TestAdaptiveFloorAndCeiling(t *testing.T) {
-	l := newLimiter(RateConfig{RPS: 10, Burst: 5, Adaptive: true, Concurrency: 1}, func(float64) {})
+	l := newLimiter(RateConfig{RPS: 10, Burst: 5, Adaptive: true, Concurrency: 1}, func(float64) {}, nil)
 	for range 20 {
 		l.observe(429, time.Now())
 		time.Sleep(time.Microsecond)
@@ -75,7 +75,7 @@ func TestAdaptiveFloorAndCeiling(t *testing.T) {
 }
 
 func TestNonAdaptiveIgnores429(t *testing.T) {
-	l := newLimiter(RateConfig{RPS: 10, Concurrency: 1}, func(float64) { t.Fatal("rate reported") })
+	l := newLimiter(RateConfig{RPS: 10, Concurrency: 1}, func(float64) { t.Fatal("rate reported") }, nil)
 	l.observe(429, time.Now())
 	if l.current() != 10 {
 		t.Fatal(l.current())
@@ -83,7 +83,7 @@ func TestNonAdaptiveIgnores429(t *testing.T) {
 }
 
 func TestLimiterAcquireHonoursContext(t *testing.T) {
-	l := newLimiter(RateConfig{Concurrency: 1}, func(float64) {})
+	l := newLimiter(RateConfig{Concurrency: 1}, func(float64) {}, nil)
 	if err := l.acquire(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -55,6 +55,10 @@ type RateConfig struct {
 	Burst       int     // token bucket size; default 1 (evenly spaced)
 	Concurrency int     // attempts in flight at most; default 16
 	Adaptive    bool    // halve on 429, recover on 2xx, never above RPS
+	// AdaptiveConcurrency: the limit moves with the tool's latency, in
+	// [1, Concurrency], from InitialConcurrency (16): concurrency.go.
+	AdaptiveConcurrency bool
+	InitialConcurrency  int
 }
 
 // Observer receives delivery telemetry. All methods must be cheap and must
@@ -99,7 +103,7 @@ func (c *SenderConfig) setDefaults() error {
 	switch {
 	case c.Timeout < 0, c.Attempts < 0, c.RetryWaitMin < 0, c.RetryWaitMax < 0,
 		c.MaxRetryAfter < 0, c.Breaker.Cooldown < 0, c.MaxResponseBytes < 0,
-		c.Rate.RPS < 0, c.Rate.Burst < 0, c.Rate.Concurrency < 0:
+		c.Rate.RPS < 0, c.Rate.Burst < 0, c.Rate.Concurrency < 0, c.Rate.InitialConcurrency < 0:
 		return fmt.Errorf("destination %s: delivery settings must not be negative", c.Name)
 	}
 	def := func(v *time.Duration, d time.Duration) {
@@ -181,7 +185,9 @@ func NewSender(cfg SenderConfig) (*Sender, error) {
 			MinVersion:         tls.VersionTLS12,
 		},
 	}
-	s.limit = newLimiter(cfg.Rate, func(r float64) { s.obs.Rate(cfg.Name, r) })
+	onConcurrency := s.concurrencyObserver()
+	s.limit = newLimiter(cfg.Rate, func(r float64) { s.obs.Rate(cfg.Name, r) }, onConcurrency)
+	onConcurrency(s.limit.conc.current())
 	s.breaker = gobreaker.NewCircuitBreaker[Result](gobreaker.Settings{
 		Name:        cfg.Name,
 		MaxRequests: cfg.Breaker.HalfOpenRequests,

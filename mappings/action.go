@@ -222,8 +222,12 @@ func (a *Action) renderOne(env *Env) (Rendered, error) {
 		if r.Body, err = a.fields.Render(env); err != nil {
 			return r, err
 		}
-		if u := unusableIn(r.Body); u != nil {
-			return r, u
+		// Only products() makes an *Unusable, and it marks the event when
+		// it does: a body of any other event cannot hold one.
+		if env.ev == nil || env.ev.mayHoldUnusable() {
+			if u := unusableIn(r.Body); u != nil {
+				return r, u
+			}
 		}
 	}
 	return r, nil

@@ -37,7 +37,7 @@ func NewCompiler(limits ExprLimits) *Compiler {
 	if limits.MemoryBudget == 0 {
 		limits.MemoryBudget = DefaultExprLimits.MemoryBudget
 	}
-	opts := []expr.Option{expr.Env(&Env{}), expr.MaxNodes(limits.MaxNodes)}
+	opts := []expr.Option{expr.Env(Env{}), expr.MaxNodes(limits.MaxNodes)}
 	scoped := map[string]bool{}
 	for _, h := range Helpers() {
 		opts = append(opts, expr.Function(h.Name, h.Fn, h.Types...))

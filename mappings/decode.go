@@ -7,39 +7,26 @@ import (
 	"fmt"
 	"math"
 	"unicode/utf8"
-
-	fastjson "github.com/goccy/go-json"
 )
 
-// decodeObject parses one JSON object into maps, lists, strings, booleans,
-// int64 (whole numbers) and float64. The data must be exactly one JSON
-// value: anything but whitespace after it is refused, on both paths,
-// because a forwarded event is sent as the bytes it came as, and a batch
-// of forwarded events must be valid JSON.
-//
-// Decoding is the largest share of a lane's CPU (docs/performance.md), so
-// the common case goes through goccy/go-json, which decodes the same JSON
-// as encoding/json about twice as fast. It reads numbers as float64, which
-// would lose digits of integers beyond 2^53 (numeric user ids), so an event
-// holding a number of 16 digits or more is decoded with encoding/json's
-// UseNumber instead, keeping every digit (checkShape spots those numbers
-// in the pass it makes anyway).
-//
-// The two paths accept and refuse the same inputs and, where the fast path
-// is taken, decode them to equal values (FuzzDecodePaths holds them to it).
-// What the fast path refuses is decoded again by the exact path, so that an
-// event's reason never depends on which path read it; that costs time only
-// for events that are refused anyway.
-func decodeObject(data []byte, longNumber bool) (map[string]any, error) {
+// decodeExact is the exact path of Decode, for what parseEvent does not
+// take: checkShape bounds the structure, encoding/json with UseNumber
+// decodes (every digit of a long number kept), normaliseNumbers types the
+// numbers. The data must be exactly one JSON value: anything but
+// whitespace after it is refused, because a forwarded event is sent as
+// the bytes it came as, and a batch of forwarded events must be valid
+// JSON. It gives every refused event its reason; parseEvent, which takes
+// the common case in one pass, decodes what it accepts to the same values
+// (FuzzDecodePaths holds them to it).
+func decodeExact(data []byte, lim Limits) (map[string]any, error) {
+	if err := checkShape(data, lim); err != nil {
+		return nil, err
+	}
 	var raw map[string]any
-	if longNumber {
-		if err := UnmarshalOne(data, &raw); errors.Is(err, ErrTrailingData) {
-			return nil, &InvalidError{Reason: err.Error()}
-		} else if err != nil {
-			return nil, &InvalidError{Reason: "not a JSON object: " + err.Error()}
-		}
-	} else if err := fastjson.Unmarshal(data, &raw); err != nil {
-		return decodeObject(data, true)
+	if err := UnmarshalOne(data, &raw); errors.Is(err, ErrTrailingData) {
+		return nil, &InvalidError{Reason: err.Error()}
+	} else if err != nil {
+		return nil, &InvalidError{Reason: "not a JSON object: " + err.Error()}
 	}
 	if raw == nil {
 		return nil, &InvalidError{Reason: "not a JSON object: null"}

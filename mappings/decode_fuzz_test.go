@@ -8,13 +8,17 @@ import (
 	"unicode/utf8"
 )
 
-// FuzzDecodePaths holds decodeObject's two number paths (goccy/go-json, and
-// encoding/json with UseNumber for events with long numbers) to one
-// grammar: for every input both accept or both refuse, with an
-// *InvalidError, and when the input holds no long number (the inputs the
-// fast path is used for) both decode it to equal values. Its seed corpus
-// is testdata/fuzz/FuzzDecodePaths (scripts/fuzzseeds.go) plus the inputs
-// below, each of which once split the paths.
+// FuzzDecodePaths holds Decode's two decoders to one grammar and one
+// result: parseEvent (the single pass) and decodeExact (checkShape, then
+// encoding/json with UseNumber, then normaliseNumbers). For every input:
+// what parseEvent accepts, the exact path accepts too and decodes to equal
+// values, long numbers included; what the exact path accepts, parseEvent
+// accepts too unless the input is not valid UTF-8 (encoding/json reads
+// such bytes as U+FFFD; that is left to it); and decodeRaw, what Decode
+// runs, refuses exactly what the exact path refuses, with its reason, an
+// *InvalidError. Its seed corpus is testdata/fuzz/FuzzDecodePaths
+// (scripts/fuzzseeds.go) plus the inputs below, each of which once split
+// the paths.
 func FuzzDecodePaths(f *testing.F) {
 	for _, s := range []string{
 		`{"type":"track","messageId":"m","userId":"u","event":"E"}`,
@@ -25,39 +29,48 @@ func FuzzDecodePaths(f *testing.F) {
 		`{"a":1e400}`,
 		`{"a":-1e-400}`,
 		`{"a":"\ud800"}`,
+		`{"a":"\ud800\u0041","b":"\ud83d\ude00","c":"\udc00\ud800"}`,
+		`{"a":"x\"\\\/\b\f\n\r\ty","\u00e9\n":"k"}`,
 		"{\"a\":\"\xff\xfe\"}",
 		"{\"\xc3\":1}",
 		`{"a":{"b":null,"b":[true,false]}}`,
 		`null`,
 		`[]`,
-		`{"n":12345678901234567890123}`,
+		`{"a":[],"b":{},"c":[[]],"d":-0.0,"e":1.0,"f":9007199254740993.0}`,
+		`{"n":12345678901234567890123,"m":-9223372036854775808,"o":9223372036854775808,"p":123456789012345678}`,
+		`{"a":01}`,
+		`{"a":1.}`,
+		`{"a":.5}`,
+		`{"a":"\u12"}`,
+		"{\"a\":\"tab\there\"}",
 	} {
 		f.Add([]byte(s))
 	}
 	lim := Limits{MaxBytes: 1 << 20, MaxDepth: 64, MaxProperties: 10_000}.withDefaults()
 	f.Fuzz(func(t *testing.T, data []byte) {
-		// Decode runs checkShape first: what it refuses reaches neither path.
-		longNumber, err := checkShape(data, lim)
-		if err != nil {
-			return
+		exact, errExact := decodeExact(data, lim)
+		fast, ok := parseEvent(data, lim)
+		switch {
+		case ok && errExact != nil:
+			t.Fatalf("the single pass accepts %q, the exact path refuses it: %v", data, errExact)
+		case ok && !reflect.DeepEqual(fast, exact):
+			t.Fatalf("the paths decode %q differently:\nsingle pass: %#v\nexact:       %#v", data, fast, exact)
+		case !ok && errExact == nil && utf8.Valid(data):
+			t.Fatalf("the single pass refuses %q, which the exact path decodes to %#v", data, exact)
 		}
-		fast, errFast := decodeObject(data, false)
-		exact, errExact := decodeObject(data, true)
-		if (errFast == nil) != (errExact == nil) {
-			t.Fatalf("the paths disagree on %q:\nfast:  %v\nexact: %v", data, errFast, errExact)
+		got, err := decodeRaw(data, lim)
+		if (err == nil) != (errExact == nil) || (err != nil && err.Error() != errExact.Error()) {
+			t.Fatalf("decodeRaw(%q) = %v, the exact path says %v", data, err, errExact)
 		}
-		if errFast != nil {
+		if errExact != nil {
 			var ie *InvalidError
-			if !errors.As(errFast, &ie) || !errors.As(errExact, &ie) {
-				t.Fatalf("refusal is not an *InvalidError: %T %v / %T %v", errFast, errFast, errExact, errExact)
-			}
-			if errFast.Error() != errExact.Error() {
-				t.Fatalf("the paths give different reasons for %q:\nfast:  %v\nexact: %v", data, errFast, errExact)
+			if !errors.As(errExact, &ie) {
+				t.Fatalf("refusal is not an *InvalidError: %T %v", errExact, errExact)
 			}
 			return
 		}
-		if !longNumber && !reflect.DeepEqual(fast, exact) {
-			t.Fatalf("the paths decode %q differently:\nfast:  %#v\nexact: %#v", data, fast, exact)
+		if !reflect.DeepEqual(got, exact) {
+			t.Fatalf("decodeRaw(%q) = %#v, want %#v", data, got, exact)
 		}
 		// The bytes a webhook forwards are valid JSON and UTF-8, and mean
 		// what the router decoded.
@@ -65,9 +78,12 @@ func FuzzDecodePaths(f *testing.F) {
 		if !utf8.Valid(fwd) || !json.Valid(fwd) {
 			t.Fatalf("ToValidUTF8(%q) = %q: not valid UTF-8 JSON", data, fwd)
 		}
-		again, err := decodeObject(fwd, true)
+		again, err := decodeExact(fwd, lim)
 		if err != nil || !reflect.DeepEqual(again, exact) {
 			t.Fatalf("ToValidUTF8(%q) = %q decodes to %#v (%v), want %#v", data, fwd, again, err, exact)
+		}
+		if viaFast, ok := parseEvent(fwd, lim); !ok || !reflect.DeepEqual(viaFast, exact) {
+			t.Fatalf("ToValidUTF8(%q) = %q: the single pass gives %#v (%v), want %#v", data, fwd, viaFast, ok, exact)
 		}
 	})
 }

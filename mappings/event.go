@@ -94,6 +94,35 @@ type Event struct {
 	Properties   map[string]any // track, page, screen
 	Context      map[string]any
 	Integrations map[string]any
+
+	memo memo // what is derived from the event alone (memo.go)
+}
+
+// WithRaw returns a new event that is e with its fields replaced by raw
+// (a destination filter's view of it): Context, Properties and Traits are
+// read from raw again, and nothing derived from e (its memo) carries over,
+// since products() of the original may hold what raw left out. e itself is
+// unchanged.
+func (e *Event) WithRaw(raw map[string]any) *Event {
+	out := &Event{
+		Raw:          raw,
+		Type:         e.Type,
+		MessageID:    e.MessageID,
+		UserID:       e.UserID,
+		AnonymousID:  e.AnonymousID,
+		Timestamp:    e.Timestamp,
+		ReceivedAt:   e.ReceivedAt,
+		Integrations: e.Integrations,
+	}
+	out.Context, _ = raw["context"].(map[string]any)
+	out.Properties, _ = raw["properties"].(map[string]any)
+	switch e.Type {
+	case TypeIdentify, TypeGroup:
+		out.Traits, _ = raw["traits"].(map[string]any)
+	default:
+		out.Traits, _ = out.Context["traits"].(map[string]any)
+	}
+	return out
 }
 
 // Name returns the track event name ("" for other types).
@@ -110,15 +139,21 @@ func Decode(data []byte, receivedAt time.Time, lim Limits) (*Event, error) {
 	if len(data) > lim.MaxBytes {
 		return nil, &InvalidError{Reason: fmt.Sprintf("event is %d bytes, over the %d byte limit", len(data), lim.MaxBytes)}
 	}
-	longNumber, err := checkShape(data, lim)
-	if err != nil {
-		return nil, err
-	}
-	raw, err := decodeObject(data, longNumber)
+	raw, err := decodeRaw(data, lim)
 	if err != nil {
 		return nil, err
 	}
 	return FromMap(raw, receivedAt)
+}
+
+// decodeRaw decodes an event's JSON: in one pass when parseEvent takes
+// it, else (a refused event, or one parseEvent leaves to it) with the
+// exact path, which says why.
+func decodeRaw(data []byte, lim Limits) (map[string]any, error) {
+	if raw, ok := parseEvent(data, lim); ok {
+		return raw, nil
+	}
+	return decodeExact(data, lim)
 }
 
 // FromMap validates an already-decoded event. It keeps raw as Event.Raw.

@@ -12,10 +12,12 @@ import (
 // a leaf that evaluates to nil rather than sending null.
 type Fields struct {
 	root fieldNode
-	// whole is the tree compiled as one expression (an object or list
-	// literal of the leaves), so rendering costs one VM run, not one per
-	// leaf. When it fails, the leaves run one by one to name the one at
-	// fault. nil when the tree cannot be written as one expression.
+	// whole is every expression leaf of the tree compiled as one list
+	// literal, in depth-first order, so that rendering costs one VM run,
+	// not one per leaf, and the tree's maps are then built here at their
+	// size, nil leaves left out, instead of by the VM key by key and pruned
+	// after. When it fails, the leaves run one by one to name the one at
+	// fault. nil when the tree has no expression leaf.
 	whole *Program
 }
 
@@ -52,7 +54,9 @@ func (c *Compiler) Fields(path string, tree any) (*Fields, error) {
 	f := &Fields{root: n}
 	if n.kind == fieldObject || n.kind == fieldList {
 		var b strings.Builder
-		if n.source(&b) {
+		b.WriteString("[")
+		if n.leaves(&b, 0) > 0 {
+			b.WriteString("]")
 			// Every leaf compiled alone, so this compiles too unless the
 			// combination hits a bound; then the leaves run one by one.
 			f.whole, _ = c.Expr(path, b.String())
@@ -61,55 +65,25 @@ func (c *Compiler) Fields(path string, tree any) (*Fields, error) {
 	return f, nil
 }
 
-// source writes the node as one expr expression; false when a literal
-// cannot be written.
-func (n *fieldNode) source(b *strings.Builder) bool {
+// leaves writes the node's expression leaves, each in parentheses, as
+// elements of one expr list literal, in depth-first order, and returns how
+// many it wrote in all (n before it).
+func (n *fieldNode) leaves(b *strings.Builder, count int) int {
 	switch n.kind {
 	case fieldExpr:
+		if count > 0 {
+			b.WriteString(", ")
+		}
 		b.WriteString("(")
 		b.WriteString(n.prog.src)
 		b.WriteString("\n)")
-	case fieldLiteral:
-		switch x := n.literal.(type) {
-		case nil:
-			b.WriteString("nil")
-		case bool:
-			b.WriteString(strconv.FormatBool(x))
-		case int:
-			b.WriteString(strconv.Itoa(x))
-		case int64:
-			b.WriteString(strconv.FormatInt(x, 10))
-		case float64:
-			b.WriteString(strconv.FormatFloat(x, 'g', -1, 64))
-		default:
-			return false
-		}
-	case fieldObject:
-		b.WriteString("{")
-		for i, k := range n.keys {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString(strconv.Quote(k))
-			b.WriteString(": ")
-			if !n.children[i].source(b) {
-				return false
-			}
-		}
-		b.WriteString("}")
-	case fieldList:
-		b.WriteString("[")
+		count++
+	case fieldObject, fieldList:
 		for i := range n.children {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			if !n.children[i].source(b) {
-				return false
-			}
+			count = n.children[i].leaves(b, count)
 		}
-		b.WriteString("]")
 	}
-	return true
+	return count
 }
 
 func (c *Compiler) fieldNode(path string, v any, errs *ExprErrors) fieldNode {
@@ -159,46 +133,44 @@ func (f *Fields) Render(env *Env) (any, error) {
 	}
 	if f.whole != nil {
 		if v, err := f.whole.Eval(env); err == nil {
-			return f.root.prune(v), nil
+			if vals, ok := v.([]any); ok {
+				i := 0
+				return f.root.build(vals, &i), nil
+			}
 		}
 		// Run the leaves one by one: the error then names its leaf.
 	}
 	return f.root.render(env)
 }
 
-// prune applies the rendering rules to what the whole-tree expression
-// built: nil leaves leave their object, values are normalised.
-func (n *fieldNode) prune(v any) any {
+// build makes the node's value from the values of the tree's expression
+// leaves (vals, in depth-first order; *next is the node's first), by the
+// rules of render.
+func (n *fieldNode) build(vals []any, next *int) any {
 	switch n.kind {
 	case fieldExpr:
+		var v any
+		if *next < len(vals) {
+			v = vals[*next]
+		}
+		*next++
 		return normalise(v)
 	case fieldObject:
-		m, ok := v.(map[string]any)
-		if !ok {
-			return v
-		}
-		for i, k := range n.keys {
-			e := n.children[i].prune(m[k])
-			if isNil(e) {
-				delete(m, k)
-			} else {
-				m[k] = e
-			}
-		}
-		return m
-	case fieldList:
-		l, ok := v.([]any)
-		if !ok {
-			return v
-		}
+		out := make(map[string]any, len(n.keys))
 		for i := range n.children {
-			if i < len(l) {
-				l[i] = n.children[i].prune(l[i])
+			if v := n.children[i].build(vals, next); !isNil(v) {
+				out[n.keys[i]] = v
 			}
 		}
-		return l
+		return out
+	case fieldList:
+		out := make([]any, len(n.children))
+		for i := range n.children {
+			out[i] = n.children[i].build(vals, next)
+		}
+		return out
 	}
-	return v
+	return n.literal
 }
 
 func (n *fieldNode) render(env *Env) (any, error) {

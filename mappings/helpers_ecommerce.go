@@ -3,6 +3,7 @@ package mappings
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 )
@@ -97,7 +98,8 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// normalisedProducts is products() without the registry plumbing.
+// normalisedProducts is products() without the registry plumbing and
+// the memo (Event.memoProducts).
 func normalisedProducts(ev *Event) ([]any, error) {
 	list, ok, err := productList(ev)
 	if err != nil {
@@ -107,11 +109,7 @@ func normalisedProducts(ev *Event) ([]any, error) {
 		if !carriesOneProduct(ev) {
 			return []any{}, nil
 		}
-		p, err := normaliseProduct(ev.Properties, "properties")
-		if err != nil {
-			return nil, err
-		}
-		return []any{p}, nil
+		return []any{normaliseProduct(ev, ev.Properties, -1)}, nil
 	}
 	out := make([]any, 0, len(list))
 	for i, e := range list {
@@ -119,61 +117,110 @@ func normalisedProducts(ev *Event) ([]any, error) {
 		if !isObj {
 			continue // the spec's products are objects; a stray string or null is noise
 		}
-		p, err := normaliseProduct(m, "properties.products["+strconv.Itoa(i)+"]")
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
+		out = append(out, normaliseProduct(ev, m, i))
 	}
 	return out, nil
 }
 
 // normaliseProduct returns a new map (src, being the event, is shared and
 // never changed) with the spec's product fields in their canonical form and
-// every other key of src kept. Null values are dropped.
-func normaliseProduct(src map[string]any, path string) (map[string]any, error) {
-	out := make(map[string]any, len(src)+3)
+// every other key of src kept. Null values are dropped. index is the
+// product's place in properties.products, -1 for one described by
+// properties itself.
+func normaliseProduct(ev *Event, src map[string]any, index int) map[string]any {
+	out := maps.Clone(src) // copies the map's storage: cheaper than inserting key by key
+	if out == nil {
+		out = map[string]any{}
+	}
+	// One pass over the sender's keys: nulls leave the copy, and the values
+	// of the fields the spec gives a canonical form are picked up on the
+	// way (nil: absent or null).
+	var productID, productIDCamel, id, sku, image, imageCamel, price, quantity, position any
 	for k, v := range src {
-		if v != nil {
-			out[k] = v
+		if v == nil {
+			delete(out, k)
+			continue
+		}
+		switch k {
+		case "product_id":
+			productID = v
+		case "productId":
+			productIDCamel = v
+		case "id":
+			id = v
+		case "sku":
+			sku = v
+		case "image_url":
+			image = v
+		case "imageUrl":
+			imageCamel = v
+		case "price":
+			price = v
+		case "quantity":
+			quantity = v
+		case "position":
+			position = v
+		}
+	}
+	// Each canonical value is written only where it differs from the
+	// sender's: a product sent in canonical form costs little more than its
+	// copy.
+	set := func(key string, cur, v any) {
+		if cur != v {
+			out[key] = v
 		}
 	}
 	// E-commerce v2: product_id is "Database id of the product"; id and sku
 	// stand in for it when a sender used those, as v1 of the spec did (id).
-	if v, _ := firstKey(src, "product_id", "productId", "id", "sku"); v != nil {
+	if v := firstOf(productID, productIDCamel, id, sku); v != nil {
 		if s, ok := text(v); ok {
-			out["product_id"] = s
+			set("product_id", productID, s)
 		}
 	}
-	if s, ok := text(src["sku"]); ok {
-		out["sku"] = s
+	if s, ok := text(sku); ok {
+		set("sku", sku, s)
 	}
-	if v, k := firstKey(src, "image_url", "imageUrl"); k != "" {
-		out["image_url"] = v
+	if v := firstOf(image, imageCamel); v != nil {
+		set("image_url", image, v)
 	}
 	// A field that is present but not a number is kept as an *Unusable: the
 	// product stays in the list, and only a request using that field fails,
 	// naming it (one bad price must not take its siblings down).
-	num := func(key string, whole bool, absent any) {
-		v, ok, err := toNumber(src[key])
+	num := func(key string, cur any, whole bool, absent any) {
+		v, ok, err := toNumber(cur)
 		switch {
 		case err != nil:
+			path := "properties"
+			if index >= 0 {
+				path = "properties.products[" + strconv.Itoa(index) + "]"
+			}
 			out[key] = &Unusable{Path: path + "." + key, Reason: err.Error()}
+			ev.markUnusable()
 		case ok && whole:
-			out[key] = wholeOrFloat(v)
+			set(key, cur, wholeOrFloat(v))
 		case ok:
-			out[key] = v
+			set(key, cur, v)
 		case absent != nil:
 			out[key] = absent
-		default:
-			delete(out, key)
+		case cur != nil:
+			delete(out, key) // blank
 		}
 	}
-	num("price", false, nil)
+	num("price", price, false, nil)
 	// E-commerce v2: quantity is "Quantity of a product"; absent means one.
-	num("quantity", true, int64(1))
-	num("position", true, nil)
-	return out, nil
+	num("quantity", quantity, true, int64(1))
+	num("position", position, true, nil)
+	return out
+}
+
+// firstOf is the first of vs that is not nil.
+func firstOf(vs ...any) any {
+	for _, v := range vs {
+		if v != nil {
+			return v
+		}
+	}
+	return nil
 }
 
 func init() {
@@ -224,7 +271,7 @@ func init() {
 				return nil, fmt.Errorf("properties.currency: want an ISO 4217 code such as \"EUR\", got %s", kindOf(c))
 			}
 		},
-		Types:     []any{new(func(*Env) string)},
+		Types:     []any{new(func(Env) string)},
 		Signature: "currency() string",
 		Doc: "Returns the ISO 4217 currency code of the event, \"USD\" when none is given. " + ecommerceSpec +
 			": properties.currency is the currency of the transaction, and Segment assumes USD when it is " +
@@ -240,9 +287,9 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
-			return normalisedProducts(ev)
+			return ev.memoProducts()
 		},
-		Types:     []any{new(func(*Env) []any)},
+		Types:     []any{new(func(Env) []any)},
 		Signature: "products() list",
 		Doc: "Returns the event's products as a list of objects, never nil (an empty list when there are none, " +
 			"so map(products(), ...) and foreach need no guard). " + ecommerceSpec + ": multi-product events " +
@@ -269,35 +316,15 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
-			list, ok, err := productList(ev)
-			if err != nil {
-				return nil, err
+			// The product of a single-product event, or the one object of
+			// the products list: what products() holds when it holds one.
+			list, err := ev.memoProducts()
+			if err != nil || len(list) != 1 {
+				return nil, err // several products: no single one; not a typed nil
 			}
-			if !ok {
-				if !carriesOneProduct(ev) {
-					return nil, nil
-				}
-				return normaliseProduct(ev.Properties, "properties")
-			}
-			var one map[string]any
-			for i, e := range list {
-				m, isObj := e.(map[string]any)
-				if !isObj {
-					continue
-				}
-				if one != nil {
-					return nil, nil // several products: no single one
-				}
-				if one, err = normaliseProduct(m, "properties.products["+strconv.Itoa(i)+"]"); err != nil {
-					return nil, err
-				}
-			}
-			if one == nil {
-				return nil, nil // not a typed nil: a nil leaf must be omitted
-			}
-			return one, nil
+			return list[0], nil
 		},
-		Types:     []any{new(func(*Env) any)},
+		Types:     []any{new(func(Env) any)},
 		Signature: "product() map",
 		Doc: "Returns the event's one product, normalised as by products(), or nil. For single-product events of the " +
 			ecommerceSpec + " (Product Viewed, Product Added, ...), the product described at the top of " +
@@ -316,7 +343,7 @@ func init() {
 			v, _ := firstKey(ev.Properties, "order_id", "orderId")
 			return textOf(v), nil
 		},
-		Types:     []any{new(func(*Env) any)},
+		Types:     []any{new(func(Env) any)},
 		Signature: "orderId() string",
 		Doc: "Returns the order id as a string (numeric ids keep every digit): properties.order_id, else " +
 			"properties.orderId. " + ecommerceSpec + ": order_id identifies the order on Checkout Started, " +
@@ -329,7 +356,7 @@ func init() {
 		Name:        "ecommerceEvent",
 		EventScoped: true,
 		Fn:          specNameHelper("ecommerceEvent", ecommerceEvents),
-		Types:       []any{new(func(*Env) any), new(func(*Env, string) any)},
+		Types:       []any{new(func(Env) any), new(func(Env, string) any)},
 		Signature:   "ecommerceEvent([name string]) string",
 		Doc: "Returns the spec's spelling of the event's name when it is an e-commerce event, else nil. " +
 			"It reads the track event's name, or name when given, and looks it up among the events of the " +

@@ -34,7 +34,7 @@ func init() {
 			}
 			return forwardEvent(ev, limit)
 		},
-		Types:     []any{new(func(*Env) any), new(func(*Env, any) any)},
+		Types:     []any{new(func(Env) any), new(func(Env, any) any)},
 		Signature: "forwardEvent([maxBytes int]) map",
 		Doc: "Returns the event as it came, for forwarding to another Segment-compatible Tracking API (Segment, " +
 			"RudderStack, Jitsu): every field kept, messageId included, so the receiver deduplicates; timestamp set " +

@@ -114,7 +114,7 @@ func eventHelper(name, sig, doc, example string, get func(*Event) (any, error)) 
 			}
 			return get(ev)
 		},
-		Types:     []any{new(func(*Env) any)},
+		Types:     []any{new(func(Env) any)},
 		Signature: sig,
 		Doc:       doc,
 		Example:   example,
@@ -414,7 +414,7 @@ func init() {
 			}
 			return nil, nil
 		},
-		Types:     []any{new(func(*Env, string) any)},
+		Types:     []any{new(func(Env, string) any)},
 		Signature: `utm(field string) string`,
 		Doc: "Returns one UTM parameter of the campaign that brought the user. field is source, medium, name " +
 			"(or campaign), term or content, with or without the utm_ prefix; any other field is an error. " +

@@ -123,7 +123,7 @@ func init() {
 		Name:        "specEvent",
 		EventScoped: true,
 		Fn:          specNameHelper("specEvent", allSpecEvents),
-		Types:       []any{new(func(*Env) any), new(func(*Env, string) any)},
+		Types:       []any{new(func(Env) any), new(func(Env, string) any)},
 		Signature:   "specEvent([name string]) string",
 		Doc: "Returns the spec's spelling of the event's name when it is a semantic event of the Segment " +
 			"spec, else nil. It reads the track event's name, or name when given, and looks it up among the " +
@@ -143,7 +143,7 @@ func init() {
 			}
 			return canonicalSpecName(name, allSpecEvents) != "", nil
 		},
-		Types:     []any{new(func(*Env) bool), new(func(*Env, string) bool)},
+		Types:     []any{new(func(Env) bool), new(func(Env, string) bool)},
 		Signature: "isSpecEvent([name string]) bool",
 		Doc: "Reports whether the track event (or name, when given) is a semantic event of the Segment spec, " +
 			"as specEvent() recognises them. Never nil: false for page, screen, identify, group and alias calls.",

@@ -101,7 +101,7 @@ func init() {
 			}
 			return d, nil
 		},
-		Types:     []any{new(func(*Env) any), new(func(*Env, any) any)},
+		Types:     []any{new(func(Env) any), new(func(Env, any) any)},
 		Signature: "phoneE164([phone string]) string",
 		Doc: "Returns the phone number (phone() by default) in E.164 form, \"+\" and digits only " +
 			"(\"+44 20 7946 0000\" → \"+442079460000\"; a leading 00 counts as +), or nil when it has no " +

@@ -68,8 +68,8 @@ func identifier(raw map[string]any, field string) (string, *InvalidError) {
 	if len(s) > MaxIDBytes {
 		return "", &InvalidError{Field: field, Reason: fmt.Sprintf("is %d bytes, over the %d byte limit", len(s), MaxIDBytes)}
 	}
-	if s != "" {
-		raw[field] = s
+	if _, isString := v.(string); !isString && s != "" {
+		raw[field] = s // a numeric id, as its decimal text (a string stays as it is: no new box)
 	}
 	return s, nil
 }

@@ -7,14 +7,12 @@ import (
 )
 
 // checkShape bounds nesting depth and container sizes with one pass over the
-// bytes, before the decoder allocates anything: a hostile event is refused
-// for the price of a scan. Malformed JSON is left for the decoder to report.
-// The same pass reports a run of 16 or more digits outside strings: a number
-// float64 cannot hold exactly (see decodeObject).
-func checkShape(data []byte, lim Limits) (longNumber bool, err error) {
+// bytes, before encoding/json allocates anything: a hostile event is
+// refused for the price of a scan, with a reason naming the limit.
+// Malformed JSON is left for the decoder to report.
+func checkShape(data []byte, lim Limits) error {
 	var counts []int // elements seen in each open container
 	inString, escaped := false, false
-	digits := 0
 	for _, c := range data {
 		if inString {
 			switch {
@@ -27,13 +25,6 @@ func checkShape(data []byte, lim Limits) (longNumber bool, err error) {
 			}
 			continue
 		}
-		if c >= '0' && c <= '9' {
-			if digits++; digits >= 16 {
-				longNumber = true
-			}
-		} else {
-			digits = 0
-		}
 		switch c {
 		case '"':
 			inString = true
@@ -45,7 +36,7 @@ func checkShape(data []byte, lim Limits) (longNumber bool, err error) {
 				counts[n-1] = 1
 			}
 			if len(counts) >= lim.MaxDepth {
-				return false, &InvalidError{Reason: fmt.Sprintf("JSON nesting is deeper than the %d level limit", lim.MaxDepth)}
+				return &InvalidError{Reason: fmt.Sprintf("JSON nesting is deeper than the %d level limit", lim.MaxDepth)}
 			}
 			counts = append(counts, 0)
 		case '}', ']':
@@ -56,7 +47,7 @@ func checkShape(data []byte, lim Limits) (longNumber bool, err error) {
 			if n := len(counts); n > 0 {
 				counts[n-1]++
 				if counts[n-1] > lim.MaxProperties {
-					return false, &InvalidError{Reason: fmt.Sprintf("an object or array has more than %d entries", lim.MaxProperties)}
+					return &InvalidError{Reason: fmt.Sprintf("an object or array has more than %d entries", lim.MaxProperties)}
 				}
 			}
 		case ' ', '\t', '\r', '\n', ':':
@@ -66,14 +57,14 @@ func checkShape(data []byte, lim Limits) (longNumber bool, err error) {
 			}
 		}
 	}
-	return longNumber, nil
+	return nil
 }
 
 // normaliseNumbers turns json.Number and float64 values into int64 when they
 // are whole and fit, else float64, so that ids keep every digit and numbers
 // have the same types whichever decoder read them (1E5 is 100000 on both).
-// A number beyond float64's range (1e400) is refused: goccy/go-json refuses
-// it, no tool can take it as a number, and it would not re-encode as one.
+// A number beyond float64's range (1e400) is refused: no tool can take it
+// as a number, and it would not re-encode as one.
 func normaliseNumbers(v any) (any, error) {
 	switch x := v.(type) {
 	case map[string]any:

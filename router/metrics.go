@@ -36,6 +36,7 @@ type Metrics struct {
 	Breaker     *prometheus.GaugeVec     // destination
 	Lag         *prometheus.GaugeVec     // destination
 	RateLimit   *prometheus.GaugeVec     // destination
+	Concurrency *prometheus.GaugeVec     // destination
 	InFlight    *prometheus.GaugeVec     // destination
 	Reloads     *prometheus.CounterVec   // result
 	DLQFailures *prometheus.CounterVec   // destination
@@ -89,6 +90,10 @@ func NewMetrics() *Metrics {
 			Name: "switchyard_rate_limit",
 			Help: "Current adaptive request rate limit, requests per second (0: unlimited).",
 		}, []string{"destination"}),
+		Concurrency: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "switchyard_concurrency_limit",
+			Help: "Requests the destination may have in flight now: rate.concurrency, or with adaptive_concurrency the limit the tool's latency allows.",
+		}, []string{"destination"}),
 		InFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "switchyard_events_in_flight",
 			Help: "Events the destination's lane holds right now.",
@@ -125,7 +130,7 @@ func NewMetrics() *Metrics {
 		Help: "Runs of regulations' deletions per destination, by result: finished (the tool accepted every request, or holds no such user), failed (a permanent answer, or the retry window closed: see switchyard regulate status), retried (a retryable answer; the deletion runs again).",
 	}, []string{"destination", "result"})
 	r.MustRegister(m.OldestUnacked, m.Expired, m.JetStreamWritable, m.JetStreamRestarts, m.Deletions)
-	r.MustRegister(m.Events, m.Reasons, m.Requests, m.BatchSize, m.Breaker, m.Lag, m.RateLimit, m.InFlight, m.Reloads, m.DLQFailures)
+	r.MustRegister(m.Events, m.Reasons, m.Requests, m.BatchSize, m.Breaker, m.Lag, m.RateLimit, m.Concurrency, m.InFlight, m.Reloads, m.DLQFailures)
 	for _, res := range []string{"applied", "refused", "unchanged"} {
 		m.Reloads.WithLabelValues(res)
 	}
@@ -169,6 +174,7 @@ func (m *Metrics) forget(dest string) {
 	m.Breaker.DeleteLabelValues(dest)
 	m.Lag.DeleteLabelValues(dest)
 	m.RateLimit.DeleteLabelValues(dest)
+	m.Concurrency.DeleteLabelValues(dest)
 	m.InFlight.DeleteLabelValues(dest)
 	m.OldestUnacked.DeleteLabelValues(dest)
 }
@@ -193,4 +199,11 @@ func (o observer) BreakerState(dest string, state string) {
 
 func (o observer) Rate(dest string, rps float64) { o.m.RateLimit.WithLabelValues(dest).Set(rps) }
 
-var _ destinations.Observer = observer{}
+func (o observer) Concurrency(dest string, limit int) {
+	o.m.Concurrency.WithLabelValues(dest).Set(float64(limit))
+}
+
+var (
+	_ destinations.Observer            = observer{}
+	_ destinations.ConcurrencyObserver = observer{}
+)

@@ -246,19 +246,24 @@ const TenFields = `      message_id: messageId
 
 // MappedDestination is an http destination with one 10-field action
 // matching the mix's three event types, posting one request per event.
+// concurrency 0 leaves rate.concurrency to its default (adaptive, up to
+// max_in_flight).
 func MappedDestination(source, url string, concurrency, inFlight int) string {
+	rate := ""
+	if concurrency > 0 {
+		rate = fmt.Sprintf("  rate: {concurrency: %d}\n", concurrency)
+	}
 	return fmt.Sprintf(`type: http
 sources: [%s]
 start: all
 delivery:
   max_in_flight: %d
-  rate: {concurrency: %d}
-actions:
+%sactions:
   profile:
     trigger: type in ["identify", "track", "page"]
     url: %s
     fields:
-%s`, source, inFlight, concurrency, url, TenFields)
+%s`, source, inFlight, rate, url, TenFields)
 }
 
 // BatchingDestination is a webhook forwarding events as they came, in

@@ -62,6 +62,11 @@ func (tl Tools) Install(t testing.TB, dir string) {
 	}
 }
 
+// InstallDir is Install for a program that is not a test (`make bench`
+// runs Segment's actions-core from the parity oracle's folder): npm is the
+// npm binary, and the error is returned.
+func InstallDir(npm, dir string) error { return install(npm, dir) }
+
 func install(npm, dir string) error {
 	lock, err := os.OpenFile(filepath.Join(dir, ".install.lock"), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {

@@ -259,18 +259,9 @@ func (g *gates) pruneFields(ev *mappings.Event) (*mappings.Event, []string) {
 	if !changed {
 		return ev, nil
 	}
-	out := *ev
-	out.Raw = raw
-	out.Context, _ = raw["context"].(map[string]any)
-	out.Properties, _ = raw["properties"].(map[string]any)
-	switch ev.Type {
-	case mappings.TypeIdentify, mappings.TypeGroup:
-		out.Traits, _ = raw["traits"].(map[string]any)
-	default:
-		out.Traits, _ = out.Context["traits"].(map[string]any)
-	}
+	out := ev.WithRaw(raw)
 	slices.Sort(removed)
-	return &out, slices.Compact(removed)
+	return out, slices.Compact(removed)
 }
 
 // allowedUnder lists the allow paths inside root, without root; a path

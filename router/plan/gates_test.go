@@ -350,3 +350,34 @@ func buildError(t *testing.T, dest string) string {
 	}
 	return diags.Error()
 }
+
+// What one destination derived from an event (products(), memoized on it)
+// does not reach a destination whose filter removed what it was derived
+// from: the same decoded event routed first without, then with
+// block_fields.
+func TestBlockedFieldsDoNotComeBackThroughWhatAnotherDestinationDerived(t *testing.T) {
+	const mapping = `
+actions:
+  send:
+    url: https://api.example.com/in
+    fields:
+      items: products()
+`
+	open := planFromText(t, "type: http\n"+mapping)
+	closed := planFromText(t, "type: http\nblock_fields: [properties.products]\n"+mapping)
+	raw, err := json.Marshal(map[string]any{"type": "track", "messageId": "m-1", "userId": "u-1", "event": "Order Completed",
+		"properties": map[string]any{"products": []any{map[string]any{"sku": "secret-sku", "price": 3}}}})
+	must(t, err)
+	e, err := mappings.Decode(raw, time.Now(), open.Limits())
+	must(t, err)
+	rt := open.Route(e, "web", raw, &mappings.Env{}, plan.RouteOptions{})
+	if len(rt.Requests) != 1 || !strings.Contains(string(rt.Requests[0].Req.Body), "secret-sku") {
+		t.Fatalf("precondition: the open destination sends the product: %+v", rt)
+	}
+	rt = closed.Route(e, "web", raw, &mappings.Env{}, plan.RouteOptions{})
+	for _, r := range rt.Requests {
+		if strings.Contains(string(r.Req.Body), "secret-sku") {
+			t.Fatalf("a blocked product reached the tool: %s", r.Req.Body)
+		}
+	}
+}

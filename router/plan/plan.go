@@ -210,6 +210,11 @@ type planBuilder struct {
 	d     *config.Destination
 	p     *Plan
 	diags config.Diagnostics
+	// concSet: rate.concurrency, or the tool's documented concurrency, is
+	// set; adaptiveConc: rate.adaptive_concurrency as written (nil: the
+	// default). Read by concurrency once the actions are known.
+	concSet      bool
+	adaptiveConc *bool
 }
 
 // errAt and warnAt redact: a message may quote a value that came from the
@@ -302,6 +307,7 @@ func (pb *planBuilder) build() {
 	}
 	pb.deleteActions()
 	pb.inFlight()
+	pb.concurrency()
 	if len(p.Actions) == 0 && !p.forward && pb.diags.Err() == nil {
 		pb.warnAt("actions", "no action is enabled: every event will be counted unmatched")
 	}

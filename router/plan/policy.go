@@ -124,6 +124,11 @@ func (pb *planBuilder) policy() {
 			conc = def.Rate.Concurrency
 		}
 	}
+	pb.concSet = conc > 0
+	pb.adaptiveConc = d.Rate.AdaptiveConcurrency
+	if pb.adaptiveConc == nil {
+		pb.adaptiveConc = g.Rate.AdaptiveConcurrency
+	}
 	adaptive := true
 	if d.Rate.Adaptive != nil {
 		adaptive = *d.Rate.Adaptive
@@ -184,4 +189,28 @@ func (pb *planBuilder) inFlight() {
 		n = max(n, min(2*items, maxBatchingInFlight))
 	}
 	p.Policy.MaxInFlight = n
+}
+
+// concurrency settles the limit on requests in flight once batching and
+// MaxInFlight are known (destinations/concurrency.go). Adaptive
+// concurrency is on by default for a destination whose actions send one
+// request per event: a batch's round trip grows with its size, which the
+// limit would read as the tool slowing down. Its ceiling is
+// rate.concurrency (or the tool's documented limit) when set, else
+// MaxInFlight: a lane never has more events to send than it holds.
+func (pb *planBuilder) concurrency() {
+	p := pb.p
+	rc := &p.Policy.Sender.Rate
+	adaptive := len(p.Batches()) == 0
+	if pb.adaptiveConc != nil {
+		adaptive = *pb.adaptiveConc
+	}
+	rc.AdaptiveConcurrency = adaptive
+	if !adaptive {
+		return
+	}
+	rc.InitialConcurrency = defaultConcurrency
+	if !pb.concSet {
+		rc.Concurrency = p.Policy.MaxInFlight
+	}
 }

@@ -1,0 +1,276 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/switchyard/switchyard/bench/workload"
+	"github.com/switchyard/switchyard/router"
+)
+
+// Phase E: how the cost grows with the number of destinations reading the
+// same source. One router, 1, 4 and 13 destinations, each with its own
+// durable consumer; the events are the mix of A and B. The 13 are the
+// catalog tools whose endpoint a destination file can point elsewhere
+// (settings.endpoint), with their default presets, plus phase B's mapped
+// http destination and phase A's forwarding webhook; every one sends to
+// the bench sink, which answers 200.
+//
+// A run ends when every destination settled every event: its consumer
+// has acknowledged the last one and holds none (some tools' bodies carry
+// no messageId for the sink to find); then its switchyard_events_total
+// outcomes must add up to N.
+
+// fanoutDest is one destination of phase E.
+type fanoutDest struct {
+	name string
+	// file is the destination file for a sink URL; the tools' secrets are
+	// ${BENCH_SECRET}.
+	file func(url string) string
+}
+
+// catalogFanout is a catalog tool with its default presets, its endpoint
+// at the sink. settings are those of one of the tool's golden cases.
+func catalogFanout(tool, settings string) fanoutDest {
+	return fanoutDest{name: tool, file: func(url string) string {
+		return fmt.Sprintf("type: %s\nsources: [pe]\nstart: all\nsettings:\n  endpoint: %s\n%s", tool, url, settings)
+	}}
+}
+
+// fanoutDests lists the 13 in the order the smaller sets take them: 1 is
+// phase B's mapped destination, 4 adds the forwarding webhook, Amplitude
+// (batching) and Braze (a request per event).
+func fanoutDests(o options) []fanoutDest {
+	return []fanoutDest{
+		{name: "mapped", file: func(url string) string {
+			return workload.MappedDestination("pe", url, o.concurrency, o.inFlight)
+		}},
+		{name: "forward", file: func(url string) string {
+			return workload.BatchingDestination("pe", url, o.batchItems, o.batchInFlight)
+		}},
+		catalogFanout("amplitude", "  api_key: ${BENCH_SECRET}\n"),
+		catalogFanout("braze", "  api_key: ${BENCH_SECRET}\n  instance: US-01\n"),
+		catalogFanout("mixpanel", "  project_id: \"3120345\"\n  token: ${BENCH_SECRET}\n"),
+		catalogFanout("customerio", "  site_id: 46be54768e7d49ab2628\n  api_key: ${BENCH_SECRET}\n"),
+		catalogFanout("ga4", "  measurement_id: G-T40PE6KET4\n  api_secret: ${BENCH_SECRET}\n"),
+		catalogFanout("iterable", "  api_key: ${BENCH_SECRET}\n"),
+		catalogFanout("posthog", "  api_key: ${BENCH_SECRET}\n"),
+		catalogFanout("segment", "  write_key: ${BENCH_SECRET}\n"),
+		catalogFanout("sendgrid", "  api_key: ${BENCH_SECRET}\n"),
+		catalogFanout("airship", "  access_token: ${BENCH_SECRET}\n  app_key: ISex_TTJRuarzs9-o_Gkhg\n"),
+		catalogFanout("intercom", "  access_token: ${BENCH_SECRET}\n"),
+	}
+}
+
+// fanoutResult is one run of phase E.
+type fanoutResult struct {
+	dests    []string
+	events   int
+	wall     time.Duration
+	cpu      time.Duration
+	peakRSS  int64
+	requests int64
+	others   float64
+	outcomes map[string]map[string]float64 // destination -> outcome -> count
+	finished map[string]time.Duration      // destination -> when it had settled every event
+}
+
+func (f *fanoutResult) pairs() int { return f.events * len(f.dests) }
+
+// cpuPerEvent is the router's CPU per event, all destinations together.
+func (f *fanoutResult) cpuPerEvent() time.Duration {
+	return f.cpu / time.Duration(f.events)
+}
+
+var finalOutcomes = []string{"delivered", "filtered", "unmatched", "invalid", "dead_lettered"}
+
+func (b *bench) phaseE(ctx context.Context) error {
+	if err := os.Setenv("BENCH_SECRET", "bench-secret-not-a-real-key"); err != nil {
+		return err
+	}
+	all := fanoutDests(b.o)
+	// Each run publishes under its own id letter: JetStream would drop the
+	// same Nats-Msg-Id published again within its duplicate window.
+	for i, k := range []int{1, 4, 13} {
+		res, err := b.fanout(ctx, all[:k], "EGH"[i])
+		if err != nil {
+			return fmt.Errorf("%d destinations: %w", k, err)
+		}
+		b.rep.e = append(b.rep.e, res)
+	}
+	return nil
+}
+
+func (b *bench) fanout(ctx context.Context, dests []fanoutDest, id byte) (*fanoutResult, error) {
+	n := b.o.fanoutN
+	if err := b.nats.resetStream(ctx); err != nil {
+		return nil, err
+	}
+	ev := newEvents(b.o.seed, id, "pe")
+	phase := fmt.Sprintf("E%d", len(dests))
+	files := map[string]string{}
+	res := &fanoutResult{events: n, outcomes: map[string]map[string]float64{}, finished: map[string]time.Duration{}}
+	var recs []*recorder
+	for _, d := range dests {
+		name := phase + "-" + d.name
+		recs = append(recs, b.sink.record(name, n, 200))
+		files[d.name] = d.file(b.sink.url(name))
+		res.dests = append(res.dests, d.name)
+	}
+	cfgDir := filepath.Join(b.dir, "config-"+phase)
+	admin := freeAddr()
+	if err := writeConfigs(cfgDir, b.nats.url, admin, files); err != nil {
+		return nil, err
+	}
+	var r routerRun
+	var err error
+	if b.o.inprocess {
+		r, err = startInproc(ctx, cfgDir, filepath.Join(b.dir, "data-"+phase))
+	} else {
+		r, err = startChild(ctx, b.bin, cfgDir, filepath.Join(b.dir, "data-"+phase), admin)
+	}
+	if err != nil {
+		return nil, err
+	}
+	// The router is ready, its consumers made; the events are published
+	// now, and the clock and the CPU count run from before the first.
+	load := startLoad(childCPU(r))
+	t0, cpu0 := time.Now(), r.cpu()
+	logf("phase E (%d destinations): publishing %d events", len(dests), n)
+	if _, err := b.nats.publish(ctx, n, func(i int) (string, []byte, string) {
+		s, d := ev.next(i)
+		return s, d, workload.ID(id, i)
+	}); err != nil {
+		r.stop()
+		return nil, err
+	}
+	// Done is read from JetStream (each destination's consumer has nothing
+	// pending and nothing unacknowledged), not from the router's /metrics:
+	// a scrape costs the router CPU, which would be counted as routing.
+	st, err := b.nats.js.Stream(ctx, router.EventsStream)
+	if err != nil {
+		r.stop()
+		return nil, err
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		r.stop()
+		return nil, err
+	}
+	pubLast := info.State.LastSeq
+	lastSettled, lastChange := -1, time.Now()
+	for len(res.finished) < len(dests) {
+		settled := 0
+		for _, d := range dests {
+			if _, done := res.finished[d.name]; done {
+				settled++
+				continue
+			}
+			c, err := st.Consumer(ctx, router.ConsumerName(d.name))
+			if err != nil {
+				continue // not created yet
+			}
+			info, err := c.Info(ctx)
+			if err == nil && info.NumPending == 0 && info.NumAckPending == 0 && info.AckFloor.Stream >= pubLast {
+				res.finished[d.name] = time.Since(t0)
+				settled++
+			}
+		}
+		if settled != lastSettled {
+			lastSettled, lastChange = settled, time.Now()
+		} else if time.Since(lastChange) > 60*time.Second {
+			r.stop()
+			return nil, fmt.Errorf("stalled: %d of %d destinations settled every event", settled, len(dests))
+		}
+		if len(res.finished) == len(dests) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			r.stop()
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	res.wall, res.cpu = time.Since(t0), r.cpu()-cpu0
+	res.others = load.others()
+	text, err := r.metrics()
+	if err != nil {
+		r.stop()
+		return nil, err
+	}
+	for _, d := range dests {
+		res.outcomes[d.name] = map[string]float64{}
+		total := 0.0
+		for _, o := range append(finalOutcomes, "retried") {
+			v, _ := metricValue(text, "switchyard_events_total", fmt.Sprintf(`destination="%s",outcome="%s"`, d.name, o))
+			res.outcomes[d.name][o] = v
+			if o != "retried" {
+				total += v
+			}
+		}
+		if total != float64(n) {
+			r.stop()
+			return nil, fmt.Errorf("%s: %.0f final outcomes for %d events", d.name, total, n)
+		}
+	}
+	res.peakRSS = r.stop()
+	for _, rec := range recs {
+		res.requests += rec.requests.Load()
+	}
+	logf("phase E (%d destinations): %d events × %d in %s: %.0f events/s, %.0f (event, destination) pairs/s, router CPU %s (%.1f µs per event, %.1f µs per pair), other processes %.2f cores",
+		len(dests), n, len(dests), res.wall.Round(time.Millisecond), float64(n)/res.wall.Seconds(), float64(res.pairs())/res.wall.Seconds(),
+		res.cpu, us(res.cpuPerEvent()), us(res.cpu/time.Duration(res.pairs())), res.others)
+	return res, nil
+}
+
+func us(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
+
+// writeConfigs writes a config directory with several destinations.
+func writeConfigs(dir, natsURL, adminListen string, dests map[string]string) error {
+	first := true
+	for name, body := range dests {
+		if first {
+			if err := writeConfig(dir, natsURL, adminListen, name, body); err != nil {
+				return err
+			}
+			first = false
+			continue
+		}
+		if err := os.WriteFile(filepath.Join(dir, "destinations", name+".yaml"), []byte(body), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fanoutMarkdown is phase E's table and the decision figure: the CPU per
+// event of 13 destinations against one's.
+func (r *report) fanoutMarkdown() string {
+	if len(r.e) == 0 {
+		return ""
+	}
+	var sb strings.Builder
+	sb.WriteString("\n#### Destinations reading one source (phase E)\n\n")
+	fmt.Fprintf(&sb, "%d events of the mix, published once the router is ready (the clock and the CPU count start before the first); one router; each destination its own consumer. 1: phase B's mapped http destination; 4: plus the forwarding webhook, Amplitude and Braze; 13: plus Mixpanel, Customer.io, GA4, Iterable, PostHog, Segment, SendGrid, Airship and Intercom (catalog tools with their default presets, `settings.endpoint` at the sink).\n\n", r.e[0].events)
+	sb.WriteString("| destinations | time | events/s | events/s × destinations | requests | router CPU | CPU per event | CPU per (event, destination) | × one destination's CPU per event | peak RSS | other processes |\n")
+	sb.WriteString("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	base := r.e[0].cpuPerEvent()
+	for _, f := range r.e {
+		fmt.Fprintf(&sb, "| %d | %s | %s | %s | %s | %s | %.1f µs | %.1f µs | %.2f | %s | %.2f cores |\n",
+			len(f.dests), f.wall.Round(time.Millisecond), num(float64(f.events)/f.wall.Seconds()), num(float64(f.pairs())/f.wall.Seconds()),
+			num(float64(f.requests)), f.cpu.Round(10*time.Millisecond), us(f.cpuPerEvent()), us(f.cpu/time.Duration(f.pairs())),
+			float64(f.cpuPerEvent())/float64(base), mb(f.peakRSS), f.others)
+	}
+	last := r.e[len(r.e)-1]
+	sb.WriteString("\nOutcomes of the largest run, per destination (every pair ends in one), and when each had settled every event:\n\n| destination | delivered | filtered | unmatched | invalid | dead_lettered | retried | settled all after |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	for _, d := range last.dests {
+		o := last.outcomes[d]
+		fmt.Fprintf(&sb, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", d, num(o["delivered"]), num(o["filtered"]), num(o["unmatched"]), num(o["invalid"]), num(o["dead_lettered"]), num(o["retried"]), last.finished[d].Round(time.Millisecond))
+	}
+	return sb.String()
+}

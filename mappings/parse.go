@@ -1,0 +1,429 @@
+package mappings
+
+import (
+	"math"
+	"strconv"
+	"sync"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// parseEvent is the single-pass decoder of Decode: it reads one JSON object
+// straight into maps, lists, strings, booleans, int64 and float64 (the
+// types normaliseNumbers gives), enforcing the structural limits of
+// checkShape as it goes. Every string is sliced from one copy of the
+// event, so a string without escapes costs no allocation of its own, and
+// maps and lists are made at their final size.
+//
+// It accepts only what it is sure to decode exactly as the exact path
+// (checkShape, then encoding/json with UseNumber, then normaliseNumbers):
+// ok is false for anything else, malformed JSON, bytes after the value, a
+// limit exceeded, invalid UTF-8 (which encoding/json reads as U+FFFD), a
+// number beyond float64, a top level that is not an object, and the
+// caller decodes those with the exact path, so that a refused event's
+// reason never depends on which decoder saw it first. FuzzDecodePaths
+// holds the two to the same values.
+func parseEvent(data []byte, lim Limits) (m map[string]any, ok bool) {
+	p := parsers.Get().(*eventParser)
+	p.s, p.i, p.depth, p.lim = string(data), 0, 0, lim
+	p.skipSpace()
+	if p.i < len(p.s) && p.s[p.i] == '{' {
+		m, ok = p.object()
+	}
+	if ok {
+		p.skipSpace()
+		ok = p.i == len(p.s)
+	}
+	p.s = ""
+	parsers.Put(p)
+	if !ok {
+		return nil, false
+	}
+	return m, true
+}
+
+// eventParser is the state of one parseEvent. Its stacks are reused across
+// events (parsers): members and elements of the open containers are
+// collected there, so that each map and list is made once, at its size.
+type eventParser struct {
+	s     string
+	i     int
+	depth int
+	lim   Limits
+	keys  []string
+	vals  []any
+	buf   []byte // unescaping
+}
+
+var parsers = sync.Pool{New: func() any {
+	return &eventParser{keys: make([]string, 0, 64), vals: make([]any, 0, 64), buf: make([]byte, 0, 256)}
+}}
+
+func (p *eventParser) skipSpace() {
+	i, s := p.i, p.s
+	for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
+		i++
+	}
+	p.i = i
+}
+
+// enter opens a container: checkShape refuses one opened at MaxDepth.
+func (p *eventParser) enter() bool {
+	if p.depth >= p.lim.MaxDepth {
+		return false
+	}
+	p.depth++
+	p.i++ // the { or [
+	return true
+}
+
+func (p *eventParser) value() (any, bool) {
+	if p.i >= len(p.s) {
+		return nil, false
+	}
+	switch c := p.s[p.i]; {
+	case c == '"':
+		s, ok := p.str()
+		return s, ok
+	case c == '{':
+		m, ok := p.object()
+		return m, ok
+	case c == '[':
+		return p.array()
+	case c == '-' || (c >= '0' && c <= '9'):
+		return p.number()
+	case c == 't':
+		return true, p.literal("true")
+	case c == 'f':
+		return false, p.literal("false")
+	case c == 'n':
+		return nil, p.literal("null")
+	}
+	return nil, false
+}
+
+func (p *eventParser) literal(word string) bool {
+	if len(p.s)-p.i < len(word) || p.s[p.i:p.i+len(word)] != word {
+		return false
+	}
+	p.i += len(word)
+	return true
+}
+
+func (p *eventParser) object() (map[string]any, bool) {
+	if !p.enter() {
+		return nil, false
+	}
+	kbase, vbase := len(p.keys), len(p.vals)
+	defer p.drop(kbase, vbase)
+	p.skipSpace()
+	if p.i < len(p.s) && p.s[p.i] == '}' {
+		p.i++
+		p.depth--
+		return map[string]any{}, true
+	}
+	for n := 1; ; n++ {
+		if n > p.lim.MaxProperties {
+			return nil, false
+		}
+		if p.i >= len(p.s) || p.s[p.i] != '"' {
+			return nil, false
+		}
+		k, ok := p.str()
+		if !ok {
+			return nil, false
+		}
+		p.skipSpace()
+		if p.i >= len(p.s) || p.s[p.i] != ':' {
+			return nil, false
+		}
+		p.i++
+		p.skipSpace()
+		v, ok := p.value()
+		if !ok {
+			return nil, false
+		}
+		p.keys = append(p.keys, k)
+		p.vals = append(p.vals, v)
+		p.skipSpace()
+		if p.i >= len(p.s) {
+			return nil, false
+		}
+		switch p.s[p.i] {
+		case ',':
+			p.i++
+			p.skipSpace()
+			continue
+		case '}':
+			p.i++
+			p.depth--
+			keys, vals := p.keys[kbase:], p.vals[vbase:]
+			m := make(map[string]any, len(keys))
+			for j, k := range keys {
+				m[k] = vals[j] // a repeated key: the last wins, as in encoding/json
+			}
+			return m, true
+		}
+		return nil, false
+	}
+}
+
+func (p *eventParser) array() ([]any, bool) {
+	if !p.enter() {
+		return nil, false
+	}
+	base := len(p.vals)
+	defer p.drop(len(p.keys), base)
+	p.skipSpace()
+	if p.i < len(p.s) && p.s[p.i] == ']' {
+		p.i++
+		p.depth--
+		return []any{}, true // not nil: encoding/json decodes [] to an empty list
+	}
+	for n := 1; ; n++ {
+		if n > p.lim.MaxProperties {
+			return nil, false
+		}
+		v, ok := p.value()
+		if !ok {
+			return nil, false
+		}
+		p.vals = append(p.vals, v)
+		p.skipSpace()
+		if p.i >= len(p.s) {
+			return nil, false
+		}
+		switch p.s[p.i] {
+		case ',':
+			p.i++
+			p.skipSpace()
+			continue
+		case ']':
+			p.i++
+			p.depth--
+			return append([]any(nil), p.vals[base:]...), true
+		}
+		return nil, false
+	}
+}
+
+// drop pops what a container pushed on the stacks, clearing it so that a
+// pooled parser keeps no event alive.
+func (p *eventParser) drop(keys, vals int) {
+	clear(p.keys[keys:])
+	p.keys = p.keys[:keys]
+	clear(p.vals[vals:])
+	p.vals = p.vals[:vals]
+}
+
+// str reads a string at p.i (its opening quote). Without escapes it is a
+// slice of p.s; with them it is unescaped as encoding/json does.
+func (p *eventParser) str() (string, bool) {
+	s := p.s // a local: the loop below is the decoder's hottest
+	start := p.i + 1
+	j := start
+	for {
+		for j < len(s) && plain[s[j]] {
+			j++
+		}
+		if j >= len(s) {
+			return "", false
+		}
+		switch c := s[j]; {
+		case c == '"':
+			p.i = j + 1
+			return s[start:j], true
+		case c == '\\':
+			return p.unescape(start, j)
+		case c < 0x20:
+			return "", false // a control character must be escaped
+		default:
+			r, size := utf8.DecodeRuneInString(s[j:])
+			if r == utf8.RuneError && size == 1 {
+				return "", false // encoding/json reads it as U+FFFD: the exact path's business
+			}
+			j += size
+		}
+	}
+}
+
+// plain marks the bytes a string holds as they are: not the closing
+// quote, a backslash, a control character or the start of a multi-byte
+// UTF-8 sequence (which is checked).
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// unescape reads the rest of a string from j, its first backslash, after
+// the plain bytes from start, following encoding/json's unquote: a \u
+// escape of half a surrogate pair that no valid second half follows is
+// U+FFFD, and the next escape is read on its own.
+func (p *eventParser) unescape(start, j int) (string, bool) {
+	b := append(p.buf[:0], p.s[start:j]...)
+	defer func() { p.buf = b[:0] }()
+	for j < len(p.s) {
+		c := p.s[j]
+		switch {
+		case c == '"':
+			p.i = j + 1
+			return string(b), true
+		case c < 0x20:
+			return "", false
+		case c >= utf8.RuneSelf:
+			r, size := utf8.DecodeRuneInString(p.s[j:])
+			if r == utf8.RuneError && size == 1 {
+				return "", false
+			}
+			b = append(b, p.s[j:j+size]...)
+			j += size
+			continue
+		case c != '\\':
+			b = append(b, c)
+			j++
+			continue
+		}
+		if j+1 >= len(p.s) {
+			return "", false
+		}
+		switch e := p.s[j+1]; e {
+		case '"', '\\', '/':
+			b = append(b, e)
+		case 'b':
+			b = append(b, '\b')
+		case 'f':
+			b = append(b, '\f')
+		case 'n':
+			b = append(b, '\n')
+		case 'r':
+			b = append(b, '\r')
+		case 't':
+			b = append(b, '\t')
+		case 'u':
+			r := hex4(p.s[j+2:])
+			if r < 0 {
+				return "", false
+			}
+			j += 6
+			if utf16.IsSurrogate(r) {
+				if r2 := u4(p.s[j:]); r2 >= 0 {
+					if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
+						b = utf8.AppendRune(b, dec)
+						j += 6
+						continue
+					}
+				}
+				r = utf8.RuneError
+			}
+			b = utf8.AppendRune(b, r)
+			continue
+		default:
+			return "", false
+		}
+		j += 2
+	}
+	return "", false
+}
+
+// u4 reads a \uXXXX escape at the start of s, -1 when there is none.
+func u4(s string) rune {
+	if len(s) < 6 || s[0] != '\\' || s[1] != 'u' {
+		return -1
+	}
+	return hex4(s[2:])
+}
+
+// hex4 reads four hex digits at the start of s, -1 when there are not.
+func hex4(s string) rune {
+	if len(s) < 4 {
+		return -1
+	}
+	var r rune
+	for _, c := range []byte(s[:4]) {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return -1
+		}
+		r = r*16 + rune(c)
+	}
+	return r
+}
+
+// number reads a JSON number and types it as normaliseNumbers types a
+// json.Number: int64 when it is an integer that fits, else float64 (an
+// integral one within 2^53 as int64). A number beyond float64 is refused.
+func (p *eventParser) number() (any, bool) {
+	start := p.i
+	j := p.i
+	if p.s[j] == '-' {
+		j++
+	}
+	digits := j
+	switch {
+	case j < len(p.s) && p.s[j] == '0':
+		j++
+	case j < len(p.s) && p.s[j] >= '1' && p.s[j] <= '9':
+		for j < len(p.s) && p.s[j] >= '0' && p.s[j] <= '9' {
+			j++
+		}
+	default:
+		return nil, false
+	}
+	intDigits := j - digits
+	integer := true
+	if j < len(p.s) && p.s[j] == '.' {
+		integer = false
+		j++
+		f := j
+		for j < len(p.s) && p.s[j] >= '0' && p.s[j] <= '9' {
+			j++
+		}
+		if j == f {
+			return nil, false
+		}
+	}
+	if j < len(p.s) && (p.s[j] == 'e' || p.s[j] == 'E') {
+		integer = false
+		j++
+		if j < len(p.s) && (p.s[j] == '+' || p.s[j] == '-') {
+			j++
+		}
+		e := j
+		for j < len(p.s) && p.s[j] >= '0' && p.s[j] <= '9' {
+			j++
+		}
+		if j == e {
+			return nil, false
+		}
+	}
+	p.i = j
+	tok := p.s[start:j]
+	if integer {
+		if intDigits <= 18 { // cannot overflow int64
+			var n int64
+			for _, c := range []byte(p.s[digits:j]) {
+				n = n*10 + int64(c-'0')
+			}
+			if digits > start {
+				n = -n
+			}
+			return n, true
+		}
+		if n, err := strconv.ParseInt(tok, 10, 64); err == nil {
+			return n, true
+		}
+	}
+	f, err := strconv.ParseFloat(tok, 64)
+	if err != nil || math.IsInf(f, 0) {
+		return nil, false
+	}
+	return wholeFloat(f), true
+}
