@@ -252,11 +252,11 @@ type segmentResult struct {
 func segmentPeer(ctx context.Context, eventsFile string, tools any, dir string) ([]segmentResult, error) {
 	node, err := exec.LookPath("node")
 	if err != nil {
-		return nil, fmt.Errorf("Segment peer: node is not on PATH (install Node.js >= 20): %w", err)
+		return nil, fmt.Errorf("the Segment peer: node is not on PATH (install Node.js >= 20): %w", err)
 	}
 	npm, err := exec.LookPath("npm")
 	if err != nil {
-		return nil, fmt.Errorf("Segment peer: npm is not on PATH: %w", err)
+		return nil, fmt.Errorf("the Segment peer: npm is not on PATH: %w", err)
 	}
 	oracle, err := filepath.Abs(filepath.Join("internal", "parity", "oracle"))
 	if err != nil {
@@ -278,13 +278,13 @@ func segmentPeer(ctx context.Context, eventsFile string, tools any, dir string) 
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return nil, fmt.Errorf("Segment peer: %w", err)
+		return nil, fmt.Errorf("the Segment peer: %w", err)
 	}
 	var res struct {
 		Results []segmentResult `json:"results"`
 	}
 	if err := json.Unmarshal(out, &res); err != nil {
-		return nil, fmt.Errorf("Segment peer output: %w", err)
+		return nil, fmt.Errorf("the Segment peer's output: %w", err)
 	}
 	return res.Results, nil
 }

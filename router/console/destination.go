@@ -68,19 +68,22 @@ const samplesPerReason = 3
 // PolicyView is the destination's delivery policy as resolved (defaults
 // applied).
 type PolicyView struct {
-	Timeout         string   `json:"timeout"`
-	Attempts        int      `json:"attempts"`
-	RetryWindow     string   `json:"retryWindow"`
-	Backoff         string   `json:"backoff"`
-	BackoffMax      string   `json:"backoffMax"`
-	BreakerFailures uint32   `json:"breakerFailures"`
-	BreakerCooldown string   `json:"breakerCooldown"`
-	RPS             float64  `json:"rps"`
-	Concurrency     int      `json:"concurrency"`
-	Adaptive        bool     `json:"adaptive"`
-	MaxInFlight     int      `json:"maxInFlight"`
-	OrderingUser    bool     `json:"orderingUser"`
-	Actions         []string `json:"actions"`
+	Timeout         string  `json:"timeout"`
+	Attempts        int     `json:"attempts"`
+	RetryWindow     string  `json:"retryWindow"`
+	Backoff         string  `json:"backoff"`
+	BackoffMax      string  `json:"backoffMax"`
+	BreakerFailures uint32  `json:"breakerFailures"`
+	BreakerCooldown string  `json:"breakerCooldown"`
+	RPS             float64 `json:"rps"`
+	Concurrency     int     `json:"concurrency"`
+	// AdaptiveConcurrency: Concurrency is the ceiling of a limit that
+	// follows the tool's latency (switchyard_concurrency_limit).
+	AdaptiveConcurrency bool     `json:"adaptiveConcurrency"`
+	Adaptive            bool     `json:"adaptive"`
+	MaxInFlight         int      `json:"maxInFlight"`
+	OrderingUser        bool     `json:"orderingUser"`
+	Actions             []string `json:"actions"`
 }
 
 var outcomeOrder = []struct {
@@ -303,7 +306,7 @@ func policyView(p *plan.Plan) PolicyView {
 		Timeout: shortDuration(sc.Timeout), Attempts: sc.Attempts, RetryWindow: shortDuration(pol.RetryWindow),
 		Backoff: shortDuration(pol.Backoff), BackoffMax: shortDuration(pol.BackoffMax),
 		BreakerFailures: sc.Breaker.ConsecutiveFailures, BreakerCooldown: shortDuration(sc.Breaker.Cooldown),
-		RPS: sc.Rate.RPS, Concurrency: sc.Rate.Concurrency, Adaptive: sc.Rate.Adaptive,
+		RPS: sc.Rate.RPS, Concurrency: sc.Rate.Concurrency, AdaptiveConcurrency: sc.Rate.AdaptiveConcurrency, Adaptive: sc.Rate.Adaptive,
 		MaxInFlight: pol.MaxInFlight, OrderingUser: pol.OrderingUser, Actions: []string{},
 	}
 	for _, a := range p.Actions {
