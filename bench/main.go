@@ -64,13 +64,15 @@ type options struct {
 	slowN         int
 	slowDelay     time.Duration
 	peersN        int
+	forwardN      int
 }
 
 func main() {
 	var o options
 	flag.IntVar(&o.n, "n", 200_000, "events per drain phase (A, B) and per ceiling")
 	flag.Uint64Var(&o.seed, "seed", 1, "workload seed (the same seed gives the same events)")
-	flag.StringVar(&o.phases, "phases", "ABCD", "phases to run: A batching (and the JetStream ceilings), B non-batching (and the raw HTTP ceiling), C steady-rate latency, D RSS behind an open breaker; the longer ones: E 1, 4 and 13 destinations reading one source, F a slow tool, P the peer table (Bloblang, Segment's actions-core in Node)")
+	flag.StringVar(&o.phases, "phases", "ABWCD", "phases to run: A batching (and the JetStream ceilings), B non-batching (and the raw HTTP ceiling), W a forwarding webhook, one request per event, draining -forward-n events (its RSS), C steady-rate latency, D RSS behind an open breaker; the longer ones: E 1, 4 and 13 destinations reading one source, F a slow tool, P the peer table (Bloblang, Segment's actions-core in Node)")
+	flag.IntVar(&o.forwardN, "forward-n", 64_000, "phase W: events the forwarding webhook drains")
 	flag.IntVar(&o.fanoutN, "fanout-n", 5_000, "phase E: events per run (each run routes them to 1, 4, then 13 destinations)")
 	flag.IntVar(&o.slowN, "slow-n", 20_000, "phase F: events drained to the slow tool")
 	flag.DurationVar(&o.slowDelay, "slow-delay", 100*time.Millisecond, "phase F: how long the slow tool takes to answer")
@@ -220,6 +222,11 @@ func (b *bench) run(ctx context.Context) error {
 			return fmt.Errorf("phase B: %w", err)
 		}
 	}
+	if strings.Contains(b.o.phases, "W") {
+		if err := b.phaseW(ctx); err != nil {
+			return fmt.Errorf("phase W: %w", err)
+		}
+	}
 	if strings.Contains(b.o.phases, "C") {
 		if err := b.phaseC(ctx); err != nil {
 			return fmt.Errorf("phase C: %w", err)
@@ -283,8 +290,7 @@ func (b *bench) startRouter(ctx context.Context, phase, destName, dest string) (
 
 // drain is phases A and B: publish N events, then start the router and
 // time it from ready to the last event's arrival at the sink.
-func (b *bench) drain(ctx context.Context, phase byte, destName string, mkDest func(url string) string) (*phaseResult, error) {
-	n := b.o.n
+func (b *bench) drain(ctx context.Context, phase byte, n int, destName string, mkDest func(url string) string) (*phaseResult, error) {
 	src := "p" + strings.ToLower(string(phase))
 	if err := b.nats.resetStream(ctx); err != nil {
 		return nil, err
@@ -336,7 +342,7 @@ func (b *bench) drain(ctx context.Context, phase byte, destName string, mkDest f
 }
 
 func (b *bench) phaseA(ctx context.Context) error {
-	res, err := b.drain(ctx, 'A', "batching", func(url string) string {
+	res, err := b.drain(ctx, 'A', b.o.n, "batching", func(url string) string {
 		return workload.BatchingDestination("pa", url, b.o.batchItems, b.o.batchInFlight)
 	})
 	if err != nil {
@@ -362,7 +368,7 @@ func (b *bench) phaseA(ctx context.Context) error {
 }
 
 func (b *bench) phaseB(ctx context.Context) error {
-	res, err := b.drain(ctx, 'B', "mapped", func(url string) string {
+	res, err := b.drain(ctx, 'B', b.o.n, "mapped", func(url string) string {
 		return workload.MappedDestination("pb", url, b.o.concurrency, b.o.inFlight)
 	})
 	if err != nil {
@@ -391,6 +397,20 @@ func (b *bench) phaseB(ctx context.Context) error {
 	}
 	logf("raw HTTP ceiling: %.0f requests/s (%s; other processes %.2f cores)", eps, el.Round(time.Millisecond), others)
 	b.rep.http = ceiling{name: fmt.Sprintf("POST, concurrency %d", b.o.concurrency), eps: eps, others: others}
+	return nil
+}
+
+// phaseW drains a forwarding webhook without batching, at its defaults
+// (one request per event, adaptive concurrency up to max_in_flight): the
+// router's RSS while it drains, against the target of issue 16.
+func (b *bench) phaseW(ctx context.Context) error {
+	res, err := b.drain(ctx, 'W', b.o.forwardN, "forwarding", func(url string) string {
+		return workload.ForwardingDestination("pw", url)
+	})
+	if err != nil {
+		return err
+	}
+	b.rep.w = res
 	return nil
 }
 

@@ -280,6 +280,12 @@ delivery:
 `, source, url, inFlight, maxItems)
 }
 
+// ForwardingDestination is a webhook forwarding each event as it came, one
+// request per event, at the delivery defaults.
+func ForwardingDestination(source, url string) string {
+	return fmt.Sprintf("type: webhook\nsources: [%s]\nstart: all\nsettings:\n  url: %s\n", source, url)
+}
+
 // appendPersonTraits writes `,"traits":{` and the shopper's email, names and
 // phone, leaving the object open for more traits.
 func appendPersonTraits(b []byte, first, last string, user int) []byte {
