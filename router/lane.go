@@ -241,9 +241,13 @@ func (l *lane) pull() {
 				free = 1
 			}
 		}
-		if free == 0 {
-			// Every slot is taken: a batch waiting for company would get
-			// none until a slot frees, while its own events hold the slots.
+		if free == 0 || (free < l.minPull() && len(l.slots) > 0 && !sweeping) {
+			// Every slot is taken, or too few are free to be worth a pull
+			// while the lane still holds events to send: wait for more.
+			// (One pull per freed slot, on a rate-bound lane, costs a pull
+			// request and its reply per event.) A batch waiting for
+			// company would get none until slots free, while its own
+			// events hold them: flush first.
 			l.disp.Flush()
 			select {
 			case <-l.freed:
@@ -291,6 +295,13 @@ func (l *lane) pull() {
 			cancel()
 		}
 	}
+}
+
+// minPull is the fewest free slots worth a pull while the lane holds
+// events: an eighth of max_in_flight, at most a pull's worth. A lane that
+// holds nothing pulls for any free slot.
+func (l *lane) minPull() int {
+	return max(1, min(fetchMax, cap(l.slots)/8))
 }
 
 // recreateIfGone checks, after a failed pull, whether the destination's

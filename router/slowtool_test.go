@@ -7,7 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/switchyard/switchyard/router"
 )
 
 // A slow tool is given as many requests at once as its latency allows,
@@ -54,4 +57,50 @@ actions:
 	if maxHeld > maxInFlight {
 		t.Fatalf("the lane held %v events, above max_in_flight %d", maxHeld, maxInFlight)
 	}
+}
+
+// A lane whose tool is bound by its rate frees a slot per request; it
+// pulls once enough slots are free (an eighth of max_in_flight), not once
+// per freed slot: one pull request and its reply per event would cost a
+// rate-bound lane more than the event. The test counts the lane's pull
+// requests on the consumer's API subject, and every event is delivered.
+func TestRateBoundLanePullsInChunks(t *testing.T) {
+	const maxInFlight, events = 64, 400
+	tl := newTool(t, func(int, *http.Request, []byte) (int, http.Header, string) { return 200, nil, `{}` })
+	e := newEnv(t, "", map[string]string{"paced": fmt.Sprintf(`type: http
+sources: [web]
+start: all
+delivery:
+  max_in_flight: %d
+  rate: {rps: 400, adaptive: false}
+actions:
+  send:
+    url: %s/x
+    fields: {id: messageId}
+`, maxInFlight, tl.URL)})
+	var pulls atomic.Int32
+	sub, err := e.nc.Subscribe("$JS.API.CONSUMER.MSG.NEXT."+router.EventsStream+"."+router.ConsumerName("paced"), func(*nats.Msg) { pulls.Add(1) })
+	must(t, err)
+	defer func() { _ = sub.Unsubscribe() }()
+	must(t, e.nc.Flush())
+	for i := range events {
+		e.publish("web", track(fmt.Sprintf("paced-%d", i), "u", "Clicked", nil))
+	}
+	e.start()
+	e.waitSettled("paced", events, 60*time.Second)
+	if got := e.count("paced", "delivered"); got != events {
+		t.Fatalf("delivered %d of %d: %s", got, events, e.outcomes("paced"))
+	}
+	// The rate held the lane full (precondition): the tool took the
+	// events at the rate, so slots freed one at a time.
+	if n := len(tl.all()); n != events {
+		t.Fatalf("the tool got %d requests, want %d", n, events)
+	}
+	// One pull per freed slot would be about events - maxInFlight (336);
+	// in chunks of maxInFlight/8 it is about events/8 (50), plus the
+	// lane's idle pulls.
+	if n := pulls.Load(); n == 0 || n > events/4 {
+		t.Fatalf("%d pull requests for %d events (max_in_flight %d): want at most %d", n, events, maxInFlight, events/4)
+	}
+	t.Logf("%d pull requests for %d events", pulls.Load(), events)
 }
