@@ -62,6 +62,17 @@ func init() {
 	RegisterItemErrors("standard", StandardItemErrors)
 }
 
+// AllItemsFail is the answer of a parser that cannot tell which items of
+// a batch of n failed: every one fails alike, with class, status and msg,
+// rather than be reported delivered.
+func AllItemsFail(n int, class Class, status int, msg string) []ItemError {
+	out := make([]ItemError, n)
+	for i := range out {
+		out[i] = ItemError{Index: i, Class: class, Status: status, Message: msg}
+	}
+	return out
+}
+
 // StandardItemErrors is the generic per-item error convention of the http
 // and webhook destinations in batch mode, registered as "standard".
 //
@@ -108,11 +119,7 @@ func StandardItemErrors(status int, body []byte, items int) []ItemError {
 		if err != nil {
 			msg = fmt.Sprintf("%s: %v", msg, err)
 		}
-		out := make([]ItemError, items)
-		for i := range out {
-			out[i] = ItemError{Index: i, Class: Permanent, Status: status, Message: msg}
-		}
-		return out
+		return AllItemsFail(items, Permanent, status, msg)
 	}
 	var out []ItemError
 	seen := make(map[int]bool, len(report.Errors))

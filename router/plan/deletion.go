@@ -178,20 +178,9 @@ func (p *Plan) renderDeleteAction(a *mappings.Action, env *mappings.Env, del Del
 		return nil, err
 	}
 	one := rendered[0]
-	h := http.Header{}
-	hasCT := false
-	for _, kv := range one.Headers {
-		h.Set(kv[0], kv[1])
-		hasCT = hasCT || http.CanonicalHeaderKey(kv[0]) == "Content-Type"
-	}
-	var body []byte
-	if one.Body != nil {
-		if body, err = encodeJSON(one.Body); err != nil {
-			return nil, fmt.Errorf("encoding the body: %w", err)
-		}
-		if !hasCT {
-			h.Set("Content-Type", "application/json")
-		}
+	h, body, err := headerAndBody(one, false)
+	if err != nil {
+		return nil, err
 	}
 	url := one.URL
 	if url == "" && p.webhook != nil {

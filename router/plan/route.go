@@ -356,28 +356,9 @@ func (p *Plan) baseHeader() http.Header {
 }
 
 func (p *Plan) outbound(a *PlannedAction, key string, one mappings.Rendered, messageID string, qualify bool) (Outbound, error) {
-	h := http.Header{}
-	hasCT := false
-	for _, kv := range one.Headers {
-		h.Set(kv[0], kv[1])
-		hasCT = hasCT || http.CanonicalHeaderKey(kv[0]) == "Content-Type"
-	}
-	var body []byte
-	if one.Body != nil {
-		var err error
-		ct := "application/json"
-		if a.Form {
-			body, err = encodeForm(one.Body)
-			ct = "application/x-www-form-urlencoded"
-		} else {
-			body, err = encodeJSON(one.Body)
-		}
-		if err != nil {
-			return Outbound{}, fmt.Errorf("encoding the body: %w", err)
-		}
-		if !hasCT {
-			h.Set("Content-Type", ct)
-		}
+	h, body, err := headerAndBody(one, a.Form)
+	if err != nil {
+		return Outbound{}, err
 	}
 	if p.webhook != nil && a.Batch == nil {
 		id := messageID
@@ -390,6 +371,37 @@ func (p *Plan) outbound(a *PlannedAction, key string, one mappings.Rendered, mes
 		Action: a.Name, Key: key, Batch: a.Batch,
 		Req: &destinations.Request{Method: one.Method, URL: one.URL, Header: h, Body: body, Items: 1, Action: a.Name, ValidJSON: body != nil && !a.Form},
 	}, nil
+}
+
+// headerAndBody encodes a rendered request's headers and body: JSON, or
+// form-encoded for a form action, with the matching Content-Type unless the
+// action set one.
+func headerAndBody(one mappings.Rendered, form bool) (http.Header, []byte, error) {
+	h := http.Header{}
+	hasCT := false
+	for _, kv := range one.Headers {
+		h.Set(kv[0], kv[1])
+		hasCT = hasCT || http.CanonicalHeaderKey(kv[0]) == "Content-Type"
+	}
+	if one.Body == nil {
+		return h, nil, nil
+	}
+	var body []byte
+	var err error
+	ct := "application/json"
+	if form {
+		body, err = encodeForm(one.Body)
+		ct = "application/x-www-form-urlencoded"
+	} else {
+		body, err = encodeJSON(one.Body)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("encoding the body: %w", err)
+	}
+	if !hasCT {
+		h.Set("Content-Type", ct)
+	}
+	return h, body, nil
 }
 
 // encodeJSON encodes a rendered body: keys sorted, without HTML escaping

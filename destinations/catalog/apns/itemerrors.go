@@ -72,9 +72,5 @@ func ItemErrors(status int, body []byte, items int) []destinations.ItemError {
 	if status == http.StatusGone && answer.Timestamp != nil {
 		msg += " (since " + time.UnixMilli(*answer.Timestamp).UTC().Format(time.RFC3339) + ")"
 	}
-	out := make([]destinations.ItemError, items)
-	for i := range out {
-		out[i] = destinations.ItemError{Index: i, Class: class, Status: status, Message: msg}
-	}
-	return out
+	return destinations.AllItemsFail(items, class, status, msg)
 }

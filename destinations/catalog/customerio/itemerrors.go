@@ -39,11 +39,7 @@ func ItemErrors(status int, body []byte, items int) []destinations.ItemError {
 		return nil
 	}
 	failAll := func(msg string) []destinations.ItemError {
-		out := make([]destinations.ItemError, items)
-		for i := range out {
-			out[i] = destinations.ItemError{Index: i, Class: destinations.Permanent, Status: status, Message: msg}
-		}
-		return out
+		return destinations.AllItemsFail(items, destinations.Permanent, status, msg)
 	}
 	var report struct {
 		Errors []struct {

@@ -64,9 +64,5 @@ func ItemErrors(status int, body []byte, items int) []destinations.ItemError {
 		n = len(resp.Errors)
 	}
 	msg := fmt.Sprintf("HubSpot rejected %d input(s) of this batch of %d without saying which (207): %s; replay the batch once fixed (upserts are idempotent)", n, items, detail)
-	out := make([]destinations.ItemError, items)
-	for i := range out {
-		out[i] = destinations.ItemError{Index: i, Class: destinations.Permanent, Status: status, Message: msg}
-	}
-	return out
+	return destinations.AllItemsFail(items, destinations.Permanent, status, msg)
 }

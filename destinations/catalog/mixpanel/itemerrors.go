@@ -45,11 +45,7 @@ func ItemErrors(status int, body []byte, items int) []destinations.ItemError {
 		if !failed {
 			return nil
 		}
-		out := make([]destinations.ItemError, items)
-		for i := range out {
-			out[i] = destinations.ItemError{Index: i, Class: destinations.Permanent, Status: status, Message: msg}
-		}
-		return out
+		return destinations.AllItemsFail(items, destinations.Permanent, status, msg)
 	case status == http.StatusBadRequest:
 		var report struct {
 			Failed []struct {

@@ -62,11 +62,7 @@ func ItemErrors(status int, body []byte, items int) []destinations.ItemError {
 		msg = fmt.Sprintf("OneSignal rejected %d of %d events of the batch without saying which (%s); the batch is retried and OneSignal drops the events it had accepted by idempotency_key",
 			len(report.Errors), items, strings.Join(reasons, "; "))
 	}
-	out := make([]destinations.ItemError, items)
-	for i := range out {
-		out[i] = destinations.ItemError{Index: i, Class: class, Status: status, Message: msg}
-	}
-	return out
+	return destinations.AllItemsFail(items, class, status, msg)
 }
 
 // oneSignalEventError reads one entry of the errors list: an object with an
