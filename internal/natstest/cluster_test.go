@@ -21,9 +21,23 @@ func TestClusterSurvivesANode(t *testing.T) {
 	_, js := c.Connect(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	st, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}, Replicas: 3, Storage: jetstream.FileStorage})
-	if err != nil {
-		t.Fatal(err)
+	// A reply lost while the stream's own group elects its leader leaves
+	// the request waiting for its whole deadline: ask again, briefly each
+	// time (the same config again is no error).
+	var st jetstream.Stream
+	var err error
+	for try := 0; ; try++ {
+		actx, acancel := context.WithTimeout(ctx, 5*time.Second)
+		st, err = js.CreateStream(actx, jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}, Replicas: 3, Storage: jetstream.FileStorage})
+		acancel()
+		if err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("creating an R3 stream, %d tries: %v", try+1, err)
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 	info, err := st.Info(ctx)
 	if err != nil {
