@@ -66,7 +66,7 @@ func newHubSpotCRM(t *testing.T) *hubspotCRM {
 			_, _ = fmt.Fprintf(w, `{"id":%q,"properties":{},"archived":false}`, id)
 		case r.Method == http.MethodPut && len(parts) == 9:
 			c.assoc = append(c.assoc, parts[4]+" -> "+parts[8])
-			_, _ = io.WriteString(w, `{"fromObjectId":1,"toObjectId":2,"labels":[]}`)
+			_, _ = fmt.Fprintf(w, `{"status":"COMPLETE","results":[{"associationSpec":{"associationCategory":"HUBSPOT_DEFINED","associationTypeId":280},"from":{"id":%q},"to":{"id":%q}}]}`, parts[4], parts[8])
 		default:
 			w.WriteHeader(http.StatusNotFound)
 		}
@@ -143,5 +143,113 @@ delivery:
 	defer crm.mu.Unlock()
 	if crm.companies["initech"] == "" || len(crm.assoc) != 1 {
 		t.Errorf("companies %v, associations %v: the company upsert must go without the association", crm.companies, crm.assoc)
+	}
+}
+
+// intercomAPI is an Intercom-like API for the lanes: contacts searched,
+// created and updated; companies created or updated by company_id (the
+// first create answers 503, as a tool in trouble does), retrieved by
+// company_id (404 until then); a contact attached by both Intercom ids.
+type intercomAPI struct {
+	*httptest.Server
+	mu        sync.Mutex
+	contacts  map[string]string // external_id -> id
+	companies map[string]string // company_id -> id
+	attached  []string
+	misses    int
+	creates   int
+}
+
+func newIntercomAPI(t *testing.T) *intercomAPI {
+	c := &intercomAPI{contacts: map[string]string{}, companies: map[string]string{}}
+	c.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		if r.Header.Get("Authorization") != "Bearer ic-e2e" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		switch {
+		case r.Method == http.MethodPost && r.URL.Path == "/contacts/search":
+			var q struct{ Query struct{ Field, Value string } }
+			_ = json.Unmarshal(body, &q)
+			data := ""
+			if id := c.contacts[q.Query.Value]; q.Query.Field == "external_id" && id != "" {
+				data = fmt.Sprintf(`{"type":"contact","id":%q}`, id)
+			}
+			_, _ = fmt.Fprintf(w, `{"type":"list","data":[%s]}`, data)
+		case r.Method == http.MethodPost && r.URL.Path == "/contacts":
+			var ct struct {
+				ExternalID string `json:"external_id"`
+			}
+			_ = json.Unmarshal(body, &ct)
+			c.contacts[ct.ExternalID] = fmt.Sprintf("c%d", len(c.contacts)+1)
+			_, _ = fmt.Fprintf(w, `{"type":"contact","id":%q}`, c.contacts[ct.ExternalID])
+		case r.Method == http.MethodPost && r.URL.Path == "/companies":
+			if c.creates++; c.creates == 1 {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				return
+			}
+			var co struct {
+				CompanyID string `json:"company_id"`
+			}
+			_ = json.Unmarshal(body, &co)
+			if c.companies[co.CompanyID] == "" {
+				c.companies[co.CompanyID] = fmt.Sprintf("co%d", len(c.companies)+1)
+			}
+			_, _ = fmt.Fprintf(w, `{"type":"company","id":%q}`, c.companies[co.CompanyID])
+		case r.Method == http.MethodGet && r.URL.Path == "/companies":
+			id := c.companies[r.URL.Query().Get("company_id")]
+			if id == "" {
+				c.misses++
+				w.WriteHeader(http.StatusNotFound)
+				_, _ = io.WriteString(w, `{"type":"error.list","errors":[{"code":"company_not_found","message":"Company Not Found"}]}`)
+				return
+			}
+			_, _ = fmt.Fprintf(w, `{"type":"company","id":%q,"company_id":%q}`, id, r.URL.Query().Get("company_id"))
+		case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/companies"):
+			var b struct{ ID string }
+			_ = json.Unmarshal(body, &b)
+			c.attached = append(c.attached, strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/contacts/"), "/companies")+" -> "+b.ID)
+			_, _ = fmt.Fprintf(w, `{"type":"company","id":%q}`, b.ID)
+		default:
+			w.WriteHeader(http.StatusNotFound)
+		}
+	}))
+	t.Cleanup(c.Close)
+	return c
+}
+
+// A new user's identify and group call: the company's first create fails
+// (503), so the attach's company lookup finds nothing and is retried; the
+// redelivery creates the company and attaches the contact by both ids.
+func TestIntercomGroupCallsAttachOnceTheCompanyExists(t *testing.T) {
+	api := newIntercomAPI(t)
+	t.Setenv("INTERCOM_E2E_TOKEN", "ic-e2e")
+	e := newEnv(t, "", map[string]string{"ic": fmt.Sprintf(`type: intercom
+settings:
+  access_token: ${INTERCOM_E2E_TOKEN}
+  endpoint: %s
+delivery:
+  attempts: 1
+  backoff: {initial: 100ms, max: 300ms}
+  breaker: {failures: 1000}
+`, api.URL)})
+	e.start()
+	e.publish("web", map[string]any{"type": "identify", "messageId": "id-1", "userId": "u-1", "traits": map[string]any{"email": "jane@example.com"}})
+	e.publish("web", map[string]any{"type": "group", "messageId": "grp-1", "userId": "u-1", "groupId": "acme", "traits": map[string]any{"name": "Acme"}})
+	e.waitSettled("ic", 2, 20*time.Second)
+	if d := e.count("ic", router.Delivered); d != 2 {
+		t.Fatalf("delivered %d, want 2: %s", d, e.outcomes("ic"))
+	}
+	api.mu.Lock()
+	defer api.mu.Unlock()
+	if want := fmt.Sprintf("[%s -> %s]", api.contacts["u-1"], api.companies["acme"]); api.contacts["u-1"] == "" || fmt.Sprint(api.attached) != want {
+		t.Fatalf("attached %v, want %s", api.attached, want)
+	}
+	if api.misses == 0 {
+		t.Error("the attach never looked the company up before it existed: the ordering was not exercised")
 	}
 }

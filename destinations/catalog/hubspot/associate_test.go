@@ -124,7 +124,9 @@ func (c *crm) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		c.assoc = append(c.assoc, parts[4]+" -> "+parts[8])
-		_, _ = fmt.Fprintf(w, `{"fromObjectTypeId":"0-2","fromObjectId":%s,"toObjectTypeId":"0-1","toObjectId":%s,"labels":[]}`, parts[4], parts[8])
+		// The default association's answer: a batch response with the
+		// association made (company to contact is HubSpot-defined type 280).
+		_, _ = fmt.Fprintf(w, `{"status":"COMPLETE","results":[{"associationSpec":{"associationCategory":"HUBSPOT_DEFINED","associationTypeId":280},"from":{"id":%q},"to":{"id":%q}}],"startedAt":"2024-03-01T10:00:00Z","completedAt":"2024-03-01T10:00:00Z"}`, parts[4], parts[8])
 	default:
 		w.WriteHeader(http.StatusNotFound)
 		_, _ = io.WriteString(w, notFound)
