@@ -66,7 +66,7 @@ func newHubSpotCRM(t *testing.T) *hubspotCRM {
 			_, _ = fmt.Fprintf(w, `{"id":%q,"properties":{},"archived":false}`, id)
 		case r.Method == http.MethodPut && len(parts) == 9:
 			c.assoc = append(c.assoc, parts[4]+" -> "+parts[8])
-			_, _ = fmt.Fprintf(w, `{"status":"COMPLETE","results":[{"associationSpec":{"associationCategory":"HUBSPOT_DEFINED","associationTypeId":280},"from":{"id":%q},"to":{"id":%q}}]}`, parts[4], parts[8])
+			_, _ = fmt.Fprintf(w, `{"status":"COMPLETE","results":[{"associationSpec":{"associationCategory":"HUBSPOT_DEFINED","associationTypeId":280},"from":{"id":%q},"to":{"id":%q}}]}`, parts[4], parts[8]) //nolint:gosec // G705: a test fake's JSON answer
 		default:
 			w.WriteHeader(http.StatusNotFound)
 		}
@@ -208,7 +208,7 @@ func newIntercomAPI(t *testing.T) *intercomAPI {
 				_, _ = io.WriteString(w, `{"type":"error.list","errors":[{"code":"company_not_found","message":"Company Not Found"}]}`)
 				return
 			}
-			_, _ = fmt.Fprintf(w, `{"type":"company","id":%q,"company_id":%q}`, id, r.URL.Query().Get("company_id"))
+			_, _ = fmt.Fprintf(w, `{"type":"company","id":%q,"company_id":%q}`, id, r.URL.Query().Get("company_id")) //nolint:gosec // G705: a test fake's JSON answer
 		case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/companies"):
 			var b struct{ ID string }
 			_ = json.Unmarshal(body, &b)

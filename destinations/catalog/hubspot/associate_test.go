@@ -88,7 +88,7 @@ func (c *crm) serve(w http.ResponseWriter, r *http.Request) {
 			id = c.contacts[strings.ToLower(parts[4])]
 		default:
 			w.WriteHeader(http.StatusBadRequest)
-			_, _ = fmt.Fprintf(w, `{"status":"error","message":"Property %s is not a unique identifier","category":"VALIDATION_ERROR"}`, want)
+			_, _ = fmt.Fprintf(w, `{"status":"error","message":"Property %s is not a unique identifier","category":"VALIDATION_ERROR"}`, want) //nolint:gosec // G705: a test fake's JSON answer
 			return
 		}
 		if id == "" {
@@ -126,7 +126,7 @@ func (c *crm) serve(w http.ResponseWriter, r *http.Request) {
 		c.assoc = append(c.assoc, parts[4]+" -> "+parts[8])
 		// The default association's answer: a batch response with the
 		// association made (company to contact is HubSpot-defined type 280).
-		_, _ = fmt.Fprintf(w, `{"status":"COMPLETE","results":[{"associationSpec":{"associationCategory":"HUBSPOT_DEFINED","associationTypeId":280},"from":{"id":%q},"to":{"id":%q}}],"startedAt":"2024-03-01T10:00:00Z","completedAt":"2024-03-01T10:00:00Z"}`, parts[4], parts[8])
+		_, _ = fmt.Fprintf(w, `{"status":"COMPLETE","results":[{"associationSpec":{"associationCategory":"HUBSPOT_DEFINED","associationTypeId":280},"from":{"id":%q},"to":{"id":%q}}],"startedAt":"2024-03-01T10:00:00Z","completedAt":"2024-03-01T10:00:00Z"}`, parts[4], parts[8]) //nolint:gosec // G705: a test fake's JSON answer
 	default:
 		w.WriteHeader(http.StatusNotFound)
 		_, _ = io.WriteString(w, notFound)
