@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -24,6 +25,12 @@ func (p *Plan) Send(ctx context.Context, s *destinations.Sender, r *destinations
 	}
 	if p.auth != nil {
 		if err := p.auth.Authorize(ctx, r); err != nil {
+			// An Authorizer whose lookup's answer decides the outcome says
+			// so (a record not there yet, a 403 for a missing scope).
+			var ae *destinations.AuthError
+			if errors.As(err, &ae) {
+				return destinations.Result{Class: ae.Class, RetryAfter: ae.RetryAfter, Err: err}
+			}
 			// Minting credentials fails for passing reasons (the token
 			// endpoint is down) far more often than for lasting ones, and a
 			// bad key is caught by validate.

@@ -1,7 +1,8 @@
 // Package hubspot holds the Go quirks of the HubSpot catalog tool: its
 // authorizer ("hubspot-auth": a private-app token, or OAuth 2.0 access
-// tokens refreshed from a refresh token) and the reading of HubSpot's
-// batch responses ("hubspot" item errors).
+// tokens refreshed from a refresh token, and the record lookups that turn
+// the associate_company preset's request into HubSpot's association) and
+// the reading of HubSpot's batch responses ("hubspot" item errors).
 package hubspot
 
 import (
@@ -10,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -40,15 +42,20 @@ func init() {
 // static. With client_id, client_secret and refresh_token (a public app
 // installed with OAuth), access tokens are obtained from the refresh token
 // through golang.org/x/oauth2 and reused until a minute before they expire;
-// one refresh runs at a time (the token source's own lock).
+// one refresh runs at a time (the token source's own lock). A request of
+// the associate_company preset has its records looked up first
+// (resolveAssociation).
+//
+// Lock order: mu only; it is never held across a token refresh or a lookup.
 type Auth struct {
 	static string
 
-	mu     sync.Mutex // guards client, source
-	client *http.Client
-	conf   *oauth2.Config
-	seed   *oauth2.Token
-	source oauth2.TokenSource
+	mu      sync.Mutex   // guards client, source, lookups
+	client  *http.Client // the token endpoint's
+	lookups *http.Client // the association's record reads
+	conf    *oauth2.Config
+	seed    *oauth2.Token
+	source  oauth2.TokenSource
 }
 
 // NewAuth reads the settings. Exactly one of access_token, or the three
@@ -61,7 +68,7 @@ func NewAuth(settings map[string]any) (destinations.Authorizer, error) {
 	case tok != "" && oauthSet:
 		return nil, errors.New("set either access_token (a private app) or client_id, client_secret and refresh_token (OAuth), not both")
 	case tok != "":
-		return &Auth{static: tok}, nil
+		return &Auth{static: tok, lookups: destinations.NewLookupClient(false)}, nil
 	case !oauthSet:
 		return nil, errors.New("no credentials: set access_token (a private app's token) or client_id, client_secret and refresh_token (an OAuth app)")
 	}
@@ -75,7 +82,8 @@ func NewAuth(settings map[string]any) (destinations.Authorizer, error) {
 		return nil, fmt.Errorf("OAuth needs client_id, client_secret and refresh_token; missing %s", strings.Join(missing, ", "))
 	}
 	return &Auth{
-		client: &http.Client{Timeout: tokenTimeout},
+		client:  &http.Client{Timeout: tokenTimeout},
+		lookups: destinations.NewLookupClient(false),
 		conf: &oauth2.Config{ClientID: id, ClientSecret: secret,
 			// HubSpot takes the client credentials in the form body.
 			Endpoint: oauth2.Endpoint{TokenURL: TokenURL, AuthStyle: oauth2.AuthStyleInParams}},
@@ -83,21 +91,24 @@ func NewAuth(settings map[string]any) (destinations.Authorizer, error) {
 	}, nil
 }
 
-// DenyPrivate subjects the token endpoint to the DenyPrivate check.
+// DenyPrivate subjects the token endpoint and the lookups to the
+// DenyPrivate check.
 func (a *Auth) DenyPrivate() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.lookups = destinations.NewLookupClient(true)
 	if a.conf == nil {
 		return
 	}
 	dialer := &net.Dialer{Timeout: tokenTimeout, Control: destinations.DenyPrivateControl}
-	a.mu.Lock()
-	defer a.mu.Unlock()
 	a.client = &http.Client{Timeout: tokenTimeout, Transport: &http.Transport{
 		DialContext: dialer.DialContext, TLSHandshakeTimeout: tokenTimeout, ForceAttemptHTTP2: true,
 	}}
 	a.source = nil
 }
 
-// Authorize sets the bearer token.
+// Authorize sets the bearer token, and resolves the records of an
+// associate_company request.
 func (a *Auth) Authorize(ctx context.Context, r *destinations.Request) error {
 	tok, err := a.Token(ctx)
 	if err != nil {
@@ -107,7 +118,19 @@ func (a *Auth) Authorize(ctx context.Context, r *destinations.Request) error {
 		r.Header = http.Header{}
 	}
 	r.Header.Set("Authorization", "Bearer "+tok)
+	if r.Method != http.MethodPut || r.Items > 1 {
+		return nil
+	}
+	if u, err := url.Parse(r.URL); err == nil && u.Path == placeholderPath {
+		return a.resolveAssociation(ctx, r, u, tok)
+	}
 	return nil
+}
+
+func (a *Auth) lookupClient() *http.Client {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.lookups
 }
 
 // Token returns the private app's token, or a current OAuth access token.

@@ -1,7 +1,8 @@
 // Package intercom holds the Go quirk of the Intercom catalog tool: its
 // authorizer, registered as "intercom-contacts", which adds the access
-// token and turns a contact create into an update when the contact
-// exists, because Intercom's API has no contact upsert.
+// token, turns a contact create into an update when the contact exists
+// (Intercom's API has no contact upsert), and resolves the contact and
+// company ids an attach_company request needs.
 package intercom
 
 import (
@@ -11,17 +12,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
+	"sync"
 
 	"github.com/switchyard/switchyard/destinations"
 )
-
-// lookupTimeout bounds one contact search.
-const lookupTimeout = 10 * time.Second
 
 func init() {
 	destinations.RegisterAuth("intercom-contacts", NewContacts)
@@ -38,12 +35,18 @@ func init() {
 // (POST /contacts/search) by external_id, else by email; when one is
 // found, the request becomes PUT /contacts/{id} with the same body. Segment's
 // Intercom destination does the same lookup. A search that fails makes the
-// send Retryable (the router retries authorizing like any passing fault).
+// send Retryable when it may pass (a 429, a 5xx, the tool unreachable) and
+// Permanent when it cannot (a 401, a 403), as the same answer to the send
+// would (destinations.AuthError).
 // Two identifies of a new user racing each other can still both create:
 // the second gets a 409, dead-lettered with Intercom's reason; its replay
 // updates.
+//
+// Lock order: mu only, never held across a lookup.
 type Contacts struct {
-	token  string
+	token string
+
+	mu     sync.Mutex // guards client
 	client *http.Client
 }
 
@@ -53,26 +56,38 @@ func NewContacts(settings map[string]any) (destinations.Authorizer, error) {
 	if strings.TrimSpace(tok) == "" {
 		return nil, errors.New("access_token is empty: set it to the workspace's access token (Developer Hub > your app > Authentication)")
 	}
-	return &Contacts{token: strings.TrimSpace(tok), client: &http.Client{Timeout: lookupTimeout}}, nil
+	return &Contacts{token: strings.TrimSpace(tok), client: destinations.NewLookupClient(false)}, nil
 }
 
-// DenyPrivate subjects the contact searches to the DenyPrivate check, as
+// DenyPrivate subjects the lookups to the DenyPrivate check, as
 // deliveries are (the region's host is the operator's choice).
 func (c *Contacts) DenyPrivate() {
-	dialer := &net.Dialer{Timeout: lookupTimeout, Control: destinations.DenyPrivateControl}
-	c.client = &http.Client{Timeout: lookupTimeout, Transport: &http.Transport{
-		DialContext: dialer.DialContext, TLSHandshakeTimeout: lookupTimeout, ForceAttemptHTTP2: true,
-	}}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.client = destinations.NewLookupClient(true)
 }
 
-// Authorize sets the bearer token and resolves a contact create.
+func (c *Contacts) lookupClient() *http.Client {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.client
+}
+
+// Authorize sets the bearer token and resolves a contact create or an
+// attach_company request.
 func (c *Contacts) Authorize(ctx context.Context, r *destinations.Request) error {
 	if r.Header == nil {
 		r.Header = http.Header{}
 	}
 	r.Header.Set("Authorization", "Bearer "+c.token)
 	u, err := url.Parse(r.URL)
-	if err != nil || r.Method != http.MethodPost || strings.TrimSuffix(u.Path, "/") != "/contacts" || r.Items > 1 {
+	if err != nil || r.Method != http.MethodPost || r.Items > 1 {
+		return nil
+	}
+	if u.Path == attachPlaceholderPath {
+		return c.resolveAttach(ctx, r, u)
+	}
+	if strings.TrimSuffix(u.Path, "/") != "/contacts" {
 		return nil
 	}
 	var body struct {
@@ -109,33 +124,25 @@ func (c *Contacts) search(ctx context.Context, base *url.URL, h http.Header, fie
 	q, _ := json.Marshal(map[string]any{"query": map[string]any{"field": field, "operator": "=", "value": value}})
 	su := *base
 	su.Path, su.RawQuery = "/contacts/search", ""
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, su.String(), bytes.NewReader(q))
+	what := "searching the Intercom contact by " + field
+	req, err := c.lookupRequest(http.MethodPost, su.String(), h, q)
+	if err != nil {
+		return "", &destinations.AuthError{Class: destinations.Permanent, Err: fmt.Errorf("%s: %w", what, err)}
+	}
+	ans, err := destinations.DoLookup(ctx, c.lookupClient(), req, what)
 	if err != nil {
 		return "", err
 	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", destinations.UserAgent)
-	if v := h.Get("Intercom-Version"); v != "" {
-		req.Header.Set("Intercom-Version", v)
-	}
-	resp, err := c.client.Do(req)
-	if err != nil {
-		return "", fmt.Errorf("searching the Intercom contact by %s: %w", field, redactURL(err))
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("searching the Intercom contact by %s: HTTP %d: %s", field, resp.StatusCode, bytes.TrimSpace(data[:min(len(data), 300)]))
+	if ans.Status != http.StatusOK {
+		return "", ans.Failure(what)
 	}
 	var list struct {
 		Data []struct {
 			ID string `json:"id"`
 		} `json:"data"`
 	}
-	if err := json.Unmarshal(data, &list); err != nil {
-		return "", fmt.Errorf("searching the Intercom contact by %s: the answer is not a contact list: %w", field, err)
+	if err := json.Unmarshal(ans.Body, &list); err != nil {
+		return "", &destinations.AuthError{Class: destinations.Permanent, Err: fmt.Errorf("%s: the answer is not a contact list: %w", what, err)}
 	}
 	if len(list.Data) == 0 {
 		return "", nil
@@ -143,13 +150,26 @@ func (c *Contacts) search(ctx context.Context, base *url.URL, h http.Header, fie
 	return list.Data[0].ID, nil
 }
 
-// redactURL keeps a transport error's cause without the request URL.
-func redactURL(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
+// lookupRequest is a lookup with the token and the request's
+// Intercom-Version (the answer's shape depends on it).
+func (c *Contacts) lookupRequest(method, u string, h http.Header, body []byte) (*http.Request, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
 	}
-	return err
+	req, err := http.NewRequest(method, u, rd)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if v := h.Get("Intercom-Version"); v != "" {
+		req.Header.Set("Intercom-Version", v)
+	}
+	return req, nil
 }
 
 var _ destinations.Authorizer = (*Contacts)(nil)

@@ -3,6 +3,7 @@ package intercom
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -14,35 +15,91 @@ import (
 )
 
 // intercomServer is an Intercom-like API: contacts searched by field, a
-// create that conflicts on an existing external_id or email, and an
-// update by id.
+// create that conflicts on an existing external_id or email, an update by
+// id; companies retrieved by company_id (404 "company_not_found" when
+// there is none), a contact attached to a company by both Intercom ids
+// (404 for an unknown one); 401 without the token, 429 with Retry-After
+// for the next `throttle` lookups.
 type intercomServer struct {
 	*httptest.Server
-	mu       sync.Mutex
-	contacts map[string]map[string]string // id -> {external_id, email}
-	calls    []string
-	down     bool
+	mu         sync.Mutex
+	contacts   map[string]map[string]string // id -> {external_id, email}
+	companies  map[string]string            // company_id -> id
+	attached   []string                     // "contact id -> company id"
+	attachBody [][]byte
+	calls      []string
+	auths      []string // Authorization of each lookup
+	down       bool
+	throttle   int
 }
 
 func newIntercom(t *testing.T) *intercomServer {
-	s := &intercomServer{contacts: map[string]map[string]string{
+	s := &intercomServer{companies: map[string]string{}, contacts: map[string]map[string]string{
 		"6651a1": {"external_id": "u-42", "email": "jane@example.com"},
 		"6651b2": {"email": "lead@example.com"},
 	}}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		s.calls = append(s.calls, r.Method+" "+r.URL.Path)
+		s.calls = append(s.calls, r.Method+" "+r.URL.RequestURI())
+		lookup := r.URL.Path == "/contacts/search" || (r.Method == "GET" && r.URL.Path == "/companies")
+		if lookup {
+			s.auths = append(s.auths, r.Header.Get("Authorization"))
+		}
+		w.Header().Set("Content-Type", "application/json")
 		if r.Header.Get("Authorization") != "Bearer tok-1" {
 			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = io.WriteString(w, `{"type":"error.list","errors":[{"code":"unauthorized","message":"Access Token Invalid"}]}`)
 			return
 		}
 		if s.down {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return
 		}
+		if lookup && s.throttle > 0 {
+			s.throttle--
+			w.Header().Set("Retry-After", "3")
+			w.WriteHeader(http.StatusTooManyRequests)
+			_, _ = io.WriteString(w, `{"type":"error.list","errors":[{"code":"rate_limit_exceeded","message":"Exceeded rate limit of 10000 in 1_minute"}]}`)
+			return
+		}
 		body, _ := io.ReadAll(r.Body)
 		switch {
+		case r.Method == "GET" && r.URL.Path == "/companies":
+			id, ok := s.companies[r.URL.Query().Get("company_id")]
+			if !ok {
+				w.WriteHeader(http.StatusNotFound)
+				_, _ = io.WriteString(w, `{"type":"error.list","request_id":"b3ca2c3e","errors":[{"code":"company_not_found","message":"Company Not Found"}]}`)
+				return
+			}
+			_, _ = fmt.Fprintf(w, `{"type":"company","id":%q,"name":"Acme","app_id":"ecahpwf5","company_id":%q,"user_count":0}`, id, r.URL.Query().Get("company_id")) //nolint:gosec // G705: a test fake's JSON answer
+		case r.Method == "POST" && r.URL.Path == "/companies":
+			var c struct {
+				CompanyID string `json:"company_id"`
+			}
+			_ = json.Unmarshal(body, &c)
+			if _, ok := s.companies[c.CompanyID]; !ok {
+				s.companies[c.CompanyID] = fmt.Sprintf("66%04d", len(s.companies)+1)
+			}
+			_, _ = fmt.Fprintf(w, `{"type":"company","id":%q,"company_id":%q}`, s.companies[c.CompanyID], c.CompanyID)
+		case r.Method == "POST" && strings.HasPrefix(r.URL.Path, "/contacts/") && strings.HasSuffix(r.URL.Path, "/companies"):
+			contact := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/contacts/"), "/companies")
+			var b struct {
+				ID string `json:"id"`
+			}
+			_ = json.Unmarshal(body, &b)
+			known := false
+			for _, id := range s.companies {
+				known = known || id == b.ID
+			}
+			if _, ok := s.contacts[contact]; !ok || !known {
+				w.WriteHeader(http.StatusNotFound)
+				_, _ = io.WriteString(w, `{"type":"error.list","errors":[{"code":"not_found","message":"Contact Not Found"}]}`)
+				return
+			}
+			s.attached = append(s.attached, contact+" -> "+b.ID)
+			s.attachBody = append(s.attachBody, body)
+			_, _ = fmt.Fprintf(w, `{"type":"company","id":%q}`, b.ID)
 		case r.Method == "POST" && r.URL.Path == "/contacts/search":
 			var q struct {
 				Query struct {
