@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -247,15 +248,38 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, s config.Streams
 		Replicas:   replicas,
 	}
 	for _, sc := range []jetstream.StreamConfig{events, dlq} {
-		err := retryJS(ctx, func(ctx context.Context) error {
-			_, err := js.CreateOrUpdateStream(ctx, sc)
-			return err
-		})
-		if err != nil {
+		if err := retryJS(ctx, func(ctx context.Context) error { return ensureStream(ctx, js, sc) }); err != nil {
 			return fmt.Errorf("stream %s: %w", sc.Name, err)
 		}
 	}
 	return nil
+}
+
+// ensureStream creates sc, or updates the stream when its settings differ
+// from sc. A stream already as sc says is left alone: every reload ensures
+// the streams, and updating an unchanged stream is not only wasted work:
+// nats-server v2.15.2 rewrites the file store's config on every update,
+// which -race reported racing a consumer being created on the same stream
+// (a reload meeting a lane that starts on its consumer).
+func ensureStream(ctx context.Context, js jetstream.JetStream, sc jetstream.StreamConfig) error {
+	st, err := js.Stream(ctx, sc.Name)
+	if err == nil && sameStreamSettings(st.CachedInfo().Config, sc) {
+		return nil
+	}
+	if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return err
+	}
+	_, err = js.CreateOrUpdateStream(ctx, sc)
+	return err
+}
+
+// sameStreamSettings compares the settings EnsureStreams sets; the server
+// fills in the others (it says -1 for an unset MaxBytes, and 1 replica).
+func sameStreamSettings(have, want jetstream.StreamConfig) bool {
+	return have.Description == want.Description && slices.Equal(have.Subjects, want.Subjects) &&
+		have.Storage == want.Storage && have.Retention == want.Retention && have.Discard == want.Discard &&
+		have.MaxAge == want.MaxAge && have.Duplicates == want.Duplicates && orUnlimited(have.MaxBytes) == orUnlimited(want.MaxBytes) &&
+		max(have.Replicas, 1) == max(want.Replicas, 1)
 }
 
 // retryJS runs a JetStream API call with a bounded wait per attempt, again
