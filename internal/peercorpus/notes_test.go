@@ -47,10 +47,12 @@ var notes = map[string]map[string]string{
 	},
 	"ga4": {
 		"identity":    "Deliberate: GA4 files an event under its user_id (the userId) when there is one, else its client_id (the anonymousId, else the userId); the peer prefers its own context.externalId ga4ClientId, a vendor field (README).",
-		"event":       "Deliberate: Checkout Step Completed and Product Shared are not e-commerce events GA4 maps; switchyard sends them as custom events named as Segment does (Checkout_Step_Completed, Product_Shared) where the peer picks add_shipping_info and share.",
-		"revenue":     "Deliberate: value is properties.value, else revenue, else total (Segment's value(): revenue is what GA4's value measures); the peer takes total. With both a product at the top of properties and a products list, items come from the list and value is their sum.",
-		"price":       "Deliberate: custom events carry scalar params only; the peer also adds items[] to them (view_search_results, checkout step events).",
+		"event":       "Deliberate: an e-commerce event spelled otherwise than the spec ('product added') is a custom event (product_added), as in Segment's GA4 destination, whose subscriptions match exact names; the peer maps any case to GA4's recommended events (ecommerce_event_names: any_spelling does too). Checkout Step Completed and Product Shared are not e-commerce events GA4 maps; switchyard sends them as custom events named as Segment does where the peer picks add_shipping_info and share.",
+		"revenue":     "Deliberate: as for event, the peer's lower-case orders are custom events here, which carry no params by default (custom_event_params: none, Segment's default). A purchase's value is properties.value, else revenue, else total (Segment's value(): revenue is what GA4's value measures); the peer takes total.",
+		"price":       "Deliberate: as for revenue; custom events carry no items, and the peer also adds items[] to them (view_search_results, checkout step events).",
 		"quantity":    "Deliberate: as for price.",
+		"currency":    "Deliberate: as for revenue.",
 		"product ids": "Deliberate: as for price.",
+		"value":       "Deliberate: as for revenue.",
 	},
 }
