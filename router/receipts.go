@@ -104,41 +104,80 @@ func maskRecipient(s string) string {
 // message was sent, and sending it again to have a ticket to check would
 // notify the person twice.
 func (l *lane) recordReceipts(d *delivery, results []dispatch.Result) {
-	rc := l.plan.Receipts
-	if rc == nil {
+	if l.plan.Receipts == nil {
 		return
 	}
 	id := d.msgID
 	if d.ev != nil {
 		id = d.ev.MessageID
 	}
-	now := time.Now().UTC()
 	for i := range results {
 		res := &results[i]
 		if res.Class != destinations.OK || res.Ticket == "" {
 			continue
 		}
-		e := ReceiptEntry{
-			Destination: l.plan.Name, Ticket: res.Ticket, MessageID: id, Action: res.Out.Action, SentAt: now,
-		}
-		if len(e.Ticket) > maxTicketBytes || !utf8.ValidString(e.Ticket) {
-			l.r.metrics.Receipts.WithLabelValues(l.plan.Name, ReceiptUnrecorded).Inc()
-			l.log.Error("receipts: the tool's ticket id is not a bounded UTF-8 string; not recorded", "messageId", id, "bytes", len(e.Ticket))
-			continue
-		}
+		var item []byte
 		if res.Out.Req != nil {
-			e.Recipient = maskRecipient(rc.Handler.Recipient(res.Out.Req.Body))
+			item = res.Out.Req.Body
 		}
-		if err := l.r.publishReceipt(e); err != nil {
+		e, err := newReceiptEntry(l.plan, id, dispatch.Ticket{ID: res.Ticket, Action: res.Out.Action, Item: item})
+		if err == nil {
+			err = l.r.publishReceipt(e)
+		}
+		if err != nil {
 			l.r.metrics.Receipts.WithLabelValues(l.plan.Name, ReceiptUnrecorded).Inc()
-			l.log.Error("receipts: writing a ticket to RECEIPTS failed; its receipt will not be checked (the event stays delivered)",
-				"messageId", id, "ticket", e.Ticket, "err", err)
+			l.log.Error("receipts: a ticket was not stored; its receipt will not be checked (the event stays delivered)",
+				"messageId", id, "err", err)
 		}
 	}
 }
 
+// newReceiptEntry is the entry of a delivered item's ticket, sent now.
+func newReceiptEntry(p *plan.Plan, msgID string, t dispatch.Ticket) (ReceiptEntry, error) {
+	if len(t.ID) > maxTicketBytes || !utf8.ValidString(t.ID) {
+		return ReceiptEntry{}, fmt.Errorf("the tool's ticket id is not a UTF-8 string of at most %d bytes (%d bytes)", maxTicketBytes, len(t.ID))
+	}
+	e := ReceiptEntry{Destination: p.Name, Ticket: t.ID, MessageID: msgID, Action: t.Action, SentAt: time.Now().UTC()}
+	if len(t.Item) > 0 {
+		e.Recipient = maskRecipient(p.Receipts.Handler.Recipient(t.Item))
+	}
+	return e, nil
+}
+
+// recordReplayTickets stores the tickets of a replayed event's delivered
+// requests (switchyard replay, dlq replay, the console's replays): the
+// running routers check them like the lanes' own. It returns what went
+// wrong, for the replay's report.
+func recordReplayTickets(js jetstream.JetStream, p *plan.Plan, res dispatch.ReplayResult) string {
+	if p.Receipts == nil || len(res.Tickets) == 0 {
+		return ""
+	}
+	failed := 0
+	var last error
+	for _, t := range res.Tickets {
+		e, err := newReceiptEntry(p, res.MessageID, t)
+		if err == nil {
+			err = publishReceipt(js, e)
+		}
+		if err != nil {
+			failed++
+			last = err
+		}
+	}
+	if failed == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d tickets were not stored in RECEIPTS, so their receipts will not be checked: %v", failed, last)
+}
+
 // publishReceipt stores one entry, retrying within a bounded time.
 func (r *Router) publishReceipt(e ReceiptEntry) error {
+	err := publishReceipt(r.js, e)
+	r.noteWrite(err)
+	return err
+}
+
+func publishReceipt(js jetstream.JetStream, e ReceiptEntry) error {
 	data, err := json.Marshal(e)
 	if err != nil {
 		return err
@@ -149,11 +188,13 @@ func (r *Router) publishReceipt(e ReceiptEntry) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	err = retryJS(ctx, func(ctx context.Context) error {
-		_, err := r.js.PublishMsg(ctx, m)
+		_, err := js.PublishMsg(ctx, m)
 		return err
 	})
-	r.noteWrite(err)
-	return err
+	if err != nil {
+		return fmt.Errorf("writing ticket %s to %s: %w", e.Ticket, ReceiptsStream, err)
+	}
+	return nil
 }
 
 // ensureReceiptsConsumer creates (or updates) a destination's receipts

@@ -322,3 +322,30 @@ func TestPendingReceiptsSurviveARestart(t *testing.T) {
 		}
 	}
 }
+
+// A replay's deliveries are checked too: `switchyard replay` stores the
+// tickets, and the running router checks them.
+func TestReplayedDeliveriesHaveTheirReceiptsChecked(t *testing.T) {
+	t.Setenv("EXPO_ACCESS_TOKEN", "expo-secret-token")
+	f := newFakeExpo(t)
+	e := newEnv(t, "", map[string]string{"push": expoDest(f)})
+	for i := range 3 {
+		e.publish("app", push(fmt.Sprintf("dead-r%d", i)))
+	}
+	_, plans := e.load()
+	rep, err := router.ReplayEvents(context.Background(), e.js, plans["push"], router.EventsFrom{FromSeq: 1}, nil, nil, nil)
+	must(t, err)
+	if rep.Outcomes[router.Delivered] != 3 || len(rep.Problems) > 0 {
+		t.Fatalf("replay: %+v", rep)
+	}
+	if held := e.receiptsHeld(); held != 3 {
+		t.Fatalf("RECEIPTS holds %d tickets after the replay, want 3", held)
+	}
+	e.startWith(router.ReceiptTiming{Delay: 50 * time.Millisecond, Backoff: 50 * time.Millisecond})
+	waitFor(t, 20*time.Second, func() bool { return e.receipts("push", "device_not_registered") == 3 && e.receiptsHeld() == 0 }, func() string {
+		return fmt.Sprintf("device_not_registered=%d, RECEIPTS holds %d", e.receipts("push", "device_not_registered"), e.receiptsHeld())
+	})
+	if !strings.Contains(e.logs.String(), "messageId=dead-r2") {
+		t.Error("the replayed event's dead token is not reported with its messageId")
+	}
+}
