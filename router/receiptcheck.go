@@ -107,6 +107,26 @@ func (r *Router) startReceiptChecker(ctx context.Context, p *plan.Plan, s *sampl
 func (c *receiptChecker) stop() {
 	c.cancel()
 	c.done.Wait()
+	c.target.Client.CloseIdleConnections()
+}
+
+// recreateIfGone creates the receipts consumer again when someone deleted
+// it: RECEIPTS is a work queue, so the new consumer finds every ticket
+// still to check.
+func (c *receiptChecker) recreateIfGone() {
+	ctx, cancel := context.WithTimeout(c.ctx, 5*time.Second)
+	defer cancel()
+	_, err := c.r.js.Consumer(ctx, ReceiptsStream, ReceiptsConsumerName(c.dest))
+	if !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return
+	}
+	cons, err := c.r.ensureReceiptsConsumer(ctx, c.dest)
+	if err != nil {
+		c.log.Error("receipts: the consumer was deleted; creating it again failed (retried at the next pull)", "err", err)
+		return
+	}
+	c.cons = cons
+	c.log.Warn("receipts: the consumer was deleted by someone else; created it again (no ticket is lost: RECEIPTS keeps them)", "consumer", ReceiptsConsumerName(c.dest))
 }
 
 // due is one entry fetched and due for its check.
@@ -125,6 +145,7 @@ func (c *receiptChecker) run() {
 				c.log.Warn("receipts: pull failed; retrying", "err", err)
 				lastErr = time.Now()
 			}
+			c.recreateIfGone()
 			c.sleep(time.Second)
 			continue
 		}
@@ -151,6 +172,11 @@ func (c *receiptChecker) run() {
 				continue
 			}
 			due = append(due, dueEntry{msg: msg, e: e})
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, context.DeadlineExceeded) {
+			// A deleted consumer ends a pull with 409 Consumer Deleted, or
+			// with missed heartbeats.
+			c.recreateIfGone()
 		}
 		if len(due) > 0 {
 			c.check(due)
