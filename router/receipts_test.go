@@ -324,28 +324,46 @@ func TestPendingReceiptsSurviveARestart(t *testing.T) {
 }
 
 // A replay's deliveries are checked too: `switchyard replay` stores the
-// tickets, and the running router checks them.
+// tickets, and the running router checks them. The 1,200 tickets are all
+// due when the router starts, so its checks go 1,000 ids at a time.
 func TestReplayedDeliveriesHaveTheirReceiptsChecked(t *testing.T) {
 	t.Setenv("EXPO_ACCESS_TOKEN", "expo-secret-token")
 	f := newFakeExpo(t)
 	e := newEnv(t, "", map[string]string{"push": expoDest(f)})
-	for i := range 3 {
-		e.publish("app", push(fmt.Sprintf("dead-r%d", i)))
+	const n = 1200
+	for i := range n {
+		kind := "ok"
+		if i%400 == 0 {
+			kind = "dead"
+		}
+		e.publish("app", push(fmt.Sprintf("%s-r%d", kind, i)))
 	}
 	_, plans := e.load()
 	rep, err := router.ReplayEvents(context.Background(), e.js, plans["push"], router.EventsFrom{FromSeq: 1}, nil, nil, nil)
 	must(t, err)
-	if rep.Outcomes[router.Delivered] != 3 || len(rep.Problems) > 0 {
+	if rep.Outcomes[router.Delivered] != n || len(rep.Problems) > 0 {
 		t.Fatalf("replay: %+v", rep)
 	}
-	if held := e.receiptsHeld(); held != 3 {
-		t.Fatalf("RECEIPTS holds %d tickets after the replay, want 3", held)
+	if held := e.receiptsHeld(); held != n {
+		t.Fatalf("RECEIPTS holds %d tickets after the replay, want %d", held, n)
 	}
 	e.startWith(router.ReceiptTiming{Delay: 50 * time.Millisecond, Backoff: 50 * time.Millisecond})
-	waitFor(t, 20*time.Second, func() bool { return e.receipts("push", "device_not_registered") == 3 && e.receiptsHeld() == 0 }, func() string {
-		return fmt.Sprintf("device_not_registered=%d, RECEIPTS holds %d", e.receipts("push", "device_not_registered"), e.receiptsHeld())
+	waitFor(t, 30*time.Second, func() bool {
+		return e.receipts("push", "ok") == n-3 && e.receipts("push", "device_not_registered") == 3 && e.receiptsHeld() == 0
+	}, func() string {
+		return fmt.Sprintf("ok=%d device_not_registered=%d, RECEIPTS holds %d", e.receipts("push", "ok"), e.receipts("push", "device_not_registered"), e.receiptsHeld())
 	})
-	if !strings.Contains(e.logs.String(), "messageId=dead-r2") {
+	f.mu.Lock()
+	sizes := append([]int{}, f.sizes...)
+	f.mu.Unlock()
+	biggest, sum := 0, 0
+	for _, s := range sizes {
+		biggest, sum = max(biggest, s), sum+s
+	}
+	if biggest != 1000 || sum != n {
+		t.Errorf("getReceipts sizes %v: want checks of 1,000 ids at most, the first full, %d ids in all", sizes, n)
+	}
+	if !strings.Contains(e.logs.String(), "messageId=dead-r800") {
 		t.Error("the replayed event's dead token is not reported with its messageId")
 	}
 }
