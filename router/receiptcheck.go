@@ -251,24 +251,26 @@ func (c *receiptChecker) failureDelay(msg jetstream.Msg, e ReceiptEntry, now tim
 }
 
 // report settles an entry whose receipt is an error, reporting it where
-// an operator looks: a warning in the log (sampled past a burst), a
-// sample in the console's destination view, and the counter.
+// an operator looks: a warning in the log, a sample in the console's
+// destination view, and the counter. Every dead recipient is logged: each
+// is a token someone must remove, and the log is the complete list (at
+// most the tool's own rate, Expo's 600 a second). Other errors (bad
+// credentials fail every message alike) are logged up to a burst a
+// second, the next line saying how many were not.
 func (c *receiptChecker) report(d dueEntry, rec destinations.Receipt) {
 	result, ok := c.codes[rec.Code]
 	if !ok {
 		result = ReceiptOtherError
 	}
 	msg := c.redact.String(rec.Message)
-	if more, ok := c.logs.allow(time.Now()); ok {
-		args := []any{"messageId", d.e.MessageID, "recipient", d.e.Recipient, "ticket", d.e.Ticket, "code", rec.Code, "result", result, "detail", msg}
+	args := []any{"messageId", d.e.MessageID, "recipient", d.e.Recipient, "ticket", d.e.Ticket, "code", rec.Code, "result", result, "detail", msg}
+	if rec.DeadRecipient {
+		c.log.Warn("receipts: dead recipient (token no longer registered): remove it and stop sending to it", args...)
+	} else if more, ok := c.logs.allow(time.Now()); ok {
 		if more > 0 {
 			args = append(args, "not_logged_since", more)
 		}
-		what := "receipts: the tool did not deliver a message it had accepted"
-		if rec.DeadRecipient {
-			what = "receipts: dead recipient (token no longer registered): remove it and stop sending to it"
-		}
-		c.log.Warn(what, args...)
+		c.log.Warn("receipts: the tool did not deliver a message it had accepted", args...)
 	}
 	c.samples.recordReceipt(d.e, result, rec.Code+": "+msg)
 	c.settle(d, result, "")
