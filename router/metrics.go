@@ -57,6 +57,9 @@ type Metrics struct {
 	// other_error, expired, and the attempts that did not settle one:
 	// check_failed (retried), unrecorded.
 	Receipts *prometheus.CounterVec // destination, result
+	// ReceiptsPending is the tickets of the destination waiting in
+	// RECEIPTS for their receipt (not due yet, pending, or retried).
+	ReceiptsPending *prometheus.GaugeVec // destination
 }
 
 // NewMetrics creates and registers the metrics on a fresh registry, with the
@@ -139,7 +142,11 @@ func NewMetrics() *Metrics {
 		Name: "switchyard_receipts_total",
 		Help: "Receipts of delivered messages (tools that confirm later: Expo push receipts) per destination, by result: ok; the tool's error code (device_not_registered: the token is dead, remove it; message_rate_exceeded, message_too_big, invalid_credentials, mismatch_sender_id, other_error); expired (no receipt within the tool's 24 h); check_failed (a check that failed, retried with backoff: not final); unrecorded (the ticket could not be stored: never checked). The event's outcome stays delivered.",
 	}, []string{"destination", "result"})
-	r.MustRegister(m.OldestUnacked, m.Expired, m.JetStreamWritable, m.JetStreamRestarts, m.Deletions, m.Receipts)
+	m.ReceiptsPending = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "switchyard_receipts_pending",
+		Help: "Tickets of delivered messages waiting in the RECEIPTS stream for their receipt (not due yet, no receipt yet, or a check to retry), per destination with receipts; read every 15 s.",
+	}, []string{"destination"})
+	r.MustRegister(m.OldestUnacked, m.Expired, m.JetStreamWritable, m.JetStreamRestarts, m.Deletions, m.Receipts, m.ReceiptsPending)
 	r.MustRegister(m.Events, m.Reasons, m.Requests, m.BatchSize, m.Breaker, m.Lag, m.RateLimit, m.Concurrency, m.InFlight, m.Reloads, m.DLQFailures)
 	for _, res := range []string{"applied", "refused", "unchanged"} {
 		m.Reloads.WithLabelValues(res)
@@ -187,6 +194,7 @@ func (m *Metrics) forget(dest string) {
 	m.Concurrency.DeleteLabelValues(dest)
 	m.InFlight.DeleteLabelValues(dest)
 	m.OldestUnacked.DeleteLabelValues(dest)
+	m.ReceiptsPending.DeleteLabelValues(dest)
 }
 
 // observer adapts Metrics to destinations.Observer.

@@ -110,6 +110,24 @@ func (c *receiptChecker) stop() {
 	c.target.Client.CloseIdleConnections()
 }
 
+// receiptGaugeEvery is how often switchyard_receipts_pending is read (or
+// every recheck, when that is shorter).
+const receiptGaugeEvery = 15 * time.Second
+
+// publishPending sets switchyard_receipts_pending from the consumer: what
+// it has not delivered yet plus what it waits on (being checked, or put
+// back with a delay). The stream is a work queue, so this is every ticket
+// of the destination not settled yet.
+func (c *receiptChecker) publishPending() {
+	ctx, cancel := context.WithTimeout(c.ctx, 2*time.Second)
+	defer cancel()
+	info, err := c.cons.Info(ctx)
+	if err != nil {
+		return // the next round tries again; the pull logs what is wrong
+	}
+	c.r.metrics.ReceiptsPending.WithLabelValues(c.dest).Set(float64(info.NumPending + uint64(info.NumAckPending)))
+}
+
 // recreateIfGone creates the receipts consumer again when someone deleted
 // it: RECEIPTS is a work queue, so the new consumer finds every ticket
 // still to check.
@@ -137,8 +155,12 @@ type dueEntry struct {
 
 func (c *receiptChecker) run() {
 	defer c.done.Done()
-	lastErr := time.Time{}
+	lastErr, lastGauge := time.Time{}, time.Time{}
 	for c.ctx.Err() == nil {
+		if time.Since(lastGauge) >= min(receiptGaugeEvery, c.recheck) {
+			c.publishPending()
+			lastGauge = time.Now()
+		}
 		batch, err := c.cons.Fetch(receiptFetch, jetstream.FetchMaxWait(fetchWait))
 		if err != nil {
 			if time.Since(lastErr) > 10*time.Second {

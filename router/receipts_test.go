@@ -299,6 +299,10 @@ func TestPendingReceiptsSurviveARestart(t *testing.T) {
 	}
 	e.waitSettled("push", n, 20*time.Second)
 	waitFor(t, 10*time.Second, func() bool { return e.receipts("push", "check_failed") > 0 }, func() string { return "no check failed while Expo is down" })
+	pending := func() int { return int(testutil.ToFloat64(e.r.Metrics().ReceiptsPending.WithLabelValues("push"))) }
+	waitFor(t, 10*time.Second, func() bool { return pending() == n }, func() string {
+		return fmt.Sprintf("switchyard_receipts_pending %d, want %d", pending(), n)
+	})
 	r.Stop()
 	if held := e.receiptsHeld(); held != n {
 		t.Fatalf("RECEIPTS holds %d tickets at the stop, want %d pending", held, n)
@@ -315,6 +319,9 @@ func TestPendingReceiptsSurviveARestart(t *testing.T) {
 	e.startWith(timing)
 	waitFor(t, 30*time.Second, func() bool { return e.receipts("push", "ok") == n && e.receiptsHeld() == 0 }, func() string {
 		return fmt.Sprintf("after the restart: ok=%d check_failed=%d, RECEIPTS holds %d", e.receipts("push", "ok"), e.receipts("push", "check_failed"), e.receiptsHeld())
+	})
+	waitFor(t, 10*time.Second, func() bool { return pending() == 0 }, func() string {
+		return fmt.Sprintf("switchyard_receipts_pending %d after every receipt was read, want 0", pending())
 	})
 	for i := range n {
 		if f.timesAsked(fmt.Sprintf("tk-ok-%d", i)) <= before[i] {
