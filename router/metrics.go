@@ -144,7 +144,7 @@ func NewMetrics() *Metrics {
 	}, []string{"destination", "result"})
 	m.ReceiptsPending = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "switchyard_receipts_pending",
-		Help: "Tickets of delivered messages waiting in the RECEIPTS stream for their receipt (not due yet, no receipt yet, or a check to retry), per destination with receipts; read every 15 s.",
+		Help: "Tickets of delivered messages waiting in the RECEIPTS stream for their receipt (not due yet, no receipt yet, or a check to retry), per destination with receipts; read every 15 s from the consumer, the same on every router sharing it (aggregate with max).",
 	}, []string{"destination"})
 	r.MustRegister(m.OldestUnacked, m.Expired, m.JetStreamWritable, m.JetStreamRestarts, m.Deletions, m.Receipts, m.ReceiptsPending)
 	r.MustRegister(m.Events, m.Reasons, m.Requests, m.BatchSize, m.Breaker, m.Lag, m.RateLimit, m.Concurrency, m.InFlight, m.Reloads, m.DLQFailures)
