@@ -7,7 +7,7 @@ package config
 // Global is switchyard.yaml.
 type Global struct {
 	NATS     NATS     `yaml:"nats" doc:"How to reach NATS. Without url, switchyard runs an embedded nats-server with JetStream."`
-	Streams  Streams  `yaml:"streams" doc:"The EVENTS and DLQ streams, created or updated at start."`
+	Streams  Streams  `yaml:"streams" doc:"The EVENTS, DLQ and RECEIPTS streams, created or updated at start."`
 	Admin    Admin    `yaml:"admin" doc:"The admin listener: the console, /metrics, /healthz, /readyz and /debug/deliveries."`
 	Log      Log      `yaml:"log" doc:"Logging."`
 	Sources  []Source `yaml:"sources" doc:"Source ids collectors publish under (events.<source>.<type>). When none are listed, any valid source name is accepted."`

@@ -297,11 +297,21 @@ func (b *Batcher) sendBatch(g *batchGroup) {
 
 // splitResult hands each item its own Result.
 func splitResult(res Result, items []batchItem) {
-	failed := res.ItemErrors
-	res.ItemErrors = nil
+	failed, tickets := res.ItemErrors, res.Tickets
+	res.ItemErrors, res.Tickets = nil, nil
+	ticket := func(i int) string {
+		if i < len(tickets) {
+			return tickets[i]
+		}
+		return ""
+	}
 	if res.Class != OK || len(failed) == 0 {
-		for _, it := range items {
-			it.done(res)
+		for i, it := range items {
+			r := res
+			if r.Class == OK {
+				r.Ticket = ticket(i)
+			}
+			it.done(r)
 		}
 		return
 	}
@@ -314,7 +324,9 @@ func splitResult(res Result, items []batchItem) {
 	for i, it := range items {
 		ie, bad := byIndex[i]
 		if !bad {
-			it.done(res)
+			r := res
+			r.Ticket = ticket(i)
+			it.done(r)
 			continue
 		}
 		r := res

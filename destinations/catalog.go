@@ -48,8 +48,11 @@ type Definition struct {
 	Auth string `yaml:"auth"`
 	// ItemErrors names the parser of per-item errors in batch responses
 	// (see RegisterItemErrors).
-	ItemErrors string   `yaml:"item_errors"`
-	Presets    []Preset `yaml:"presets"`
+	ItemErrors string `yaml:"item_errors"`
+	// Receipts is how the tickets of delivered messages are checked later
+	// (see RegisterReceipts); nil for tools that confirm nothing later.
+	Receipts *ReceiptsDef `yaml:"receipts"`
+	Presets  []Preset     `yaml:"presets"`
 	// Deletion is how the tool erases a user: its delete actions, or why
 	// it has none. Every definition says one or the other.
 	Deletion Deletion `yaml:"deletion"`
@@ -333,10 +336,16 @@ func loadCatalog(fsys fs.FS) (map[string]*Definition, error) {
 			problems = append(problems, fmt.Sprintf("%s: name %q does not match its folder %q", f, d.Name, want))
 			continue
 		}
-		if bad := d.defects(); len(bad) > 0 {
+		bad, rb := d.defects(), d.receiptsDefects()
+		if len(bad) > 0 {
 			// A typo would silently turn a quirk off (a Braze partial failure
 			// counted delivered): the definition is refused instead.
 			problems = append(problems, fmt.Sprintf("%s: %s", f, strings.Join(bad, "; ")))
+		}
+		for _, r := range rb {
+			problems = append(problems, fmt.Sprintf("%s:%d: %s", f, keyLine(data, "receipts", r.key), r.msg))
+		}
+		if len(bad)+len(rb) > 0 {
 			continue
 		}
 		out[d.Name] = &d
@@ -387,6 +396,33 @@ func (d *Definition) defects() []string {
 		}
 	}
 	return bad
+}
+
+// keyLine is the line of the key at path in a YAML document (the deepest
+// key of path found), 1 when none is.
+func keyLine(data []byte, path ...string) int {
+	var doc yaml.Node
+	if yaml.Unmarshal(data, &doc) != nil || len(doc.Content) == 0 {
+		return 1
+	}
+	line, n := 1, doc.Content[0]
+	for _, key := range path {
+		if n.Kind != yaml.MappingNode {
+			break
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				line, next = n.Content[i].Line, n.Content[i+1]
+				break
+			}
+		}
+		if next == nil {
+			break
+		}
+		n = next
+	}
+	return line
 }
 
 // deletionDefects: a tool says how it deletes or why it cannot, never

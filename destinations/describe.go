@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 )
 
 // FieldRow is one line of a preset's field table: which tool field is fed
@@ -127,6 +128,11 @@ func (d *Definition) Markdown() string {
 			fmt.Fprintf(&b, "\nAPI reference: %s\n", p.Docs)
 		}
 	}
+	if r := d.Receipts; r != nil {
+		delay, recheck, expiry, _ := r.Timing()
+		fmt.Fprintf(&b, "\n### Receipts\n\nThe tickets of delivered messages are checked later (handler `%s`, docs/delivery.md#receipts): POST `%s` %s after sending, again every %s while pending, until %s after sending. The events stay delivered; each receipt is counted in `switchyard_receipts_total`.\n",
+			r.Handler, cell(r.URL), shortDuration(delay), shortDuration(recheck), shortDuration(expiry))
+	}
 	d.deletionMarkdown(&b, cell)
 	return b.String()
 }
@@ -193,6 +199,18 @@ func (d *Definition) deletionMarkdown(b *strings.Builder, cell func(string) stri
 	for _, n := range d.Deletion.Notes {
 		fmt.Fprintf(b, "\n%s\n", strings.TrimSpace(n))
 	}
+}
+
+// shortDuration writes 15m, not 15m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 func joinInts(xs []int) string {

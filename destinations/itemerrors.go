@@ -161,6 +161,15 @@ func (s *Sender) itemErrors(res *Result, body []byte, items int) {
 	}
 }
 
+// tickets reads the tickets of a delivered request's items. A single
+// item's is the request's own (Ticket); a batch's are split by the Batcher.
+func (s *Sender) tickets(res *Result, body []byte, items int) {
+	res.Tickets = s.cfg.Tickets(res.Status, body, max(items, 1))
+	if items <= 1 && len(res.Tickets) > 0 {
+		res.Ticket = res.Tickets[0]
+	}
+}
+
 // items4xx applies the per-item parser to a 4xx answer. For a single
 // item, the item's class and the tool's reason become the request's: the
 // error reads "HTTP 410 Gone: Unregistered ...", and a reason the tool

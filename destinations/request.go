@@ -91,6 +91,11 @@ type Result struct {
 	// ItemErrors lists the items of a batch that failed although the request
 	// as a whole was accepted (a 207, or a tool's per-item error report).
 	ItemErrors []ItemError
+	// Ticket is a delivered item's ticket, when its tool confirms messages
+	// later (receipts.go); "" otherwise. Tickets are a batch's, by item
+	// position, until the Batcher hands each item its own.
+	Ticket  string
+	Tickets []string
 }
 
 // ItemError is one failed item of a batch.

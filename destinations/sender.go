@@ -96,7 +96,10 @@ type SenderConfig struct {
 	DenyPrivate      bool
 	MaxResponseBytes int64           // body bytes read at most; default 64 KiB
 	ItemErrors       ItemErrorParser // per-item errors: of 2xx responses, and of 4xx ones that name items (a single item's included)
-	Observer         Observer
+	// Tickets reads the tickets of a 2xx answer's items (a ReceiptHandler's
+	// Tickets), for the receipts checked later: Result.Ticket.
+	Tickets  func(status int, body []byte, items int) []string
+	Observer Observer
 }
 
 func (c *SenderConfig) setDefaults() error {
@@ -355,6 +358,9 @@ func (s *Sender) do(req *retryablehttp.Request, st *sendState, r *Request) Resul
 			res.Err = statusError(resp.StatusCode, res.RetryAfter)
 		case s.cfg.ItemErrors != nil:
 			s.itemErrors(&res, body.Bytes(), r.Items)
+		}
+		if res.Class == OK && s.cfg.Tickets != nil {
+			s.tickets(&res, body.Bytes(), r.Items)
 		}
 		putBuffer(body)
 	}

@@ -70,6 +70,9 @@ type lane struct {
 	queues map[string][]*delivery // ordering: user -> waiting deliveries (head is in progress)
 
 	dlLog logSampler // dead letters logged one by one, up to a rate
+	// receipts checks the tickets of delivered messages, when the tool
+	// confirms later (receiptcheck.go); nil otherwise.
+	receipts *receiptChecker
 
 	// watch is the expiry watch's state: oldest is atomic, the rest is the
 	// tick goroutine's.
@@ -203,6 +206,11 @@ func (l *lane) stop(timeout time.Duration) {
 		l.nak(d, 0)
 	}
 	l.settled.Wait()
+	if l.receipts != nil {
+		// After the sends: the last deliveries' tickets are stored, and
+		// checked by the next checker.
+		l.receipts.stop()
+	}
 }
 
 // pull fetches messages while there is room and the breaker allows.

@@ -51,6 +51,15 @@ type Metrics struct {
 	// Deletions counts the deletion tasks of regulations by how a run
 	// ended: finished, failed, retried.
 	Deletions *prometheus.CounterVec // destination, result
+	// Receipts counts the receipts of delivered messages by result
+	// (receiptcheck.go): ok, an error code of the tool bucketed to the
+	// handler's documented set (device_not_registered, ...) or
+	// other_error, expired, and the attempts that did not settle one:
+	// check_failed (retried), unrecorded.
+	Receipts *prometheus.CounterVec // destination, result
+	// ReceiptsPending is the tickets of the destination waiting in
+	// RECEIPTS for their receipt (not due yet, pending, or retried).
+	ReceiptsPending *prometheus.GaugeVec // destination
 }
 
 // NewMetrics creates and registers the metrics on a fresh registry, with the
@@ -129,7 +138,15 @@ func NewMetrics() *Metrics {
 		Name: "switchyard_deletions_total",
 		Help: "Runs of regulations' deletions per destination, by result: finished (the tool accepted every request, or holds no such user), failed (a permanent answer, or the retry window closed: see switchyard regulate status), retried (a retryable answer; the deletion runs again).",
 	}, []string{"destination", "result"})
-	r.MustRegister(m.OldestUnacked, m.Expired, m.JetStreamWritable, m.JetStreamRestarts, m.Deletions)
+	m.Receipts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "switchyard_receipts_total",
+		Help: "Receipts of delivered messages (tools that confirm later: Expo push receipts) per destination, by result: ok; the tool's error code (device_not_registered: the token is dead, remove it; message_rate_exceeded, message_too_big, invalid_credentials, mismatch_sender_id, other_error); expired (no receipt within the tool's 24 h); check_failed (a check that failed, retried with backoff: not final); unrecorded (the ticket could not be stored: never checked). The event's outcome stays delivered.",
+	}, []string{"destination", "result"})
+	m.ReceiptsPending = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "switchyard_receipts_pending",
+		Help: "Tickets of delivered messages waiting in the RECEIPTS stream for their receipt (not due yet, no receipt yet, or a check to retry), per destination with receipts; read every 15 s from the consumer, the same on every router sharing it (aggregate with max).",
+	}, []string{"destination"})
+	r.MustRegister(m.OldestUnacked, m.Expired, m.JetStreamWritable, m.JetStreamRestarts, m.Deletions, m.Receipts, m.ReceiptsPending)
 	r.MustRegister(m.Events, m.Reasons, m.Requests, m.BatchSize, m.Breaker, m.Lag, m.RateLimit, m.Concurrency, m.InFlight, m.Reloads, m.DLQFailures)
 	for _, res := range []string{"applied", "refused", "unchanged"} {
 		m.Reloads.WithLabelValues(res)
@@ -177,6 +194,7 @@ func (m *Metrics) forget(dest string) {
 	m.Concurrency.DeleteLabelValues(dest)
 	m.InFlight.DeleteLabelValues(dest)
 	m.OldestUnacked.DeleteLabelValues(dest)
+	m.ReceiptsPending.DeleteLabelValues(dest)
 }
 
 // observer adapts Metrics to destinations.Observer.

@@ -220,7 +220,7 @@ func redactURL(u string) string {
 // not set.
 const defaultMaxAge = 7 * 24 * time.Hour
 
-// EnsureStreams creates or updates EVENTS and DLQ.
+// EnsureStreams creates or updates EVENTS, DLQ and RECEIPTS.
 func EnsureStreams(ctx context.Context, js jetstream.JetStream, s config.Streams) error {
 	replicas := max(s.Replicas, 1)
 	events := jetstream.StreamConfig{
@@ -247,7 +247,7 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, s config.Streams
 		Duplicates: 10 * time.Minute,
 		Replicas:   replicas,
 	}
-	for _, sc := range []jetstream.StreamConfig{events, dlq} {
+	for _, sc := range []jetstream.StreamConfig{events, dlq, receiptsStreamConfig(replicas)} {
 		if err := retryJS(ctx, func(ctx context.Context) error { return ensureStream(ctx, js, sc) }); err != nil {
 			return fmt.Errorf("stream %s: %w", sc.Name, err)
 		}

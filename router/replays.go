@@ -108,7 +108,7 @@ func ReplayEvents(ctx context.Context, js jetstream.JetStream, p *plan.Plan, fro
 		subject, data, at := m.Subject(), m.Data(), meta.Timestamp
 		rp.Deliver(data, sourceOf(subject), at, nil, func(res dispatch.ReplayResult) {
 			defer w.give(progress)
-			var problem string
+			problem := recordReplayTickets(js, p, res)
 			if res.Outcome == DeadLettered || res.Outcome == Invalid {
 				dl := &DeadLetter{Destination: p.Name, Subject: subject, Data: data, Reason: "replay: " + res.Reason,
 					Status: res.Status, Response: res.Response, Attempts: res.Attempts, Actions: res.Actions, FirstAttempt: at, FailedAt: time.Now()}
@@ -264,6 +264,7 @@ func ReplayDeadLetters(ctx context.Context, js jetstream.JetStream, p *plan.Plan
 		rp.Deliver(dl.Data, sourceOf(dl.Subject), dl.FirstAttempt, only, func(res dispatch.ReplayResult) {
 			defer w.give(progress)
 			entry, problem := settleEntry(stream, js, p, seq, dl, res)
+			lost := recordReplayTickets(js, p, res)
 			mu.Lock()
 			defer mu.Unlock()
 			rep.Outcomes[res.Outcome]++
@@ -272,6 +273,7 @@ func ReplayDeadLetters(ctx context.Context, js jetstream.JetStream, p *plan.Plan
 			}
 			rep.Entries[entry]++
 			rep.problem(problem)
+			rep.problem(lost)
 		})
 		return true
 	})

@@ -35,6 +35,8 @@ type Options struct {
 	// Console, when set, serves / on the admin listener (and every path
 	// the admin endpoints do not): router/console.Handler.
 	Console func(r *Router, token string) http.Handler
+	// Receipts overrides the definitions' receipts delays (tests).
+	Receipts ReceiptTiming
 }
 
 // Router runs every destination of a config.
@@ -229,6 +231,11 @@ func (r *Router) startLane(ctx context.Context, p *plan.Plan) (*lane, error) {
 	l, err := newLane(r, p, c, r.config().Global.Streams.MaxAge.Or(defaultMaxAge))
 	if err != nil {
 		return nil, err
+	}
+	if p.Receipts != nil {
+		if l.receipts, err = r.startReceiptChecker(ctx, p, l.samples, l.log); err != nil {
+			return nil, err
+		}
 	}
 	l.start()
 	if p.Policy.Sender.InsecureSkipVerify {

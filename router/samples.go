@@ -15,7 +15,7 @@ type Sample struct {
 	Time      time.Time       `json:"time"`
 	MessageID string          `json:"messageId"`
 	Action    string          `json:"action"`
-	Outcome   string          `json:"outcome"` // ok, retryable, permanent, invalid, render_error
+	Outcome   string          `json:"outcome"` // ok, retryable, permanent, invalid, render_error, receipt
 	Error     string          `json:"error,omitempty"`
 	Attempts  int             `json:"attempts,omitempty"`
 	Event     string          `json:"event,omitempty"`
@@ -126,4 +126,23 @@ func (s *samples) snapshot() (failures, successes []Sample) {
 		successes = append(successes, s.successes[i])
 	}
 	return failures, successes
+}
+
+// recordReceipt keeps a receipt error as a failure sample: the console's
+// destination view groups it under its result (device_not_registered,
+// ...) with the messageId and the truncated recipient, and the
+// request's URL and body are not there (the event was delivered; the
+// receipt came minutes later).
+func (s *samples) recordReceipt(e ReceiptEntry, result, detail string) {
+	errText := detail
+	if e.Recipient != "" {
+		errText = "recipient " + e.Recipient + ": " + detail
+	}
+	sm := Sample{
+		Time: time.Now().UTC(), MessageID: e.MessageID, Action: e.Action, Outcome: "receipt", Reason: result,
+		Error: s.redact.String(errText),
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failures = appendRing(s.failures, sm, keepFailures)
 }

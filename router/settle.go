@@ -43,6 +43,7 @@ func (l *lane) complete(d *delivery, results []dispatch.Result) {
 			d.retryReqs = append(d.retryReqs, r.Out)
 		}
 	}
+	l.recordReceipts(d, results)
 	l.remember(d, ended)
 	l.finish(d)
 }

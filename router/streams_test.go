@@ -26,8 +26,8 @@ func TestEnsureStreamsUpdatesOnlyWhatChanged(t *testing.T) {
 	creates := countRequests(t, nc, "$JS.API.STREAM.CREATE.*")
 
 	must(t, router.EnsureStreams(ctx, js, config.Streams{}))
-	if c := creates(); c != 2 {
-		t.Fatalf("precondition: the first EnsureStreams sent %d stream creates, want 2 (are the API subjects observed?)", c)
+	if c := creates(); c != 3 {
+		t.Fatalf("precondition: the first EnsureStreams sent %d stream creates, want 3: EVENTS, DLQ, RECEIPTS (are the API subjects observed?)", c)
 	}
 	// CreateOrUpdateStream tries an update first; only what follows counts.
 	before := updates()

@@ -121,6 +121,14 @@ var reasonMeanings = map[string]string{
 	"breaker_open":       "the circuit breaker was open: retried, dead-lettered once the retry window is spent",
 	"window_would_close": "the next attempt would fall after the retry window",
 	"window_closed":      "the event reached the lane past its retry window",
+	// Receipt errors (docs/delivery.md#receipts): samples of delivered
+	// events whose receipt came back as an error.
+	"device_not_registered": "receipt: the push token is dead (app uninstalled or token expired); remove it. The event was delivered",
+	"message_rate_exceeded": "receipt: too many messages to this device; the event was delivered, the push dropped",
+	"message_too_big":       "receipt: the message is over the tool's size limit; the event was delivered, the push dropped",
+	"invalid_credentials":   "receipt: the project's push credentials are invalid; every push fails until they are fixed",
+	"mismatch_sender_id":    "receipt: the push credentials do not match the token's app",
+	"other_error":           "receipt: the tool did not deliver the message it had accepted",
 }
 
 // destination is GET /destinations/{name}.

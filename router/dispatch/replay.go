@@ -34,6 +34,18 @@ type ReplayResult struct {
 	Response  []byte
 	Actions   []string // the keys that failed (action, or action#i)
 	Attempts  int
+	// MessageID is the event's; Tickets are those of its delivered
+	// requests, for a tool that confirms later (receipts).
+	MessageID string
+	Tickets   []Ticket
+}
+
+// Ticket is a delivered request's ticket (destinations.Result.Ticket),
+// with its action and the item's body (whom it addressed).
+type Ticket struct {
+	ID     string
+	Action string
+	Item   []byte
 }
 
 // NewReplayer prepares a replayer for a plan, with a sender of its own.
@@ -64,7 +76,9 @@ func (rp *Replayer) Deliver(raw []byte, source string, receivedAt time.Time, onl
 		return
 	}
 	rp.d.Dispatch(rt.Requests, func(results []Result) {
-		done(Summarize(rt.Failures, results))
+		res := Summarize(rt.Failures, results)
+		res.MessageID = ev.MessageID
+		done(res)
 	})
 }
 
@@ -94,6 +108,14 @@ func Summarize(failures []plan.Failure, results []Result) ReplayResult {
 		res.Attempts += r.Attempts
 		if r.Class != destinations.OK {
 			fail(r.Out.Key, &r.Result, ResultErr(&r.Result))
+			continue
+		}
+		if r.Ticket != "" {
+			t := Ticket{ID: r.Ticket, Action: r.Out.Action}
+			if r.Out.Req != nil {
+				t.Item = r.Out.Req.Body
+			}
+			res.Tickets = append(res.Tickets, t)
 		}
 	}
 	return res

@@ -36,6 +36,9 @@ type Plan struct {
 	Settings map[string]any
 	Redactor *Redactor
 	Policy   Policy
+	// Receipts, when the tool confirms delivered messages later (Expo's
+	// push receipts): the router checks their tickets (router/receipts.go).
+	Receipts *Receipts
 
 	// Deletes are the destination's delete actions (deletion.go), run
 	// when a regulation deletes users; empty with deleteUnsupported set
@@ -77,6 +80,9 @@ func (p *Plan) DLQHeaderBytes() int { return p.dlqHeaderBytes }
 func (p *Plan) SenderConfig() destinations.SenderConfig {
 	c := p.Policy.Sender
 	c.ItemErrors = p.itemErrs
+	if p.Receipts != nil {
+		c.Tickets = p.Receipts.Handler.Tickets
+	}
 	return c
 }
 
@@ -294,6 +300,7 @@ func (pb *planBuilder) build() {
 	pb.p.gates.compile(consentCategories(d), d.Sample, d.AllowFields, d.BlockFields)
 	pb.settings()
 	pb.policy()
+	pb.receipts()
 	if p.Def != nil && p.Def.Auth != "" && pb.diags.Err() == nil {
 		pb.authorizer()
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"time"
 
 	"github.com/switchyard/switchyard/destinations"
@@ -22,12 +23,99 @@ import (
 // errors appear, so a sender that reads only tickets keeps pushing to
 // dead tokens.
 //
-// Intended runtime behaviour (to be wired by the router, which keeps the
-// ticket ids of delivered messages): about 15 minutes after a batch is
-// delivered, Check its ticket ids; a Permanent outcome is reported for the
-// event with the receipt's reason (DeviceNotRegistered: remove the token),
-// Pending ids are checked again later until the 24 hours run out, and a
-// Retryable outcome (MessageRateExceeded) is the message's to resend.
+// At runtime (registered as the "expo" receipts handler, named by the
+// definition's receipts:), the Sender reads each delivered message's ticket
+// id (Tickets), the router keeps the ids durably, and about 15 minutes after
+// sending asks for their receipts (Check), ReceiptChunk at a time; pending
+// ones are asked again until Expo's 24 hours run out
+// (docs/delivery.md#receipts).
+
+func init() {
+	destinations.RegisterReceipts("expo", receipts{})
+}
+
+// receipts is the "expo" receipts handler.
+type receipts struct{}
+
+// Tickets reads the ticket ids of /push/send's answer: data holds one
+// ticket per message, in the request's order; an "ok" ticket has the id
+// its receipt is asked by, an errored one none (ItemErrors fails it).
+func (receipts) Tickets(status int, body []byte, items int) []string {
+	if status < 200 || status > 299 {
+		return nil
+	}
+	var resp struct {
+		Data []ticket `json:"data"`
+	}
+	if json.Unmarshal(body, &resp) != nil {
+		return nil
+	}
+	out := make([]string, min(len(resp.Data), items))
+	for i := range out {
+		if t := resp.Data[i]; t.Status == "ok" {
+			out[i] = t.ID
+		}
+	}
+	return out
+}
+
+// Recipient is a message's push token ("to"; the first, when it is a list).
+func (receipts) Recipient(item []byte) string {
+	var m struct {
+		To json.RawMessage `json:"to"`
+	}
+	if json.Unmarshal(item, &m) != nil {
+		return ""
+	}
+	var one string
+	if json.Unmarshal(m.To, &one) == nil {
+		return one
+	}
+	var many []string
+	if json.Unmarshal(m.To, &many) == nil && len(many) > 0 {
+		return many[0]
+	}
+	return ""
+}
+
+// pushToken matches Expo push tokens, which Expo's messages quote
+// ("\"ExponentPushToken[...]\" is not a registered push notification
+// recipient").
+var pushToken = regexp.MustCompile(`(Expo(?:nent)?PushToken\[)([^\]"]*)(\])`)
+
+// scrubTokens truncates the push tokens a message quotes to their first
+// and last 4 characters: a token is a credential to message a device, and
+// the message goes to logs and the console.
+func scrubTokens(s string) string {
+	return pushToken.ReplaceAllStringFunc(s, func(m string) string {
+		p := pushToken.FindStringSubmatch(m)
+		id := []rune(p[2])
+		if len(id) <= 10 {
+			return p[1] + "…" + p[3]
+		}
+		return p[1] + string(id[:4]) + "…" + string(id[len(id)-4:]) + p[3]
+	})
+}
+
+// Codes are the receipt error codes Expo documents.
+func (receipts) Codes() []string {
+	return []string{DeviceNotRegistered, MessageTooBig, MessageRateExceeded, MismatchSenderId, InvalidCredentials}
+}
+
+// Check asks for receipts at t (the definition's receipts URL and headers).
+func (receipts) Check(ctx context.Context, t destinations.ReceiptTarget, ids []string) (map[string]destinations.Receipt, error) {
+	c := &ReceiptChecker{URL: t.URL, Header: t.Header, Client: t.Client}
+	got, err := c.Check(ctx, ids)
+	out := make(map[string]destinations.Receipt, len(got))
+	for id, o := range got {
+		r := destinations.Receipt{Pending: o.Pending, Code: o.Code, Message: scrubTokens(o.Message), DeadRecipient: o.DeadToken}
+		if !o.Pending && o.Class != destinations.OK && r.Code == "" {
+			r.Code = "UnknownError" // an error receipt without details.error
+		}
+		out[id] = r
+	}
+	return out, err
+}
 
 // ReceiptsURL is Expo's receipts endpoint.
 const ReceiptsURL = "https://exp.host/--/api/v2/push/getReceipts"
@@ -64,7 +152,10 @@ type ReceiptChecker struct {
 	// AccessToken is the Expo access token, when the project requires
 	// push security ("Enhanced Security for Push Notifications").
 	AccessToken string
-	Client      *http.Client
+	// Header holds more headers for every request (the definition's
+	// receipts headers); an empty value is not sent.
+	Header http.Header
+	Client *http.Client
 }
 
 // Check fetches the receipts of ids, ReceiptChunk at a time, and returns
@@ -136,6 +227,13 @@ func (c *ReceiptChecker) fetch(ctx context.Context, ids []string) (map[string]ti
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", destinations.UserAgent)
+	for k, vs := range c.Header {
+		for _, v := range vs {
+			if v != "" {
+				req.Header.Set(k, v)
+			}
+		}
+	}
 	if c.AccessToken != "" {
 		req.Header.Set("Authorization", "Bearer "+c.AccessToken)
 	}

@@ -129,3 +129,55 @@ func TestAFailedReceiptChunkIsReportedAndTheOthersKept(t *testing.T) {
 		t.Errorf("an Authorization header was sent without an access token: %q", rs.auth[0])
 	}
 }
+
+// The registered handler reads tickets in message order, names each
+// message's token, and asks for receipts with the definition's headers,
+// truncating the tokens Expo's messages quote.
+func TestTheExpoReceiptsHandler(t *testing.T) {
+	h, ok := destinations.ReceiptsHandler("expo")
+	if !ok {
+		t.Fatal("no expo receipts handler")
+	}
+	tickets := h.Tickets(200, []byte(`{"data":[{"status":"ok","id":"a"},{"status":"error","details":{"error":"DeviceNotRegistered"}},{"status":"ok","id":"c"},{"status":"ok","id":"extra"}]}`), 3)
+	if fmt.Sprint(tickets) != "[a  c]" {
+		t.Errorf("tickets %q", tickets)
+	}
+	if h.Tickets(200, []byte(`not json`), 2) != nil || h.Tickets(500, []byte(`{"data":[{"status":"ok","id":"a"}]}`), 1) != nil {
+		t.Error("tickets read from an answer that has none")
+	}
+	if r := h.Recipient([]byte(`{"to":"ExponentPushToken[abc]","title":"x"}`)); r != "ExponentPushToken[abc]" {
+		t.Errorf("recipient %q", r)
+	}
+	if r := h.Recipient([]byte(`{"to":["ExpoPushToken[a]","ExpoPushToken[b]"]}`)); r != "ExpoPushToken[a]" {
+		t.Errorf("recipient of a list %q", r)
+	}
+
+	rs := newReceiptServer(t)
+	rs.receipts["d"] = `{"status":"error","message":"\"ExponentPushToken[abcdefghijklmnop]\" is not a registered push notification recipient","details":{"error":"DeviceNotRegistered"}}`
+	rs.receipts["o"] = `{"status":"ok"}`
+	rs.receipts["x"] = `{"status":"error","message":"what"}`
+	got, err := h.Check(context.Background(), destinations.ReceiptTarget{
+		URL: rs.URL + "/--/api/v2/push/getReceipts", Header: http.Header{"Authorization": {"Bearer k"}, "X-Empty": {""}},
+	}, []string{"d", "o", "x", "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rs.auth[0] != "Bearer k" {
+		t.Errorf("Authorization %q", rs.auth[0])
+	}
+	if r := got["d"]; !r.DeadRecipient || r.Code != DeviceNotRegistered || r.OK() || !strings.Contains(r.Message, "ExponentPushToken[abcd…mnop]") || strings.Contains(r.Message, "abcdefghijklmnop") {
+		t.Errorf("dead token receipt %+v", r)
+	}
+	if r := got["o"]; !r.OK() {
+		t.Errorf("ok receipt %+v", r)
+	}
+	if r := got["x"]; r.OK() || r.Code != "UnknownError" {
+		t.Errorf("error receipt without a code: %+v", r)
+	}
+	if r := got["p"]; !r.Pending || r.OK() {
+		t.Errorf("missing receipt %+v", r)
+	}
+	if fmt.Sprint(h.Codes()) != "[DeviceNotRegistered MessageTooBig MessageRateExceeded MismatchSenderId InvalidCredentials]" {
+		t.Errorf("codes %v", h.Codes())
+	}
+}
