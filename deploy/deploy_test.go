@@ -325,3 +325,37 @@ func keys(m map[string]bool) []string {
 	sort.Strings(out)
 	return out
 }
+
+// TestReadmeListsEveryAlert: deploy/README.md's alert table names every
+// rule of the rules file, with its severity, and no rule that is gone.
+func TestReadmeListsEveryAlert(t *testing.T) {
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := regexp.MustCompile("(?m)^\\| `(Switchyard[A-Za-z]+)` \\| .* \\| (warning|critical) \\|$")
+	listed := map[string]string{}
+	for _, m := range row.FindAllStringSubmatch(string(b), -1) {
+		listed[m[1]] = m[2]
+	}
+	n := 0
+	for _, g := range loadRules(t).Groups {
+		for _, r := range g.Rules {
+			n++
+			sev, ok := listed[r.Alert]
+			switch {
+			case !ok:
+				t.Errorf("deploy/README.md: the alert table has no row for %s", r.Alert)
+			case sev != r.Labels["severity"]:
+				t.Errorf("deploy/README.md: %s is listed as %s, the rule says %s", r.Alert, sev, r.Labels["severity"])
+			}
+			delete(listed, r.Alert)
+		}
+	}
+	for name := range listed {
+		t.Errorf("deploy/README.md lists %s, which %s does not define", name, rulesFile)
+	}
+	if n == 0 {
+		t.Fatal("precondition: no rules read")
+	}
+}
