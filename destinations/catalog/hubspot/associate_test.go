@@ -9,14 +9,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/switchyard/switchyard/destinations"
+	"github.com/switchyard/switchyard/internal/golden"
 )
 
 // crm is a HubSpot-like CRM: companies upserted by segment_group_id (a
@@ -133,36 +132,11 @@ func (c *crm) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// golden returns the associate_company request of a golden case, pointed
+// renderedRequest returns the associate_company request of a golden case, pointed
 // at base: what the preset renders, so the authorizer is tested on it.
-func golden(t *testing.T, name, base string) *destinations.Request {
+func renderedRequest(t *testing.T, name, base string) *destinations.Request {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("testdata", name, "expected.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var p struct {
-		Requests []struct {
-			Action, Method, URL string
-			Headers             map[string]string
-			Body                json.RawMessage
-		}
-	}
-	if err := json.Unmarshal(data, &p); err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range p.Requests {
-		if r.Action == "associate_company" {
-			h := http.Header{}
-			for k, v := range r.Headers {
-				h.Set(k, v)
-			}
-			return &destinations.Request{Method: r.Method, URL: strings.Replace(r.URL, "https://api.hubapi.com", base, 1),
-				Header: h, Body: r.Body, Items: 1, ValidJSON: true, Action: r.Action}
-		}
-	}
-	t.Fatalf("%s renders no associate_company request", name)
-	return nil
+	return golden.Request(t, name, "associate_company", "https://api.hubapi.com", base)
 }
 
 func newSender(t *testing.T) *destinations.Sender {
@@ -195,7 +169,7 @@ func TestACompanyNotYetThereIsRetriedThenAssociated(t *testing.T) {
 	}
 	s := newSender(t)
 
-	r := golden(t, "group_associate_contact", srv.URL)
+	r := renderedRequest(t, "group_associate_contact", srv.URL)
 	rendered := r.URL
 	ae := authError(t, a.Authorize(context.Background(), r))
 	if ae.Class != destinations.Retryable || !strings.Contains(ae.Error(), `company whose segment_group_id is "acme/eu" is not there yet`) {
@@ -212,7 +186,7 @@ func TestACompanyNotYetThereIsRetriedThenAssociated(t *testing.T) {
 		t.Fatalf("upsert: %v", res.Err)
 	}
 
-	r = golden(t, "group_associate_contact", srv.URL)
+	r = renderedRequest(t, "group_associate_contact", srv.URL)
 	if err := a.Authorize(context.Background(), r); err != nil {
 		t.Fatalf("after the upsert: %v", err)
 	}
@@ -253,7 +227,7 @@ func TestAContactNotThereIsRetriedWithItsReason(t *testing.T) {
 	srv.companies["acme/eu"] = "77"
 	delete(srv.contacts, "jane@example.com")
 	a, _ := NewAuth(map[string]any{"access_token": "pat-1"})
-	r := golden(t, "group_associate_contact", srv.URL)
+	r := renderedRequest(t, "group_associate_contact", srv.URL)
 	ae := authError(t, a.Authorize(context.Background(), r))
 	if ae.Class != destinations.Retryable || !strings.Contains(ae.Error(), "no HubSpot contact has the email this group call names") ||
 		!strings.Contains(ae.Error(), "the identify preset creates it") {
@@ -270,19 +244,19 @@ func TestLookupFailuresAreClassifiedLikeSends(t *testing.T) {
 	a, _ := NewAuth(map[string]any{"access_token": "pat-1"})
 
 	srv.throttle = 1
-	ae := authError(t, a.Authorize(context.Background(), golden(t, "group_associate_contact", srv.URL)))
+	ae := authError(t, a.Authorize(context.Background(), renderedRequest(t, "group_associate_contact", srv.URL)))
 	if ae.Class != destinations.Retryable || ae.RetryAfter != 2*time.Second || !strings.Contains(ae.Error(), "HTTP 429") {
 		t.Errorf("429: class %v, Retry-After %v, %q", ae.Class, ae.RetryAfter, ae)
 	}
 
 	srv.forbid = "contacts"
-	ae = authError(t, a.Authorize(context.Background(), golden(t, "group_associate_contact", srv.URL)))
+	ae = authError(t, a.Authorize(context.Background(), renderedRequest(t, "group_associate_contact", srv.URL)))
 	if ae.Class != destinations.Permanent || !strings.Contains(ae.Error(), "HTTP 403") || !strings.Contains(ae.Error(), "crm.objects.contacts.read scope") {
 		t.Errorf("403: class %v, %q", ae.Class, ae)
 	}
 	srv.forbid = ""
 
-	bad := golden(t, "group_associate_contact", srv.URL)
+	bad := renderedRequest(t, "group_associate_contact", srv.URL)
 	bad.Body = []byte(strings.Replace(string(bad.Body), "segment_group_id", "name", 1))
 	ae = authError(t, a.Authorize(context.Background(), bad))
 	if ae.Class != destinations.Permanent || !strings.Contains(ae.Error(), "HTTP 400") || !strings.Contains(ae.Error(), "not a unique identifier") {
@@ -290,13 +264,13 @@ func TestLookupFailuresAreClassifiedLikeSends(t *testing.T) {
 	}
 
 	wrong, _ := NewAuth(map[string]any{"access_token": "pat-revoked"})
-	ae = authError(t, wrong.Authorize(context.Background(), golden(t, "group_associate_contact", srv.URL)))
+	ae = authError(t, wrong.Authorize(context.Background(), renderedRequest(t, "group_associate_contact", srv.URL)))
 	if ae.Class != destinations.Permanent || !strings.Contains(ae.Error(), "HTTP 401") || strings.Contains(ae.Error(), "pat-revoked") {
 		t.Errorf("401: class %v, %q", ae.Class, ae)
 	}
 
 	srv.Close()
-	ae = authError(t, a.Authorize(context.Background(), golden(t, "group_associate_contact", srv.URL)))
+	ae = authError(t, a.Authorize(context.Background(), renderedRequest(t, "group_associate_contact", srv.URL)))
 	if ae.Class != destinations.Retryable || strings.Contains(ae.Error(), "acme") || strings.Contains(ae.Error(), "Example.com") || strings.Contains(ae.Error(), "pat-1") {
 		t.Errorf("tool down: class %v, %q (the URL must not be in it)", ae.Class, ae)
 	}
@@ -306,7 +280,7 @@ func TestLookupsHonourDenyPrivate(t *testing.T) {
 	srv := newCRM(t, "pat-1")
 	a, _ := NewAuth(map[string]any{"access_token": "pat-1"})
 	a.(destinations.PrivateDenier).DenyPrivate()
-	ae := authError(t, a.Authorize(context.Background(), golden(t, "group_associate_contact", srv.URL)))
+	ae := authError(t, a.Authorize(context.Background(), renderedRequest(t, "group_associate_contact", srv.URL)))
 	if ae.Class != destinations.Permanent || !strings.Contains(ae.Error(), "deny_private_destinations") {
 		t.Fatalf("class %v, %q", ae.Class, ae)
 	}
@@ -321,7 +295,7 @@ func TestOversizedLookupAnswersAreRefused(t *testing.T) {
 	}))
 	defer big.Close()
 	a, _ := NewAuth(map[string]any{"access_token": "pat-1"})
-	ae := authError(t, a.Authorize(context.Background(), golden(t, "group_associate_contact", big.URL)))
+	ae := authError(t, a.Authorize(context.Background(), renderedRequest(t, "group_associate_contact", big.URL)))
 	if ae.Class != destinations.Permanent || !strings.Contains(ae.Error(), "over 1048576 bytes") {
 		t.Fatalf("class %v, %q", ae.Class, ae)
 	}
@@ -334,7 +308,7 @@ func TestOAuthLookupsCarryTheMintedToken(t *testing.T) {
 	srv := newCRM(t, "at-1")
 	srv.companies["acme/eu"] = "77"
 	a := oauthAuth(t, ts.URL, map[string]any{"client_id": "cid", "client_secret": "csecret", "refresh_token": "rt-1"})
-	r := golden(t, "group_associate_contact", srv.URL)
+	r := renderedRequest(t, "group_associate_contact", srv.URL)
 	if err := a.Authorize(context.Background(), r); err != nil {
 		t.Fatal(err)
 	}

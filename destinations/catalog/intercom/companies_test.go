@@ -2,50 +2,23 @@ package intercom
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/switchyard/switchyard/destinations"
 	"github.com/switchyard/switchyard/internal/contracts"
+	"github.com/switchyard/switchyard/internal/golden"
 )
 
-// golden returns the attach_company request of a golden case, pointed at
-// base: what the preset renders, so the authorizer is tested on it.
-func golden(t *testing.T, name, base string) *destinations.Request {
+// renderedRequest returns the attach_company request of a golden case, pointed
+// at base: what the preset renders, so the authorizer is tested on it.
+func renderedRequest(t *testing.T, name, base string) *destinations.Request {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("testdata", name, "expected.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var p struct {
-		Requests []struct {
-			Action, Method, URL string
-			Headers             map[string]string
-			Body                json.RawMessage
-		}
-	}
-	if err := json.Unmarshal(data, &p); err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range p.Requests {
-		if r.Action == "attach_company" {
-			h := http.Header{}
-			for k, v := range r.Headers {
-				h.Set(k, v)
-			}
-			return &destinations.Request{Method: r.Method, URL: strings.Replace(r.URL, "https://api.intercom.io", base, 1),
-				Header: h, Body: r.Body, Items: 1, ValidJSON: true, Action: r.Action}
-		}
-	}
-	t.Fatalf("%s renders no attach_company request", name)
-	return nil
+	return golden.Request(t, name, "attach_company", "https://api.intercom.io", base)
 }
 
 func authError(t *testing.T, err error) *destinations.AuthError {
@@ -76,7 +49,7 @@ func TestACompanyNotYetThereIsRetriedThenAttached(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := newSender(t)
-	r := golden(t, "group_attach_contact", srv.URL)
+	r := renderedRequest(t, "group_attach_contact", srv.URL)
 	rendered := r.URL
 	ae := authError(t, authorize(t, a, r))
 	if ae.Class != destinations.Retryable || !strings.Contains(ae.Error(), `company whose company_id is "acme/eu" is not there yet`) {
@@ -92,7 +65,7 @@ func TestACompanyNotYetThereIsRetriedThenAttached(t *testing.T) {
 		t.Fatalf("company create: %v", res.Err)
 	}
 
-	r = golden(t, "group_attach_contact", srv.URL)
+	r = renderedRequest(t, "group_attach_contact", srv.URL)
 	if err := authorize(t, a, r); err != nil {
 		t.Fatalf("after the create: %v", err)
 	}
@@ -139,13 +112,13 @@ func TestAContactFoundByEmailIsAttachedAndAMissingOneIsRetried(t *testing.T) {
 	a, _ := NewContacts(map[string]any{"access_token": "tok-1"})
 
 	// Not by external_id: by the email, a lead's.
-	r := golden(t, "group_attach_contact", srv.URL)
+	r := renderedRequest(t, "group_attach_contact", srv.URL)
 	r.Body = []byte(`{"company":{"company_id":"acme/eu"},"contact":{"external_id":"u-new","email":"lead@example.com"}}`)
 	if err := authorize(t, a, r); err != nil || r.URL != srv.URL+"/contacts/6651b2/companies" {
 		t.Fatalf("%v %s", err, r.URL)
 	}
 
-	r = golden(t, "group_attach_contact", srv.URL)
+	r = renderedRequest(t, "group_attach_contact", srv.URL)
 	r.Body = []byte(`{"company":{"company_id":"acme/eu"},"contact":{"external_id":"u-new","email":"new@example.com"}}`)
 	ae := authError(t, authorize(t, a, r))
 	if ae.Class != destinations.Retryable || !strings.Contains(ae.Error(), "no Intercom contact has this group call's userId") ||
@@ -163,19 +136,19 @@ func TestAttachLookupFailuresAreClassifiedLikeSends(t *testing.T) {
 	a, _ := NewContacts(map[string]any{"access_token": "tok-1"})
 
 	srv.throttle = 1
-	ae := authError(t, authorize(t, a, golden(t, "group_attach_contact", srv.URL)))
+	ae := authError(t, authorize(t, a, renderedRequest(t, "group_attach_contact", srv.URL)))
 	if ae.Class != destinations.Retryable || ae.RetryAfter != 3*time.Second || !strings.Contains(ae.Error(), "HTTP 429") {
 		t.Errorf("429: class %v, Retry-After %v, %q", ae.Class, ae.RetryAfter, ae)
 	}
 
 	wrong, _ := NewContacts(map[string]any{"access_token": "tok-revoked"})
-	ae = authError(t, authorize(t, wrong, golden(t, "group_attach_contact", srv.URL)))
+	ae = authError(t, authorize(t, wrong, renderedRequest(t, "group_attach_contact", srv.URL)))
 	if ae.Class != destinations.Permanent || !strings.Contains(ae.Error(), "HTTP 401") || strings.Contains(ae.Error(), "tok-revoked") {
 		t.Errorf("401: class %v, %q", ae.Class, ae)
 	}
 
 	srv.down = true
-	ae = authError(t, authorize(t, a, golden(t, "group_attach_contact", srv.URL)))
+	ae = authError(t, authorize(t, a, renderedRequest(t, "group_attach_contact", srv.URL)))
 	if ae.Class != destinations.Retryable || !strings.Contains(ae.Error(), "HTTP 503") {
 		t.Errorf("503: class %v, %q", ae.Class, ae)
 	}
@@ -185,7 +158,7 @@ func TestAttachLookupsHonourDenyPrivate(t *testing.T) {
 	srv := newIntercom(t)
 	a, _ := NewContacts(map[string]any{"access_token": "tok-1"})
 	a.(destinations.PrivateDenier).DenyPrivate()
-	ae := authError(t, authorize(t, a, golden(t, "group_attach_contact", srv.URL)))
+	ae := authError(t, authorize(t, a, renderedRequest(t, "group_attach_contact", srv.URL)))
 	if ae.Class != destinations.Permanent || !strings.Contains(ae.Error(), "deny_private_destinations") || len(srv.calls) != 0 {
 		t.Fatalf("class %v, %q, calls %v", ae.Class, ae, srv.calls)
 	}
