@@ -3,8 +3,6 @@ package destinations
 import (
 	"context"
 	"fmt"
-	"sort"
-	"sync"
 )
 
 // Authorizer adds credentials a tool needs that a header template cannot
@@ -34,33 +32,21 @@ type PrivateDenier interface {
 // is a configuration error (a malformed key, say), reported by validate.
 type AuthFactory func(settings map[string]any) (Authorizer, error)
 
-var (
-	authMu    sync.Mutex
-	authTypes = map[string]AuthFactory{}
-)
+var authTypes = newRegistry[AuthFactory]("auth")
 
 // RegisterAuth names an AuthFactory; a definition selects it with `auth:`.
 func RegisterAuth(name string, f AuthFactory) {
-	authMu.Lock()
-	defer authMu.Unlock()
-	if _, dup := authTypes[name]; dup {
-		panic("destinations: auth registered twice: " + name)
+	if f == nil {
+		panic("destinations: RegisterAuth needs a factory")
 	}
-	authTypes[name] = f
+	authTypes.register(name, f)
 }
 
 // AuthFor returns the factory registered as name.
 func AuthFor(name string) (AuthFactory, error) {
-	authMu.Lock()
-	defer authMu.Unlock()
-	f, ok := authTypes[name]
+	f, ok := authTypes.get(name)
 	if !ok {
-		names := make([]string, 0, len(authTypes))
-		for n := range authTypes {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		return nil, fmt.Errorf("unknown auth %q (registered: %v)", name, names)
+		return nil, fmt.Errorf("unknown auth %q (registered: %v)", name, authTypes.names())
 	}
 	return f, nil
 }

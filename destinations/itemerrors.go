@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"sort"
-	"sync"
 )
 
 // ItemErrorParser reads a tool's per-item error report from a response to a
@@ -18,45 +16,23 @@ import (
 // class and message become the request's (Sender.items4xx).
 type ItemErrorParser func(status int, body []byte, items int) []ItemError
 
-var itemErrorParsers = struct {
-	sync.RWMutex
-	m map[string]ItemErrorParser
-}{m: map[string]ItemErrorParser{}}
+var itemErrorParsers = newRegistry[ItemErrorParser]("item error parser")
 
 // RegisterItemErrors makes a parser available by name, for the catalog's
 // `item_errors:` setting. It is meant for init functions: it panics when the
 // name is empty, the parser is nil, or the name is already taken.
 func RegisterItemErrors(name string, p ItemErrorParser) {
-	if name == "" || p == nil {
-		panic("destinations: RegisterItemErrors needs a name and a parser")
+	if p == nil {
+		panic("destinations: RegisterItemErrors needs a parser")
 	}
-	itemErrorParsers.Lock()
-	defer itemErrorParsers.Unlock()
-	if _, dup := itemErrorParsers.m[name]; dup {
-		panic("destinations: item error parser " + name + " registered twice")
-	}
-	itemErrorParsers.m[name] = p
+	itemErrorParsers.register(name, p)
 }
 
 // ItemErrorsParser returns the parser registered under name.
-func ItemErrorsParser(name string) (ItemErrorParser, bool) {
-	itemErrorParsers.RLock()
-	defer itemErrorParsers.RUnlock()
-	p, ok := itemErrorParsers.m[name]
-	return p, ok
-}
+func ItemErrorsParser(name string) (ItemErrorParser, bool) { return itemErrorParsers.get(name) }
 
 // ItemErrorsParsers lists the registered parser names, sorted.
-func ItemErrorsParsers() []string {
-	itemErrorParsers.RLock()
-	defer itemErrorParsers.RUnlock()
-	out := make([]string, 0, len(itemErrorParsers.m))
-	for n := range itemErrorParsers.m {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
-}
+func ItemErrorsParsers() []string { return itemErrorParsers.names() }
 
 func init() {
 	RegisterItemErrors("standard", StandardItemErrors)

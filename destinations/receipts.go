@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -72,45 +71,23 @@ type Receipt struct {
 // OK reports whether the receipt says the message was delivered.
 func (r Receipt) OK() bool { return !r.Pending && r.Code == "" }
 
-var receiptHandlers = struct {
-	sync.RWMutex
-	m map[string]ReceiptHandler
-}{m: map[string]ReceiptHandler{}}
+var receiptHandlers = newRegistry[ReceiptHandler]("receipts handler")
 
 // RegisterReceipts makes a receipts handler available by name, for the
 // catalog's `receipts.handler`. It is meant for init functions: it panics
 // when the name is empty, the handler nil, or the name already taken.
 func RegisterReceipts(name string, h ReceiptHandler) {
-	if name == "" || h == nil {
-		panic("destinations: RegisterReceipts needs a name and a handler")
+	if h == nil {
+		panic("destinations: RegisterReceipts needs a handler")
 	}
-	receiptHandlers.Lock()
-	defer receiptHandlers.Unlock()
-	if _, dup := receiptHandlers.m[name]; dup {
-		panic("destinations: receipts handler " + name + " registered twice")
-	}
-	receiptHandlers.m[name] = h
+	receiptHandlers.register(name, h)
 }
 
 // ReceiptsHandler returns the handler registered under name.
-func ReceiptsHandler(name string) (ReceiptHandler, bool) {
-	receiptHandlers.RLock()
-	defer receiptHandlers.RUnlock()
-	h, ok := receiptHandlers.m[name]
-	return h, ok
-}
+func ReceiptsHandler(name string) (ReceiptHandler, bool) { return receiptHandlers.get(name) }
 
 // ReceiptsHandlers lists the registered handler names, sorted.
-func ReceiptsHandlers() []string {
-	receiptHandlers.RLock()
-	defer receiptHandlers.RUnlock()
-	out := make([]string, 0, len(receiptHandlers.m))
-	for n := range receiptHandlers.m {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
-}
+func ReceiptsHandlers() []string { return receiptHandlers.names() }
 
 // Defaults of ReceiptsDef, from Expo's guidance: receipts are usually
 // ready within 15 minutes and kept for 24 hours.
