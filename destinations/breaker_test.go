@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/switchyard/switchyard/internal/poll"
 )
 
 // An open breaker refuses sends without making a request, and says how
@@ -108,12 +110,8 @@ func TestSenderBreakerReopensOnFailedProbe(t *testing.T) {
 // the test only needs that it does.
 func waitState(t *testing.T, s *Sender, want string) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); s.State() != want; {
-		if time.Now().After(deadline) {
-			t.Fatalf("breaker state %s, want %s", s.State(), want)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	poll.Until(t, 10*time.Second, func() bool { return s.State() == want },
+		func() string { return "breaker state " + s.State() + ", want " + want })
 }
 
 func TestSenderCancelledDoesNotTrip(t *testing.T) {

@@ -2,12 +2,15 @@ package destinations
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/switchyard/switchyard/internal/poll"
 )
 
 // acWindowOf ends one window of a concurrency limit as a tool answering
@@ -186,24 +189,14 @@ func TestSenderAdaptiveConcurrency(t *testing.T) {
 	}
 	answer := func(n int) {
 		for range n {
-			deadline := time.Now().Add(10 * time.Second)
-			for inTool.Load() == 0 {
-				if time.Now().After(deadline) {
-					t.Fatal("no request reached the tool")
-				}
-				time.Sleep(time.Millisecond)
-			}
+			poll.Until(t, 10*time.Second, func() bool { return inTool.Load() != 0 },
+				func() string { return "no request reached the tool" })
 			release <- struct{}{}
 		}
 	}
 	waitLimit := func(cond func(int) bool, what string) {
-		deadline := time.Now().Add(10 * time.Second)
-		for !cond(s.Concurrency()) {
-			if time.Now().After(deadline) {
-				t.Fatalf("limit %d: want %s", s.Concurrency(), what)
-			}
-			time.Sleep(time.Millisecond)
-		}
+		poll.Until(t, 10*time.Second, func() bool { return cond(s.Concurrency()) },
+			func() string { return fmt.Sprintf("limit %d: want %s", s.Concurrency(), what) })
 	}
 	send(60)
 	answer(20)

@@ -22,6 +22,7 @@ import (
 
 	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/internal/natstest"
+	"github.com/switchyard/switchyard/internal/poll"
 	"github.com/switchyard/switchyard/router"
 	"github.com/switchyard/switchyard/router/plan"
 )
@@ -178,13 +179,7 @@ func (e *env) dlq(dest string) []*router.DeadLetter {
 
 func waitFor(t *testing.T, within time.Duration, cond func() bool, msg func() string) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s: %s", within, msg())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	poll.Until(t, within, cond, msg)
 }
 
 func must(t testing.TB, err error) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/internal/natstest"
+	"github.com/switchyard/switchyard/internal/poll"
 	"github.com/switchyard/switchyard/router/plan"
 	"github.com/switchyard/switchyard/router/regulations"
 )
@@ -38,13 +39,7 @@ func submit(t *testing.T, st *regulations.Store, typ regulations.Type, dests []s
 
 func waitFor(t *testing.T, within time.Duration, cond func() bool, msg func() string) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s: %s", within, msg())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	poll.Until(t, within, cond, msg)
 }
 
 // Suppressions add up, unsuppress removes what it names, and every index
