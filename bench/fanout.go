@@ -77,6 +77,7 @@ type fanoutResult struct {
 	others   float64
 	outcomes map[string]map[string]float64 // destination -> outcome -> count
 	finished map[string]time.Duration      // destination -> when it had settled every event
+	cpuAt    map[string]time.Duration      // destination -> the router's CPU by then (all lanes)
 	switches int64                         // the router's context switches (a child only)
 }
 
@@ -115,7 +116,7 @@ func (b *bench) fanout(ctx context.Context, phase string, dests []fanoutDest, n 
 	}
 	ev := newEvents(b.o.seed, id, "pe")
 	files := map[string]string{}
-	res := &fanoutResult{events: n, outcomes: map[string]map[string]float64{}, finished: map[string]time.Duration{}}
+	res := &fanoutResult{events: n, outcomes: map[string]map[string]float64{}, finished: map[string]time.Duration{}, cpuAt: map[string]time.Duration{}}
 	var recs []*recorder
 	for _, d := range dests {
 		name := phase + "-" + d.name
@@ -191,6 +192,7 @@ func (b *bench) fanout(ctx context.Context, phase string, dests []fanoutDest, n 
 			info, err := c.Info(ctx)
 			if err == nil && info.NumPending == 0 && info.NumAckPending == 0 && info.AckFloor.Stream >= pubLast {
 				res.finished[d.name] = time.Since(t0)
+				res.cpuAt[d.name] = r.cpu() - cpu0
 				settled++
 			}
 		}
@@ -287,10 +289,10 @@ func (r *report) fanoutMarkdown() string {
 			float64(f.cpuPerEvent())/float64(base), mb(f.peakRSS), f.others)
 	}
 	last := r.e[len(r.e)-1]
-	sb.WriteString("\nOutcomes of the largest run, per destination (every pair ends in one), and when each had settled every event:\n\n| destination | delivered | filtered | unmatched | invalid | dead_lettered | retried | settled all after |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	sb.WriteString("\nOutcomes of the largest run, per destination (every pair ends in one), when each had settled every event, and the router's CPU by then (all destinations):\n\n| destination | delivered | filtered | unmatched | invalid | dead_lettered | retried | settled all after | router CPU by then |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, d := range last.dests {
 		o := last.outcomes[d]
-		fmt.Fprintf(&sb, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", d, num(o["delivered"]), num(o["filtered"]), num(o["unmatched"]), num(o["invalid"]), num(o["dead_lettered"]), num(o["retried"]), last.finished[d].Round(time.Millisecond))
+		fmt.Fprintf(&sb, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", d, num(o["delivered"]), num(o["filtered"]), num(o["unmatched"]), num(o["invalid"]), num(o["dead_lettered"]), num(o["retried"]), last.finished[d].Round(time.Millisecond), last.cpuAt[d].Round(10*time.Millisecond))
 	}
 	return sb.String()
 }
