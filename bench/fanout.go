@@ -79,6 +79,9 @@ type fanoutResult struct {
 	finished map[string]time.Duration      // destination -> when it had settled every event
 	cpuAt    map[string]time.Duration      // destination -> the router's CPU by then (all lanes)
 	switches int64                         // the router's context switches (a child only)
+	// idleCPU and idleSwitches: over -idle once every destination settled.
+	idleCPU      time.Duration
+	idleSwitches int64
 }
 
 func (f *fanoutResult) pairs() int { return f.events * len(f.dests) }
@@ -220,6 +223,13 @@ func (b *bench) fanout(ctx context.Context, phase string, dests []fanoutDest, n 
 		b.rep.profiles = append(b.rep.profiles, perf.stop("phase "+phase))
 	}
 	res.others = load.others()
+	if b.o.idle > 0 {
+		// Every destination settled: what the router costs while idle.
+		c0, s0 := r.cpu(), ctxSwitches(pid)
+		time.Sleep(b.o.idle)
+		res.idleCPU, res.idleSwitches = r.cpu()-c0, ctxSwitches(pid)-s0
+		logf("phase %s: idle for %s: router CPU %s, %d context switches", phase, b.o.idle, res.idleCPU, res.idleSwitches)
+	}
 	text, err := r.metrics()
 	if err != nil {
 		r.stop()
@@ -293,6 +303,10 @@ func (r *report) fanoutMarkdown() string {
 	for _, d := range last.dests {
 		o := last.outcomes[d]
 		fmt.Fprintf(&sb, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", d, num(o["delivered"]), num(o["filtered"]), num(o["unmatched"]), num(o["invalid"]), num(o["dead_lettered"]), num(o["retried"]), last.finished[d].Round(time.Millisecond), last.cpuAt[d].Round(10*time.Millisecond))
+	}
+	if r.opts.idle > 0 {
+		fmt.Fprintf(&sb, "\nIdle, once every destination had settled: %d destinations cost the router %s of CPU and %s context switches in %s.\n",
+			len(last.dests), last.idleCPU.Round(10*time.Millisecond), num(float64(last.idleSwitches)), r.opts.idle)
 	}
 	return sb.String()
 }

@@ -62,6 +62,7 @@ type options struct {
 	sinkDelay     time.Duration
 	fanoutN       int
 	rateN         int
+	idle          time.Duration
 	slowN         int
 	slowDelay     time.Duration
 	peersN        int
@@ -76,6 +77,7 @@ func main() {
 	flag.IntVar(&o.forwardN, "forward-n", 64_000, "phase W: events the forwarding webhook drains")
 	flag.IntVar(&o.fanoutN, "fanout-n", 5_000, "phase E: events per run (each run routes them to 1, 4, then 13 destinations)")
 	flag.IntVar(&o.rateN, "rate-n", 1_000, "phase R: events the rate-bound lane (Customer.io, 100 requests/s) drains")
+	flag.DurationVar(&o.idle, "idle", 0, "phases E and R: once every destination settled, measure the router's CPU while idle this long")
 	flag.IntVar(&o.slowN, "slow-n", 20_000, "phase F: events drained to the slow tool")
 	flag.DurationVar(&o.slowDelay, "slow-delay", 100*time.Millisecond, "phase F: how long the slow tool takes to answer")
 	flag.IntVar(&o.peersN, "peers-n", 20_000, "phase P: events each mapping engine maps")
