@@ -73,6 +73,13 @@ func paceQuantum(rps float64) time.Duration {
 	return 0
 }
 
+// OnGrid is the first instant of the process-wide grid of the given step at
+// or after t. The rate-limited senders start their attempts on it (step 50
+// ms and its divisors); the router's lanes end their idle pulls and run
+// their ticks on it (steps that are multiples of 50 ms), so that an idle or
+// rate-bound router wakes once for all of them rather than once for each.
+func OnGrid(t time.Time, step time.Duration) time.Time { return onGrid(t, paceEpoch, step) }
+
 // onGrid rounds t up to the next instant epoch + k·q.
 func onGrid(t, epoch time.Time, q time.Duration) time.Time {
 	if q <= 0 {
