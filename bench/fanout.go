@@ -77,6 +77,11 @@ type fanoutResult struct {
 	others   float64
 	outcomes map[string]map[string]float64 // destination -> outcome -> count
 	finished map[string]time.Duration      // destination -> when it had settled every event
+	cpuAt    map[string]time.Duration      // destination -> the router's CPU by then (all lanes)
+	switches int64                         // the router's context switches (a child only)
+	// idleCPU and idleSwitches: over -idle once every destination settled.
+	idleCPU      time.Duration
+	idleSwitches int64
 }
 
 func (f *fanoutResult) pairs() int { return f.events * len(f.dests) }
@@ -96,7 +101,7 @@ func (b *bench) phaseE(ctx context.Context) error {
 	// Each run publishes under its own id letter: JetStream would drop the
 	// same Nats-Msg-Id published again within its duplicate window.
 	for i, k := range []int{1, 4, 13} {
-		res, err := b.fanout(ctx, all[:k], "EGH"[i])
+		res, err := b.fanout(ctx, fmt.Sprintf("E%d", k), all[:k], b.o.fanoutN, "EGH"[i])
 		if err != nil {
 			return fmt.Errorf("%d destinations: %w", k, err)
 		}
@@ -105,15 +110,16 @@ func (b *bench) phaseE(ctx context.Context) error {
 	return nil
 }
 
-func (b *bench) fanout(ctx context.Context, dests []fanoutDest, id byte) (*fanoutResult, error) {
-	n := b.o.fanoutN
+// fanout runs one router with dests reading the same n events, published
+// under id, until every destination settled every one. phase names its
+// configs and sink recorders.
+func (b *bench) fanout(ctx context.Context, phase string, dests []fanoutDest, n int, id byte) (*fanoutResult, error) {
 	if err := b.nats.resetStream(ctx); err != nil {
 		return nil, err
 	}
 	ev := newEvents(b.o.seed, id, "pe")
-	phase := fmt.Sprintf("E%d", len(dests))
 	files := map[string]string{}
-	res := &fanoutResult{events: n, outcomes: map[string]map[string]float64{}, finished: map[string]time.Duration{}}
+	res := &fanoutResult{events: n, outcomes: map[string]map[string]float64{}, finished: map[string]time.Duration{}, cpuAt: map[string]time.Duration{}}
 	var recs []*recorder
 	for _, d := range dests {
 		name := phase + "-" + d.name
@@ -140,7 +146,19 @@ func (b *bench) fanout(ctx context.Context, dests []fanoutDest, id byte) (*fanou
 	// now, and the clock and the CPU count run from before the first.
 	load := startLoad(childCPU(r))
 	t0, cpu0 := time.Now(), r.cpu()
-	logf("phase E (%d destinations): publishing %d events", len(dests), n)
+	pid := 0
+	if c, isChild := r.(*child); isChild {
+		pid = c.cmd.Process.Pid
+	}
+	sw0 := ctxSwitches(pid)
+	var perf *perfRecord
+	if c, isChild := r.(*child); isChild && b.o.perf && phase == "R" {
+		if perf, err = startPerf(c.cmd.Process.Pid, filepath.Join(b.dir, "perf-"+phase+".data")); err != nil {
+			r.stop()
+			return nil, err
+		}
+	}
+	logf("phase %s (%d destinations): publishing %d events", phase, len(dests), n)
 	if _, err := b.nats.publish(ctx, n, func(i int) (string, []byte, string) {
 		s, d := ev.next(i)
 		return s, d, workload.ID(id, i)
@@ -177,6 +195,7 @@ func (b *bench) fanout(ctx context.Context, dests []fanoutDest, id byte) (*fanou
 			info, err := c.Info(ctx)
 			if err == nil && info.NumPending == 0 && info.NumAckPending == 0 && info.AckFloor.Stream >= pubLast {
 				res.finished[d.name] = time.Since(t0)
+				res.cpuAt[d.name] = r.cpu() - cpu0
 				settled++
 			}
 		}
@@ -197,7 +216,20 @@ func (b *bench) fanout(ctx context.Context, dests []fanoutDest, id byte) (*fanou
 		}
 	}
 	res.wall, res.cpu = time.Since(t0), r.cpu()-cpu0
+	if pid != 0 {
+		res.switches = ctxSwitches(pid) - sw0
+	}
+	if perf != nil {
+		b.rep.profiles = append(b.rep.profiles, perf.stop("phase "+phase))
+	}
 	res.others = load.others()
+	if b.o.idle > 0 {
+		// Every destination settled: what the router costs while idle.
+		c0, s0 := r.cpu(), ctxSwitches(pid)
+		time.Sleep(b.o.idle)
+		res.idleCPU, res.idleSwitches = r.cpu()-c0, ctxSwitches(pid)-s0
+		logf("phase %s: idle for %s: router CPU %s, %d context switches", phase, b.o.idle, res.idleCPU, res.idleSwitches)
+	}
 	text, err := r.metrics()
 	if err != nil {
 		r.stop()
@@ -222,8 +254,8 @@ func (b *bench) fanout(ctx context.Context, dests []fanoutDest, id byte) (*fanou
 	for _, rec := range recs {
 		res.requests += rec.requests.Load()
 	}
-	logf("phase E (%d destinations): %d events × %d in %s: %.0f events/s, %.0f (event, destination) pairs/s, router CPU %s (%.1f µs per event, %.1f µs per pair), other processes %.2f cores",
-		len(dests), n, len(dests), res.wall.Round(time.Millisecond), float64(n)/res.wall.Seconds(), float64(res.pairs())/res.wall.Seconds(),
+	logf("phase %s (%d destinations): %d events × %d in %s: %.0f events/s, %.0f (event, destination) pairs/s, router CPU %s (%.1f µs per event, %.1f µs per pair), other processes %.2f cores",
+		phase, len(dests), n, len(dests), res.wall.Round(time.Millisecond), float64(n)/res.wall.Seconds(), float64(res.pairs())/res.wall.Seconds(),
 		res.cpu, us(res.cpuPerEvent()), us(res.cpu/time.Duration(res.pairs())), res.others)
 	return res, nil
 }
@@ -267,10 +299,14 @@ func (r *report) fanoutMarkdown() string {
 			float64(f.cpuPerEvent())/float64(base), mb(f.peakRSS), f.others)
 	}
 	last := r.e[len(r.e)-1]
-	sb.WriteString("\nOutcomes of the largest run, per destination (every pair ends in one), and when each had settled every event:\n\n| destination | delivered | filtered | unmatched | invalid | dead_lettered | retried | settled all after |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	sb.WriteString("\nOutcomes of the largest run, per destination (every pair ends in one), when each had settled every event, and the router's CPU by then (all destinations):\n\n| destination | delivered | filtered | unmatched | invalid | dead_lettered | retried | settled all after | router CPU by then |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, d := range last.dests {
 		o := last.outcomes[d]
-		fmt.Fprintf(&sb, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", d, num(o["delivered"]), num(o["filtered"]), num(o["unmatched"]), num(o["invalid"]), num(o["dead_lettered"]), num(o["retried"]), last.finished[d].Round(time.Millisecond))
+		fmt.Fprintf(&sb, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", d, num(o["delivered"]), num(o["filtered"]), num(o["unmatched"]), num(o["invalid"]), num(o["dead_lettered"]), num(o["retried"]), last.finished[d].Round(time.Millisecond), last.cpuAt[d].Round(10*time.Millisecond))
+	}
+	if r.opts.idle > 0 {
+		fmt.Fprintf(&sb, "\nIdle, once every destination had settled: %d destinations cost the router %s of CPU and %s context switches in %s.\n",
+			len(last.dests), last.idleCPU.Round(10*time.Millisecond), num(float64(last.idleSwitches)), r.opts.idle)
 	}
 	return sb.String()
 }

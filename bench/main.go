@@ -61,6 +61,8 @@ type options struct {
 	perf          bool
 	sinkDelay     time.Duration
 	fanoutN       int
+	rateN         int
+	idle          time.Duration
 	slowN         int
 	slowDelay     time.Duration
 	peersN        int
@@ -71,9 +73,11 @@ func main() {
 	var o options
 	flag.IntVar(&o.n, "n", 200_000, "events per drain phase (A, B) and per ceiling")
 	flag.Uint64Var(&o.seed, "seed", 1, "workload seed (the same seed gives the same events)")
-	flag.StringVar(&o.phases, "phases", "ABWCD", "phases to run: A batching (and the JetStream ceilings), B non-batching (and the raw HTTP ceiling), W a forwarding webhook, one request per event, draining -forward-n events (its RSS), C steady-rate latency, D RSS behind an open breaker; the longer ones: E 1, 4 and 13 destinations reading one source, F a slow tool, P the peer table (Bloblang, Segment's actions-core in Node)")
+	flag.StringVar(&o.phases, "phases", "ABWCD", "phases to run: A batching (and the JetStream ceilings), B non-batching (and the raw HTTP ceiling), W a forwarding webhook, one request per event, draining -forward-n events (its RSS), C steady-rate latency, D RSS behind an open breaker; the longer ones: E 1, 4 and 13 destinations reading one source, R a rate-bound lane alone (Customer.io at its 100 requests/s), F a slow tool, P the peer table (Bloblang, Segment's actions-core in Node)")
 	flag.IntVar(&o.forwardN, "forward-n", 64_000, "phase W: events the forwarding webhook drains")
 	flag.IntVar(&o.fanoutN, "fanout-n", 5_000, "phase E: events per run (each run routes them to 1, 4, then 13 destinations)")
+	flag.IntVar(&o.rateN, "rate-n", 1_000, "phase R: events the rate-bound lane (Customer.io, 100 requests/s) drains")
+	flag.DurationVar(&o.idle, "idle", 0, "phases E and R: once every destination settled, measure the router's CPU while idle this long")
 	flag.IntVar(&o.slowN, "slow-n", 20_000, "phase F: events drained to the slow tool")
 	flag.DurationVar(&o.slowDelay, "slow-delay", 100*time.Millisecond, "phase F: how long the slow tool takes to answer")
 	flag.IntVar(&o.peersN, "peers-n", 20_000, "phase P: events each mapping engine maps")
@@ -91,7 +95,7 @@ func main() {
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "with -inprocess: write a CPU profile of phases A-C here and print its top")
 	flag.StringVar(&o.out, "out", "", "also write the markdown report to this file")
 	flag.StringVar(&o.trace, "latency-trace", "", "phase C: write each event's publish offset and latency (ms) as CSV here")
-	flag.BoolVar(&o.perf, "perf", false, "record the child's CPU with perf (perf record -e cpu-clock -g) during phases A and B, and print the top of each profile (needs linux-perf)")
+	flag.BoolVar(&o.perf, "perf", false, "record the child's CPU with perf (perf record -e cpu-clock -g) during phases A and B (and R), and print the top of each profile (needs linux-perf)")
 	flag.DurationVar(&o.sinkDelay, "sink-delay", 0, "phases A and B: the sink answers after this long (a slow tool: the lane fills max_in_flight; for memory sizing)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (configs, child logs, NATS store)")
 	flag.Parse()
@@ -236,7 +240,7 @@ func (b *bench) run(ctx context.Context) error {
 	for _, p := range []struct {
 		name string
 		run  func(context.Context) error
-	}{{"E", b.phaseE}, {"F", b.phaseF}, {"P", b.phaseP}} {
+	}{{"E", b.phaseE}, {"R", b.phaseR}, {"F", b.phaseF}, {"P", b.phaseP}} {
 		if strings.Contains(b.o.phases, p.name) {
 			if err := p.run(ctx); err != nil {
 				return fmt.Errorf("phase %s: %w", p.name, err)

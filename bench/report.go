@@ -44,6 +44,7 @@ type report struct {
 	decodeNs, routeNs     float64
 	profiles              []string
 	e                     []*fanoutResult
+	r                     *fanoutResult
 	f                     *slowResult
 	peers                 []peerResult
 }
@@ -196,7 +197,7 @@ func (r *report) markdown() string {
 			w("| raw HTTP: B's bodies, %s, to the same sink | %s | %.2f cores |\n", r.http.name, num(r.http.eps), r.http.others)
 		}
 	}
-	w("%s%s%s", r.fanoutMarkdown(), r.slowMarkdown(), r.peersMarkdown())
+	w("%s%s%s%s", r.fanoutMarkdown(), r.rateLaneMarkdown(), r.slowMarkdown(), r.peersMarkdown())
 	w("\n")
 	return sb.String()
 }

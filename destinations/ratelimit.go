@@ -40,10 +40,12 @@ const (
 
 // limiter bounds one Sender's attempts: a concurrency limit (fixed, or
 // adaptive: concurrency.go) and a token bucket, both waited on before each
-// attempt.
+// attempt; the bucket's turns start on a grid (pace.go).
 type limiter struct {
 	conc     *concurrency
 	rl       *rate.Limiter
+	epoch    time.Time     // the grid's origin: paceEpoch (a test may set its own)
+	quantum  time.Duration // the grid's step; 0: no rounding
 	adaptive bool
 	ceiling  float64 // configured RPS; 0 = unlimited
 	burst    int
@@ -51,6 +53,10 @@ type limiter struct {
 	// now is the adaptive concurrency's clock (time.Now; a test may
 	// freeze it, making every answer a window of its own).
 	now func() time.Time
+	// clock is the token bucket's, for changes to its rate (time.Now; a
+	// test drives its own, calling reserve rather than acquire, whose
+	// timers run on time.Now).
+	clock func() time.Time
 
 	// limited is true while the adaptive limit is below its target, so that
 	// the success path needs no lock in the common case.
@@ -77,6 +83,9 @@ func newLimiter(cfg RateConfig, onRate func(float64), onConcurrency func(int)) *
 		cur:      cfg.RPS,
 		target:   cfg.RPS,
 		now:      time.Now,
+		clock:    time.Now,
+		epoch:    paceEpoch,
+		quantum:  paceQuantum(cfg.RPS),
 	}
 	lim := rate.Inf
 	if cfg.RPS > 0 {
@@ -96,7 +105,7 @@ func (l *limiter) acquire(ctx context.Context) error {
 		l.conc.release()
 		return err
 	}
-	if err := l.rl.Wait(ctx); err != nil {
+	if err := l.waitToken(ctx); err != nil {
 		l.conc.release()
 		return err
 	}
@@ -205,17 +214,18 @@ func (l *limiter) increase() {
 
 // applyLocked pushes the current limit into the token bucket and returns it.
 func (l *limiter) applyLocked() float64 {
+	now := l.clock()
 	if l.cur == 0 {
-		l.rl.SetLimit(rate.Inf)
-		l.rl.SetBurst(l.burst)
+		l.rl.SetLimitAt(now, rate.Inf)
+		l.rl.SetBurstAt(now, l.burst)
 		return 0
 	}
-	l.rl.SetLimit(rate.Limit(l.cur))
+	l.rl.SetLimitAt(now, rate.Limit(l.cur))
 	b := l.burst
 	if float64(b) > l.cur {
 		b = max(1, int(l.cur))
 	}
-	l.rl.SetBurst(b)
+	l.rl.SetBurstAt(now, b)
 	return l.cur
 }
 

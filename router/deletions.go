@@ -92,7 +92,7 @@ func (d *deleter) pull() {
 		case <-d.ctx.Done():
 			return
 		}
-		batch, err := d.cons.Fetch(1, jetstream.FetchMaxWait(fetchWait))
+		batch, err := d.cons.Fetch(1, jetstream.FetchMaxWait(pullWait(time.Now())))
 		if err != nil {
 			<-d.slots
 			d.sleep(time.Second)

@@ -27,11 +27,23 @@ const ackWait = 30 * time.Second
 // fetchMax bounds one pull request, and fetchWait its life: a stopping
 // lane waits at most that long for its last pull to end. sweepBatch bounds
 // a pull made while the breaker is open, to dead-letter what is due.
+// tickEvery is the period of a lane's tick (keepalives, gauges, the expiry
+// watch).
 const (
 	fetchMax   = 1000
 	fetchWait  = time.Second
 	sweepBatch = 256
+	tickEvery  = 2 * time.Second
 )
+
+// pullWait is how long a pull request made at now may wait for messages:
+// between half of fetchWait and fetchWait, ending on the process-wide grid
+// (destinations.OnGrid). An idle lane's pull expires, and the server's
+// answer wakes the router, on the same half-second instants as every
+// other idle lane's, instead of once a second for each of them on its own.
+func pullWait(now time.Time) time.Duration {
+	return destinations.OnGrid(now.Add(fetchWait/2), fetchWait/2).Sub(now)
+}
 
 // lane runs one destination: it pulls from the destination's durable
 // consumer, routes each event, hands the requests to its dispatcher, and
@@ -263,7 +275,7 @@ func (l *lane) pull() {
 			}
 			continue
 		}
-		batch, err := l.consumer().Fetch(min(free, fetchMax), jetstream.FetchMaxWait(fetchWait))
+		batch, err := l.consumer().Fetch(min(free, fetchMax), jetstream.FetchMaxWait(pullWait(time.Now())))
 		if err != nil {
 			if time.Since(lastErr) > 10*time.Second {
 				l.log.Error("pull failed; retrying", "err", err)
@@ -344,13 +356,15 @@ func (l *lane) sleep(d time.Duration) {
 }
 
 // tick keeps held messages alive, publishes the lane's gauges and runs
-// the expiry watch.
+// the expiry watch. Its ticks fall on the process-wide grid: every lane's
+// wake the router at once.
 func (l *lane) tick() {
 	defer l.pulling.Done()
-	t := time.NewTicker(2 * time.Second)
-	defer t.Stop()
 	watched := time.Now()
 	l.look(l.ctx)
+	l.sleep(time.Until(destinations.OnGrid(time.Now(), tickEvery)))
+	t := time.NewTicker(tickEvery)
+	defer t.Stop()
 	for {
 		select {
 		case <-l.ctx.Done():

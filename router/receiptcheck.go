@@ -161,7 +161,7 @@ func (c *receiptChecker) run() {
 			c.publishPending()
 			lastGauge = time.Now()
 		}
-		batch, err := c.cons.Fetch(receiptFetch, jetstream.FetchMaxWait(fetchWait))
+		batch, err := c.cons.Fetch(receiptFetch, jetstream.FetchMaxWait(pullWait(time.Now())))
 		if err != nil {
 			if time.Since(lastErr) > 10*time.Second {
 				c.log.Warn("receipts: pull failed; retrying", "err", err)
