@@ -96,6 +96,20 @@ func (c *Compiler) Action(s ActionSpec) (*Action, error) {
 	return a, nil
 }
 
+// BindSettings returns the action with the settings-only parts of its URL
+// and headers rendered once for settings (Template.Bind), the settings of
+// the plan it belongs to, which do not change once built. a itself is
+// unchanged.
+func (a *Action) BindSettings(settings map[string]any) *Action {
+	b := *a
+	b.url = a.url.Bind(settings)
+	b.headers = make([]compiledHeader, len(a.headers))
+	for i, h := range a.headers {
+		b.headers[i] = compiledHeader{name: h.name, tmpl: h.tmpl.Bind(settings)}
+	}
+	return &b
+}
+
 // HasBody reports whether the action renders a body.
 func (a *Action) HasBody() bool { return a.fields != nil }
 

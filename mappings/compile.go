@@ -27,6 +27,7 @@ var DefaultExprLimits = ExprLimits{MaxNodes: 2000, MemoryBudget: 100_000}
 type Compiler struct {
 	limits  ExprLimits
 	options []expr.Option
+	pure    map[string]bool // functions whose value follows from their arguments (purity.go)
 }
 
 // NewCompiler returns a compiler with every registered helper.
@@ -46,7 +47,7 @@ func NewCompiler(limits ExprLimits) *Compiler {
 		}
 	}
 	opts = append(opts, expr.Patch(envInjector{names: scoped}))
-	return &Compiler{limits: limits, options: opts}
+	return &Compiler{limits: limits, options: opts, pure: pureFunctions()}
 }
 
 // ExprError is an expression that does not compile, or fails at run time.
@@ -137,6 +138,8 @@ type Program struct {
 	path   string
 	prog   *vm.Program
 	budget uint
+	// settingsOnly: the value follows from the settings alone (purity.go).
+	settingsOnly bool
 }
 
 // Source returns the expression text.
@@ -188,5 +191,5 @@ func (c *Compiler) compile(path, src string, extra ...expr.Option) (*Program, er
 	if err != nil {
 		return nil, exprError(path, src, err)
 	}
-	return &Program{src: src, path: path, prog: prog, budget: c.limits.MemoryBudget}, nil
+	return &Program{src: src, path: path, prog: prog, budget: c.limits.MemoryBudget, settingsOnly: settingsOnly(prog.Node(), c.pure)}, nil
 }

@@ -207,6 +207,11 @@ func (b *Builder) Plan(d *config.Destination) (*Plan, config.Diagnostics) {
 	if pb.diags.Err() != nil {
 		return nil, pb.diags
 	}
+	// The settings are final: render once what of the actions' URLs and
+	// headers follows from them alone.
+	for _, a := range pb.p.Actions {
+		a.Action = a.Action.BindSettings(pb.p.Settings)
+	}
 	pb.p.warnings = pb.diags
 	return pb.p, pb.diags
 }
