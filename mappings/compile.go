@@ -31,7 +31,11 @@ type Compiler struct {
 }
 
 // NewCompiler returns a compiler with every registered helper.
-func NewCompiler(limits ExprLimits) *Compiler {
+func NewCompiler(limits ExprLimits) *Compiler { return newCompiler(limits, true) }
+
+// newCompiler is NewCompiler; without fastFetch, members are read by
+// expr's own reflection (tests compare the two).
+func newCompiler(limits ExprLimits, fastFetch bool) *Compiler {
 	if limits.MaxNodes == 0 {
 		limits.MaxNodes = DefaultExprLimits.MaxNodes
 	}
@@ -46,7 +50,11 @@ func NewCompiler(limits ExprLimits) *Compiler {
 			scoped[h.Name] = true
 		}
 	}
+	opts = append(opts, expr.Function(fetchName, fetch, new(func(any, string) any)))
 	opts = append(opts, expr.Patch(envInjector{names: scoped}))
+	if fastFetch {
+		opts = append(opts, expr.Patch(fetchPatcher{}))
+	}
 	return &Compiler{limits: limits, options: opts, pure: pureFunctions()}
 }
 
