@@ -54,3 +54,44 @@ func TestUnixTimeThreshold(t *testing.T) {
 		}
 	}
 }
+
+// iso() of a text already in its form returns it as it is: exactly what
+// parsing and printing it gives, for every valid such text, and nothing
+// it must not pass (out-of-range fields, other separators) is passed.
+func TestIsoAlready(t *testing.T) {
+	base := time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := 0; i < 2000; i++ {
+		tm := base.Add(time.Duration(i) * 7919 * time.Hour).Add(time.Duration(i*389) * time.Millisecond)
+		s := tm.Format(TimestampLayout)
+		got, ok := isoAlready(s)
+		if !ok || got != s {
+			t.Fatalf("isoAlready(%q) = %v, %v", s, got, ok)
+		}
+		want, _ := ParseTime(s)
+		if want.UTC().Format(TimestampLayout) != s {
+			t.Fatalf("%q does not print back as itself", s)
+		}
+	}
+	for _, s := range []string{"2024-13-01T12:00:00.000Z", "2024-02-30T12:00:00.000Z", "2024-03-01T24:00:00.000Z",
+		"2024-03-01 12:00:00.000Z", "2024-03-01T12:00:00,000Z", "2024-03-01T12:00:00.000+", "+024-03-01T12:00:00.000Z",
+		"2024-03-01T12:00:00.0000Z", "2024-03-01T12:60:00.000Z"} {
+		if _, ok := isoAlready(s); ok {
+			t.Errorf("isoAlready(%q) passes it", s)
+		}
+	}
+}
+
+func BenchmarkIsoOfTimestamp(b *testing.B) {
+	ev := helperEvent(b, `{"type":"track","event":"A","userId":"u"}`)
+	p, err := NewCompiler(ExprLimits{}).Expr("f", `iso(timestamp)`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	env := NewEnv(ev, "s", nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := p.Eval(env); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
