@@ -30,6 +30,9 @@ type Action struct {
 	Name    string
 	Method  string
 	trigger *Program
+	// types, when set, are the event types the trigger can hold for
+	// (triggerTypes): for any other, Matches is false without a VM run.
+	types   map[string]bool
 	foreach *Program
 	url     *Template
 	headers []compiledHeader
@@ -60,6 +63,8 @@ func (c *Compiler) Action(s ActionSpec) (*Action, error) {
 	if strings.TrimSpace(s.Trigger) != "" {
 		if a.trigger, err = c.Bool("trigger", s.Trigger); err != nil {
 			errs.add(err)
+		} else {
+			a.types = triggerTypes(s.Trigger)
 		}
 	}
 	if strings.TrimSpace(s.ForEach) != "" {
@@ -132,6 +137,9 @@ func (a *Action) TriggerSource() string {
 func (a *Action) Matches(env *Env) (bool, error) {
 	if a.trigger == nil {
 		return true, nil
+	}
+	if a.types != nil && !a.types[env.Type] {
+		return false, nil
 	}
 	return a.trigger.Bool(env)
 }
