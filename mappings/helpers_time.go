@@ -107,7 +107,7 @@ func init() {
 		"Returns t as ISO-8601 in UTC with milliseconds, \"2006-01-02T15:04:05.000Z\", the form of the "+
 			"event's own `timestamp` field.",
 		`iso(traits.createdAt)`,
-		func(t time.Time) any { return t.UTC().Format(TimestampLayout) }, isoAlready)
+		func(t time.Time) any { return FormatTimestamp(t) }, isoAlready)
 	timeHelper("unixSeconds", "unixSeconds(t any) int",
 		"Returns t as whole Unix seconds (fractions dropped), as Mixpanel's `time` or Braze's epoch fields "+
 			"take it.",

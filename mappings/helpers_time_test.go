@@ -95,3 +95,36 @@ func BenchmarkIsoOfTimestamp(b *testing.B) {
 		}
 	}
 }
+
+// FormatTimestamp prints what time.Format prints, whatever the zone, the
+// fraction (truncated to milliseconds, not rounded), and the year.
+func TestFormatTimestamp(t *testing.T) {
+	zones := []*time.Location{time.UTC, time.FixedZone("x", -(9*3600 + 30*60)), time.FixedZone("y", 14*3600)}
+	base := time.Date(1969, 12, 31, 23, 59, 59, 999_999_999, time.UTC)
+	for i := 0; i < 5000; i++ {
+		tm := base.Add(time.Duration(i) * 86413 * time.Second * 3).Add(time.Duration(i*7919) * time.Microsecond).In(zones[i%3])
+		if got, want := FormatTimestamp(tm), tm.UTC().Format(TimestampLayout); got != want {
+			t.Fatalf("FormatTimestamp(%v) = %q, want %q", tm, got, want)
+		}
+	}
+	for _, tm := range []time.Time{{}, time.Date(9999, 12, 31, 23, 59, 59, 999_500_000, time.UTC), time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2024, 2, 29, 0, 0, 0, 1, time.UTC)} {
+		if got, want := FormatTimestamp(tm), tm.UTC().Format(TimestampLayout); got != want {
+			t.Fatalf("FormatTimestamp(%v) = %q, want %q", tm, got, want)
+		}
+	}
+}
+
+func BenchmarkFormatTimestamp(b *testing.B) {
+	tm := time.Date(2024, 3, 1, 12, 34, 56, 789_000_000, time.UTC)
+	b.Run("time.Format", func(b *testing.B) {
+		for b.Loop() {
+			_ = tm.UTC().Format(TimestampLayout)
+		}
+	})
+	b.Run("FormatTimestamp", func(b *testing.B) {
+		for b.Loop() {
+			_ = FormatTimestamp(tm)
+		}
+	})
+}

@@ -168,7 +168,7 @@ func Stringify(v any) string {
 	case json.Number:
 		return x.String()
 	case time.Time:
-		return x.UTC().Format(TimestampLayout)
+		return FormatTimestamp(x)
 	case fmt.Stringer:
 		return x.String()
 	}
