@@ -119,6 +119,9 @@ type PlannedAction struct {
 	// Form sends the body form-encoded (the catalog's request.encoding:
 	// form) instead of as JSON.
 	Form bool
+	// falseTrigger is the reason of a Skip when the trigger is false,
+	// built once rather than for every event the action skips.
+	falseTrigger string
 }
 
 // ForEachEmpty is what an action's foreach yielding no element means.

@@ -207,7 +207,10 @@ func (p *Plan) Route(ev *mappings.Event, source string, raw []byte, env *mapping
 			continue
 		}
 		if !ok {
-			r.Skipped = append(r.Skipped, Skip{Action: a.Name, Reason: "trigger is false: " + a.TriggerSource()})
+			if r.Skipped == nil {
+				r.Skipped = make([]Skip, 0, len(p.Actions))
+			}
+			r.Skipped = append(r.Skipped, Skip{Action: a.Name, Reason: a.falseTrigger})
 			continue
 		}
 		r.Matched++
