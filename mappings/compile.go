@@ -51,6 +51,7 @@ func newCompiler(limits ExprLimits, fastFetch bool) *Compiler {
 		}
 	}
 	opts = append(opts, expr.Function(fetchName, fetch, new(func(any, string) any)))
+	opts = append(opts, expr.Function("toJSON", toJSON, new(func(any) string))) // tojson.go
 	opts = append(opts, expr.Patch(envInjector{names: scoped}))
 	if fastFetch {
 		opts = append(opts, expr.Patch(fetchPatcher{}))
