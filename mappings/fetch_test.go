@@ -78,3 +78,42 @@ func BenchmarkMemberReads(b *testing.B) {
 		})
 	}
 }
+
+// FuzzFetchAgrees: any expression that compiles gives, with member reads
+// through fetch, the value and the error expr's own reads give.
+func FuzzFetchAgrees(f *testing.F) {
+	for _, s := range []string{
+		`properties.o.p.q`, `properties?.o?.p.q`, `context.page.url ?? "x"`, `map(properties.products, .price)`,
+		`properties.s.x`, `properties.n.x`, `traits.list[0].a`, `(context?.missing).url`, `integrations.Airship.channel_id`,
+		`filter(properties.products, #.price > 1)[0].tags`, `{"a": {"b": 1}}.a.b`, `properties["o"].p?.q`,
+	} {
+		f.Add(s)
+	}
+	fast := newCompiler(ExprLimits{MaxNodes: 200, MemoryBudget: 10_000}, true)
+	slow := newCompiler(ExprLimits{MaxNodes: 200, MemoryBudget: 10_000}, false)
+	ev := helperEvent(f, `{"type":"track","event":"Order Completed","userId":"u1","properties":{"revenue":"12.5","products":[{"price":1,"tags":["a"]},{"price":"2"}],"n":null,"s":"str","o":{"p":{"q":1}}},"context":{"page":{"url":"https://x"},"traits":{"email":"a@b.c","list":[{"a":1}]}},"integrations":{"Airship":{"channel_id":"c"}}}`)
+	settings := map[string]any{"key": "k", "list": []any{"a", 1.0}}
+	f.Fuzz(func(t *testing.T, src string) {
+		pf, errf := fast.Expr("f", src)
+		ps, errs := slow.Expr("f", src)
+		if (errf == nil) != (errs == nil) {
+			t.Fatalf("%q compiles with fetch: %v; with expr's reads: %v", src, errf, errs)
+		}
+		if errf != nil {
+			return
+		}
+		vf, ef := pf.Eval(NewEnv(ev, "s", settings))
+		vs, es := ps.Eval(NewEnv(ev, "s", settings))
+		if (ef == nil) != (es == nil) || (ef != nil && ef.Error() != es.Error()) {
+			t.Fatalf("%q: error %v, want %v", src, ef, es)
+		}
+		if ef == nil && !reflect.DeepEqual(vf, vs) && !(isNaN(vf) && isNaN(vs)) {
+			t.Fatalf("%q: %#v, want %#v", src, vf, vs)
+		}
+	})
+}
+
+func isNaN(v any) bool {
+	f, ok := v.(float64)
+	return ok && f != f
+}
