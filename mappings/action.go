@@ -30,6 +30,9 @@ type Action struct {
 	Name    string
 	Method  string
 	trigger *Program
+	// types, when set, are the event types the trigger can hold for
+	// (triggerTypes): for any other, Matches is false without a VM run.
+	types   map[string]bool
 	foreach *Program
 	url     *Template
 	headers []compiledHeader
@@ -60,6 +63,8 @@ func (c *Compiler) Action(s ActionSpec) (*Action, error) {
 	if strings.TrimSpace(s.Trigger) != "" {
 		if a.trigger, err = c.Bool("trigger", s.Trigger); err != nil {
 			errs.add(err)
+		} else {
+			a.types = triggerTypes(s.Trigger)
 		}
 	}
 	if strings.TrimSpace(s.ForEach) != "" {
@@ -96,6 +101,20 @@ func (c *Compiler) Action(s ActionSpec) (*Action, error) {
 	return a, nil
 }
 
+// BindSettings returns the action with the settings-only parts of its URL
+// and headers rendered once for settings (Template.Bind), the settings of
+// the plan it belongs to, which do not change once built. a itself is
+// unchanged.
+func (a *Action) BindSettings(settings map[string]any) *Action {
+	b := *a
+	b.url = a.url.Bind(settings)
+	b.headers = make([]compiledHeader, len(a.headers))
+	for i, h := range a.headers {
+		b.headers[i] = compiledHeader{name: h.name, tmpl: h.tmpl.Bind(settings)}
+	}
+	return &b
+}
+
 // HasBody reports whether the action renders a body.
 func (a *Action) HasBody() bool { return a.fields != nil }
 
@@ -118,6 +137,9 @@ func (a *Action) TriggerSource() string {
 func (a *Action) Matches(env *Env) (bool, error) {
 	if a.trigger == nil {
 		return true, nil
+	}
+	if a.types != nil && !a.types[env.Type] {
+		return false, nil
 	}
 	return a.trigger.Bool(env)
 }

@@ -27,10 +27,15 @@ var DefaultExprLimits = ExprLimits{MaxNodes: 2000, MemoryBudget: 100_000}
 type Compiler struct {
 	limits  ExprLimits
 	options []expr.Option
+	pure    map[string]bool // functions whose value follows from their arguments (purity.go)
 }
 
 // NewCompiler returns a compiler with every registered helper.
-func NewCompiler(limits ExprLimits) *Compiler {
+func NewCompiler(limits ExprLimits) *Compiler { return newCompiler(limits, true) }
+
+// newCompiler is NewCompiler; without fastFetch, members are read by
+// expr's own reflection (tests compare the two).
+func newCompiler(limits ExprLimits, fastFetch bool) *Compiler {
 	if limits.MaxNodes == 0 {
 		limits.MaxNodes = DefaultExprLimits.MaxNodes
 	}
@@ -45,8 +50,13 @@ func NewCompiler(limits ExprLimits) *Compiler {
 			scoped[h.Name] = true
 		}
 	}
+	opts = append(opts, expr.Function(fetchName, fetch, new(func(any, string) any)))
+	opts = append(opts, expr.Function("toJSON", toJSON, new(func(any) string))) // tojson.go
 	opts = append(opts, expr.Patch(envInjector{names: scoped}))
-	return &Compiler{limits: limits, options: opts}
+	if fastFetch {
+		opts = append(opts, expr.Patch(fetchPatcher{}))
+	}
+	return &Compiler{limits: limits, options: opts, pure: pureFunctions()}
 }
 
 // ExprError is an expression that does not compile, or fails at run time.
@@ -137,6 +147,8 @@ type Program struct {
 	path   string
 	prog   *vm.Program
 	budget uint
+	// settingsOnly: the value follows from the settings alone (purity.go).
+	settingsOnly bool
 }
 
 // Source returns the expression text.
@@ -188,5 +200,5 @@ func (c *Compiler) compile(path, src string, extra ...expr.Option) (*Program, er
 	if err != nil {
 		return nil, exprError(path, src, err)
 	}
-	return &Program{src: src, path: path, prog: prog, budget: c.limits.MemoryBudget}, nil
+	return &Program{src: src, path: path, prog: prog, budget: c.limits.MemoryBudget, settingsOnly: settingsOnly(prog.Node(), c.pure)}, nil
 }

@@ -68,7 +68,7 @@ func (env *Env) Reset(e *Event, source string, settings map[string]any) {
 		UserID:            nonEmpty(e.UserID),
 		AnonymousID:       nonEmpty(e.AnonymousID),
 		MessageID:         e.MessageID,
-		Timestamp:         e.Timestamp.UTC().Format(TimestampLayout),
+		Timestamp:         FormatTimestamp(e.Timestamp),
 		Traits:            asMap(r["traits"]),
 		Properties:        e.Properties,
 		Context:           e.Context,

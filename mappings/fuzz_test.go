@@ -152,8 +152,15 @@ func FuzzTemplate(f *testing.F) {
 				}
 				continue
 			}
-			if _, err := tm.Render(mappings.NewEnv(ev, "web", fuzzSettings)); err != nil {
+			out, err := tm.Render(mappings.NewEnv(ev, "web", fuzzSettings))
+			if err != nil {
 				_ = checkExprError(t, err)
+			}
+			// Bound to the settings, it renders the same text, or the same
+			// error.
+			bout, berr := tm.Bind(fuzzSettings).Render(mappings.NewEnv(ev, "web", fuzzSettings))
+			if bout != out || (berr == nil) != (err == nil) || (err != nil && berr.Error() != err.Error()) {
+				t.Fatalf("%q bound renders %q, %v; unbound %q, %v", src, bout, berr, out, err)
 			}
 		}
 	})

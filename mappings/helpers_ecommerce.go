@@ -54,7 +54,7 @@ func carriesOneProduct(ev *Event) bool {
 	if ev.Type != TypeTrack || len(ev.Properties) == 0 {
 		return false
 	}
-	if singleProductEvents[canonicalSpecName(ev.Name(), ecommerceEvents)] {
+	if singleProductEvents[ecommerceEvents[ev.foldedName()]] {
 		return true
 	}
 	v, _ := firstKey(ev.Properties, "product_id", "productId", "sku")

@@ -55,7 +55,7 @@ func forwardEvent(ev *Event, limit int) (map[string]any, error) {
 	for _, k := range forwardDropped {
 		delete(out, k)
 	}
-	out["timestamp"] = ev.Timestamp.UTC().Format(TimestampLayout)
+	out["timestamp"] = FormatTimestamp(ev.Timestamp)
 	out["messageId"] = ev.MessageID
 	if limit > 0 {
 		var buf bytes.Buffer

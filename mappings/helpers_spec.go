@@ -77,9 +77,39 @@ func mergeSpecTables(ts ...specEventTable) specEventTable {
 // foldEvent is how event names are compared: case ignored, surrounding
 // space trimmed, '_' read as ' ' and runs of spaces collapsed.
 func foldEvent(s string) string {
+	if f, ok := foldASCII(s); ok {
+		return f
+	}
 	return strings.Join(strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
 		return r == ' ' || r == '_' || r == '\t'
 	}), " ")
+}
+
+// foldASCII is foldEvent for a name of ASCII bytes, in one pass: names
+// are nearly always ASCII, and the general fold allocates three times.
+// ok is false when s has a byte beyond ASCII (ToLower's Unicode rules
+// apply then).
+func foldASCII(s string) (string, bool) {
+	b := make([]byte, 0, len(s))
+	gap := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 0x80:
+			return "", false
+		case c == ' ' || c == '_' || c == '\t':
+			gap = len(b) > 0
+			continue
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		if gap {
+			b = append(b, ' ')
+			gap = false
+		}
+		b = append(b, c)
+	}
+	return string(b), true
 }
 
 // canonicalSpecName returns the spec's spelling of name, or "".
@@ -90,26 +120,32 @@ func canonicalSpecName(name string, t specEventTable) string {
 	return t[foldEvent(name)]
 }
 
-// eventNameArg returns the optional name argument, else the event's name.
-func eventNameArg(helper string, params []any) (string, error) {
+// specName returns the spec's spelling, in t, of the optional name
+// argument, else of the event's own name (folded once per event: a tool's
+// triggers and fields ask for it again and again).
+func specName(helper string, params []any, t specEventTable) (string, error) {
 	ev, err := eventOf(helper, params)
 	if err != nil {
 		return "", err
 	}
 	if len(params) > 1 {
-		return stringArg(helper, params, 1)
+		name, err := stringArg(helper, params, 1)
+		if err != nil {
+			return "", err
+		}
+		return canonicalSpecName(name, t), nil
 	}
-	return ev.Name(), nil
+	return t[ev.foldedName()], nil
 }
 
 // specNameHelper is the Fn of ecommerceEvent and specEvent.
 func specNameHelper(helper string, t specEventTable) func(params ...any) (any, error) {
 	return func(params ...any) (any, error) {
-		name, err := eventNameArg(helper, params)
+		name, err := specName(helper, params, t)
 		if err != nil {
 			return nil, err
 		}
-		return nonEmpty(canonicalSpecName(name, t)), nil
+		return nonEmpty(name), nil
 	}
 }
 
@@ -137,11 +173,11 @@ func init() {
 		Name:        "isSpecEvent",
 		EventScoped: true,
 		Fn: func(params ...any) (any, error) {
-			name, err := eventNameArg("isSpecEvent", params)
+			name, err := specName("isSpecEvent", params, allSpecEvents)
 			if err != nil {
 				return nil, err
 			}
-			return canonicalSpecName(name, allSpecEvents) != "", nil
+			return name != "", nil
 		},
 		Types:     []any{new(func(Env) bool), new(func(Env, string) bool)},
 		Signature: "isSpecEvent([name string]) bool",
@@ -192,7 +228,7 @@ func init() {
 			"(a product's page in the e-commerce spec).",
 		`deepLinkUrl()`,
 		func(ev *Event) any {
-			switch canonicalSpecName(ev.Name(), mobileEvents) {
+			switch mobileEvents[ev.foldedName()] {
 			case "Deep Link Opened", "Deep Link Clicked":
 				return textOf(ev.Properties["url"])
 			}

@@ -68,12 +68,19 @@ func unixTime(f float64) time.Time {
 }
 
 // timeHelper registers a one-argument time conversion.
-func timeHelper(name, sig, doc, example string, conv func(time.Time) any) {
+// same, when set, returns a value that conv would print unchanged, as
+// conv would print it, without parsing and printing it.
+func timeHelper(name, sig, doc, example string, conv func(time.Time) any, same func(any) (any, bool)) {
 	register(Helper{
 		Name: name,
 		Fn: func(params ...any) (any, error) {
 			if len(params) != 1 {
 				return nil, fmt.Errorf("%s: want one argument, got %d", name, len(params))
+			}
+			if same != nil {
+				if v, ok := same(params[0]); ok {
+					return v, nil
+				}
 			}
 			t, ok, err := toTime(params[0])
 			if err != nil {
@@ -100,16 +107,41 @@ func init() {
 		"Returns t as ISO-8601 in UTC with milliseconds, \"2006-01-02T15:04:05.000Z\", the form of the "+
 			"event's own `timestamp` field.",
 		`iso(traits.createdAt)`,
-		func(t time.Time) any { return t.UTC().Format(TimestampLayout) })
+		func(t time.Time) any { return FormatTimestamp(t) }, isoAlready)
 	timeHelper("unixSeconds", "unixSeconds(t any) int",
 		"Returns t as whole Unix seconds (fractions dropped), as Mixpanel's `time` or Braze's epoch fields "+
 			"take it.",
 		`unixSeconds(timestamp)`,
-		func(t time.Time) any { return t.Unix() })
+		func(t time.Time) any { return t.Unix() }, nil)
 	timeHelper("unixMillis", "unixMillis(t any) int",
 		"Returns t as Unix milliseconds, as Amplitude's `time` takes it.",
 		`unixMillis(timestamp)`,
-		func(t time.Time) any { return t.UnixMilli() })
+		func(t time.Time) any { return t.UnixMilli() }, nil)
+}
+
+// isoAlready returns v when it is a text iso() would print as it is: a
+// valid time written in TimestampLayout in UTC ("2024-03-01T12:00:00.000Z",
+// the form of the event's own timestamp, which presets pass to iso() most).
+// Parsing it reads the same instant, and printing that gives the same
+// 24 characters, so the print is skipped.
+func isoAlready(v any) (any, bool) {
+	s, ok := v.(string)
+	if !ok || len(s) != 24 || s[23] != 'Z' || s[19] != '.' || s[10] != 'T' {
+		return nil, false
+	}
+	for i := 0; i < 23; i++ {
+		switch i {
+		case 4, 7, 10, 13, 16, 19:
+			continue
+		}
+		if s[i] < '0' || s[i] > '9' {
+			return nil, false
+		}
+	}
+	if _, err := time.Parse(TimestampLayout, s); err != nil {
+		return nil, false
+	}
+	return v, true
 }
 
 // dateTimeText is an ISO-8601 date with a time: the texts formatTimes

@@ -54,3 +54,77 @@ func TestUnixTimeThreshold(t *testing.T) {
 		}
 	}
 }
+
+// iso() of a text already in its form returns it as it is: exactly what
+// parsing and printing it gives, for every valid such text, and nothing
+// it must not pass (out-of-range fields, other separators) is passed.
+func TestIsoAlready(t *testing.T) {
+	base := time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := 0; i < 2000; i++ {
+		tm := base.Add(time.Duration(i) * 7919 * time.Hour).Add(time.Duration(i*389) * time.Millisecond)
+		s := tm.Format(TimestampLayout)
+		got, ok := isoAlready(s)
+		if !ok || got != s {
+			t.Fatalf("isoAlready(%q) = %v, %v", s, got, ok)
+		}
+		want, _ := ParseTime(s)
+		if want.UTC().Format(TimestampLayout) != s {
+			t.Fatalf("%q does not print back as itself", s)
+		}
+	}
+	for _, s := range []string{"2024-13-01T12:00:00.000Z", "2024-02-30T12:00:00.000Z", "2024-03-01T24:00:00.000Z",
+		"2024-03-01 12:00:00.000Z", "2024-03-01T12:00:00,000Z", "2024-03-01T12:00:00.000+", "+024-03-01T12:00:00.000Z",
+		"2024-03-01T12:00:00.0000Z", "2024-03-01T12:60:00.000Z"} {
+		if _, ok := isoAlready(s); ok {
+			t.Errorf("isoAlready(%q) passes it", s)
+		}
+	}
+}
+
+func BenchmarkIsoOfTimestamp(b *testing.B) {
+	ev := helperEvent(b, `{"type":"track","event":"A","userId":"u"}`)
+	p, err := NewCompiler(ExprLimits{}).Expr("f", `iso(timestamp)`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	env := NewEnv(ev, "s", nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := p.Eval(env); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// FormatTimestamp prints what time.Format prints, whatever the zone, the
+// fraction (truncated to milliseconds, not rounded), and the year.
+func TestFormatTimestamp(t *testing.T) {
+	zones := []*time.Location{time.UTC, time.FixedZone("x", -(9*3600 + 30*60)), time.FixedZone("y", 14*3600)}
+	base := time.Date(1969, 12, 31, 23, 59, 59, 999_999_999, time.UTC)
+	for i := 0; i < 5000; i++ {
+		tm := base.Add(time.Duration(i) * 86413 * time.Second * 3).Add(time.Duration(i*7919) * time.Microsecond).In(zones[i%3])
+		if got, want := FormatTimestamp(tm), tm.UTC().Format(TimestampLayout); got != want {
+			t.Fatalf("FormatTimestamp(%v) = %q, want %q", tm, got, want)
+		}
+	}
+	for _, tm := range []time.Time{{}, time.Date(9999, 12, 31, 23, 59, 59, 999_500_000, time.UTC), time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2024, 2, 29, 0, 0, 0, 1, time.UTC)} {
+		if got, want := FormatTimestamp(tm), tm.UTC().Format(TimestampLayout); got != want {
+			t.Fatalf("FormatTimestamp(%v) = %q, want %q", tm, got, want)
+		}
+	}
+}
+
+func BenchmarkFormatTimestamp(b *testing.B) {
+	tm := time.Date(2024, 3, 1, 12, 34, 56, 789_000_000, time.UTC)
+	b.Run("time.Format", func(b *testing.B) {
+		for b.Loop() {
+			_ = tm.UTC().Format(TimestampLayout)
+		}
+	})
+	b.Run("FormatTimestamp", func(b *testing.B) {
+		for b.Loop() {
+			_ = FormatTimestamp(tm)
+		}
+	})
+}

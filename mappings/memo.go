@@ -16,6 +16,9 @@ import "sync/atomic"
 // wins.
 type memo struct {
 	products atomic.Pointer[productsMemo]
+	// folded is the event's name as foldEvent compares it, for the spec
+	// name helpers (ecommerceEvent() in most triggers).
+	folded atomic.Pointer[string]
 	// unusable is set once a helper put an *Unusable into a value derived
 	// from this event; until then no rendered request of the event can
 	// hold one, and renderOne skips looking for it.
@@ -35,6 +38,16 @@ func (e *Event) memoProducts() ([]any, error) {
 	list, err := normalisedProducts(e)
 	e.memo.products.CompareAndSwap(nil, &productsMemo{list: list, err: err})
 	return list, err
+}
+
+// foldedName returns foldEvent of the event's name, computing it once.
+func (e *Event) foldedName() string {
+	if f := e.memo.folded.Load(); f != nil {
+		return *f
+	}
+	f := foldEvent(e.Name())
+	e.memo.folded.CompareAndSwap(nil, &f)
+	return f
 }
 
 // markUnusable records that a value derived from the event holds an

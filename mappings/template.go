@@ -80,12 +80,53 @@ func (c *Compiler) Template(path, src string, mode TemplateMode) (*Template, err
 	}
 }
 
+// Bind returns the template with its settings-only parts (purity.go)
+// rendered for settings, as literal text: a plan's settings are fixed once
+// it is built, and those parts then yield the same text for every event. A
+// part that fails is left to fail at each render, as before. t itself is
+// unchanged; it is returned as is when it has no such part.
+func (t *Template) Bind(settings map[string]any) *Template {
+	if t == nil {
+		return nil
+	}
+	var env *Env
+	out := &Template{src: t.src, parts: make([]templatePart, 0, len(t.parts))}
+	bound := false
+	for _, p := range t.parts {
+		if p.prog != nil && p.prog.settingsOnly {
+			if env == nil {
+				env = SettingsEnv(settings)
+			}
+			if v, err := p.prog.Eval(env); err == nil {
+				s := Stringify(v)
+				if p.escape != nil {
+					s = p.escape(s)
+				}
+				p = templatePart{literal: s}
+				bound = true
+			}
+		}
+		if n := len(out.parts); p.prog == nil && n > 0 && out.parts[n-1].prog == nil {
+			out.parts[n-1].literal += p.literal
+			continue
+		}
+		out.parts = append(out.parts, p)
+	}
+	if !bound {
+		return t
+	}
+	return out
+}
+
 // Source returns the template text.
 func (t *Template) Source() string { return t.src }
 
 // Render evaluates the template. A nil value renders as the empty string.
 func (t *Template) Render(env *Env) (string, error) {
-	if len(t.parts) == 1 && t.parts[0].prog == nil {
+	switch {
+	case len(t.parts) == 0:
+		return "", nil
+	case len(t.parts) == 1 && t.parts[0].prog == nil:
 		return t.parts[0].literal, nil
 	}
 	var b strings.Builder
@@ -127,7 +168,7 @@ func Stringify(v any) string {
 	case json.Number:
 		return x.String()
 	case time.Time:
-		return x.UTC().Format(TimestampLayout)
+		return FormatTimestamp(x)
 	case fmt.Stringer:
 		return x.String()
 	}

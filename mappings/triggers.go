@@ -90,3 +90,92 @@ func isTypeIdent(n ast.Node) bool {
 	id, ok := n.(*ast.IdentifierNode)
 	return ok && id.Value == "type"
 }
+
+// triggerTypes reads, from a trigger's syntax tree, the event types it can
+// hold for: nil when it cannot tell. Whenever the event's type is not in
+// the set, the trigger is false, and evaluating it raises no error, so the
+// VM run is skipped (Action.Matches): most of a catalog tool's triggers
+// begin with type == "...", and each event matches one or two of them.
+func triggerTypes(src string) map[string]bool {
+	tree, err := parser.Parse(src)
+	if err != nil {
+		return nil
+	}
+	s, _, ok := typeSet(tree.Node)
+	if !ok {
+		return nil
+	}
+	return s
+}
+
+// typeSet returns S with ok when n is false, without an error, for every
+// event whose type is not in S; safe when evaluating n never raises an
+// error, whatever the event.
+func typeSet(n ast.Node) (s map[string]bool, safe, ok bool) {
+	b, isBin := n.(*ast.BinaryNode)
+	if !isBin {
+		return nil, false, false
+	}
+	switch b.Operator {
+	case "==":
+		lit, isLit := b.Right.(*ast.StringNode)
+		if !isTypeIdent(b.Left) || !isLit {
+			lit, isLit = b.Left.(*ast.StringNode)
+			if !isTypeIdent(b.Right) || !isLit {
+				return nil, false, false
+			}
+		}
+		return map[string]bool{lit.Value: true}, true, true
+	case "in":
+		arr, isArr := b.Right.(*ast.ArrayNode)
+		if !isTypeIdent(b.Left) || !isArr {
+			return nil, false, false
+		}
+		s := map[string]bool{}
+		for _, e := range arr.Nodes {
+			lit, isLit := e.(*ast.StringNode)
+			if !isLit {
+				return nil, false, false
+			}
+			s[lit.Value] = true
+		}
+		return s, true, true
+	case "&&", "and":
+		// type ∉ S(left): left is false, and the right is not evaluated.
+		// type ∉ S(right), left safe: left may hold, the right is false.
+		ls, lsafe, lok := typeSet(b.Left)
+		rs, rsafe, rok := typeSet(b.Right)
+		switch {
+		case lok && rok && lsafe:
+			return intersect(ls, rs), rsafe, true
+		case lok:
+			return ls, false, true
+		case rok && lsafe:
+			return rs, false, true
+		}
+	case "||", "or":
+		ls, lsafe, lok := typeSet(b.Left)
+		rs, rsafe, rok := typeSet(b.Right)
+		if lok && rok {
+			u := map[string]bool{}
+			for k := range ls {
+				u[k] = true
+			}
+			for k := range rs {
+				u[k] = true
+			}
+			return u, lsafe && rsafe, true
+		}
+	}
+	return nil, false, false
+}
+
+func intersect(a, b map[string]bool) map[string]bool {
+	out := map[string]bool{}
+	for k := range a {
+		if b[k] {
+			out[k] = true
+		}
+	}
+	return out
+}

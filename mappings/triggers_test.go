@@ -36,3 +36,52 @@ func TestTypeMismatchesReadTheSyntaxTree(t *testing.T) {
 		}
 	}
 }
+
+// Matches skips the VM run only where the run would say false without an
+// error: for each trigger and each event type, with the gate and without
+// it, the verdict and the error are the same.
+func TestTriggerTypesAgreeWithTheRun(t *testing.T) {
+	c := NewCompiler(ExprLimits{})
+	triggers := map[string][]string{
+		`type == "identify"`: {"identify"},
+		`"track" == type`:    {"track"},
+		`type == "track" && ecommerceEvent() == "Order Completed"`:                             {"track"},
+		`type in ["identify", "track", "page", "screen"] && (userId != nil || email() != nil)`: {"identify", "track", "page", "screen"},
+		`type == "track" || type == "page"`:                                                    {"track", "page"},
+		`type == "track" && type == "page"`:                                                    {},
+		`(type == "track" && properties.x.y == 1) || type == "page"`:                           {"track", "page"},
+		`properties.x.y == 1 && type == "track"`:                                               nil, // the left may fail first
+		`type == "track" || properties.x.y == 1`:                                               nil,
+		`type != "track"`:                                                                      nil,
+		`true`:                                                                                 nil,
+		`type == "track" && (properties.x.y == 1 && type == "page")`:                           {"track"},
+		`type == "track" and event == "Signed Up"`:                                             {"track"},
+	}
+	var events []*Event
+	for _, typ := range EventTypes {
+		js := `{"type":"` + typ + `","userId":"u","event":"Signed Up","properties":{"x":null},"traits":{"email":"a@b.c"},"previousId":"p","groupId":"g"}`
+		events = append(events, helperEvent(t, js))
+	}
+	for src, want := range triggers {
+		a, err := c.Action(ActionSpec{Name: "a", Trigger: src, URL: "https://x"})
+		if err != nil {
+			t.Fatalf("%s: %v", src, err)
+		}
+		if (a.types == nil) != (want == nil) || len(a.types) != len(want) {
+			t.Errorf("%s: types %v, want %v", src, a.types, want)
+		}
+		for _, w := range want {
+			if !a.types[w] {
+				t.Errorf("%s: types %v lack %s", src, a.types, w)
+			}
+		}
+		for _, ev := range events {
+			env := NewEnv(ev, "s", nil)
+			got, gerr := a.Matches(env)
+			ran, rerr := a.trigger.Bool(env)
+			if got != ran || (gerr == nil) != (rerr == nil) {
+				t.Errorf("%s on %s: Matches %v (%v), the run %v (%v)", src, ev.Type, got, gerr, ran, rerr)
+			}
+		}
+	}
+}

@@ -156,7 +156,7 @@ func (pb *planBuilder) addAction(prefix string, spec mappings.ActionSpec, preset
 		pb.exprErr(prefix, err)
 		return
 	}
-	pa := &PlannedAction{Action: a, Batch: batch, Preset: preset, ForEachEmpty: empty}
+	pa := &PlannedAction{Action: a, Batch: batch, Preset: preset, ForEachEmpty: empty, falseTrigger: "trigger is false: " + a.TriggerSource()}
 	if def := pb.p.Def; def != nil {
 		enc := def.Request.Encoding
 		if preset != "" {

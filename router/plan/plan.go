@@ -119,6 +119,9 @@ type PlannedAction struct {
 	// Form sends the body form-encoded (the catalog's request.encoding:
 	// form) instead of as JSON.
 	Form bool
+	// falseTrigger is the reason of a Skip when the trigger is false,
+	// built once rather than for every event the action skips.
+	falseTrigger string
 }
 
 // ForEachEmpty is what an action's foreach yielding no element means.
@@ -206,6 +209,11 @@ func (b *Builder) Plan(d *config.Destination) (*Plan, config.Diagnostics) {
 	pb.build()
 	if pb.diags.Err() != nil {
 		return nil, pb.diags
+	}
+	// The settings are final: render once what of the actions' URLs and
+	// headers follows from them alone.
+	for _, a := range pb.p.Actions {
+		a.Action = a.Action.BindSettings(pb.p.Settings)
 	}
 	pb.p.warnings = pb.diags
 	return pb.p, pb.diags

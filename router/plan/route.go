@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
+	"net/textproto"
 	"strconv"
 	"strings"
 
@@ -206,7 +207,10 @@ func (p *Plan) Route(ev *mappings.Event, source string, raw []byte, env *mapping
 			continue
 		}
 		if !ok {
-			r.Skipped = append(r.Skipped, Skip{Action: a.Name, Reason: "trigger is false: " + a.TriggerSource()})
+			if r.Skipped == nil {
+				r.Skipped = make([]Skip, 0, len(p.Actions))
+			}
+			r.Skipped = append(r.Skipped, Skip{Action: a.Name, Reason: a.falseTrigger})
 			continue
 		}
 		r.Matched++
@@ -377,11 +381,19 @@ func (p *Plan) outbound(a *PlannedAction, key string, one mappings.Rendered, mes
 // form-encoded for a form action, with the matching Content-Type unless the
 // action set one.
 func headerAndBody(one mappings.Rendered, form bool) (http.Header, []byte, error) {
-	h := http.Header{}
+	// One backing array for every value (and the Content-Type and
+	// webhook-id the caller may add), not a slice per header as Set makes.
+	h := make(http.Header, len(one.Headers)+2)
+	vals := make([]string, 0, len(one.Headers)+2)
+	set := func(k, v string) string {
+		k = textproto.CanonicalMIMEHeaderKey(k)
+		vals = append(vals, v)
+		h[k] = vals[len(vals)-1 : len(vals) : len(vals)]
+		return k
+	}
 	hasCT := false
 	for _, kv := range one.Headers {
-		h.Set(kv[0], kv[1])
-		hasCT = hasCT || http.CanonicalHeaderKey(kv[0]) == "Content-Type"
+		hasCT = set(kv[0], kv[1]) == "Content-Type" || hasCT
 	}
 	if one.Body == nil {
 		return h, nil, nil
@@ -399,7 +411,7 @@ func headerAndBody(one mappings.Rendered, form bool) (http.Header, []byte, error
 		return nil, nil, fmt.Errorf("encoding the body: %w", err)
 	}
 	if !hasCT {
-		h.Set("Content-Type", ct)
+		set("Content-Type", ct)
 	}
 	return h, body, nil
 }
