@@ -11,6 +11,9 @@
 //	   latency
 //	D  1,000,000 small events waiting behind an open breaker: router RSS
 //
+// and, only when asked (-phases), the longer E, R, F, P and M (the embedded
+// shape under a malformed flood: `serve` with its own nats-server).
+//
 // In the same run it measures the machine's ceilings: JetStream durable
 // consume + ack of the same N events doing nothing else (nats.go, the
 // router's Fetch style, and Consume and Messages), and raw HTTP POSTs of
@@ -67,13 +70,17 @@ type options struct {
 	slowDelay     time.Duration
 	peersN        int
 	forwardN      int
+	floodGarbage  int
+	floodValid    int
 }
 
 func main() {
 	var o options
 	flag.IntVar(&o.n, "n", 200_000, "events per drain phase (A, B) and per ceiling")
 	flag.Uint64Var(&o.seed, "seed", 1, "workload seed (the same seed gives the same events)")
-	flag.StringVar(&o.phases, "phases", "ABWCD", "phases to run: A batching (and the JetStream ceilings), B non-batching (and the raw HTTP ceiling), W a forwarding webhook, one request per event, draining -forward-n events (its RSS), C steady-rate latency, D RSS behind an open breaker; the longer ones: E 1, 4 and 13 destinations reading one source, R a rate-bound lane alone (Customer.io at its 100 requests/s), F a slow tool, P the peer table (Bloblang, Segment's actions-core in Node)")
+	flag.StringVar(&o.phases, "phases", "ABWCD", "phases to run: A batching (and the JetStream ceilings), B non-batching (and the raw HTTP ceiling), W a forwarding webhook, one request per event, draining -forward-n events (its RSS), C steady-rate latency, D RSS behind an open breaker; the longer ones: E 1, 4 and 13 destinations reading one source, R a rate-bound lane alone (Customer.io at its 100 requests/s), F a slow tool, P the peer table (Bloblang, Segment's actions-core in Node), M a malformed flood on the embedded shape (serve with its own nats-server: peak RSS, drain time, disk use)")
+	flag.IntVar(&o.floodGarbage, "flood-garbage", 100_000, "phase M: unparseable events of about 7 KB (invalid for both destinations)")
+	flag.IntVar(&o.floodValid, "flood-valid", 10_000, "phase M: valid events of about 1 KB, delivered to both destinations")
 	flag.IntVar(&o.forwardN, "forward-n", 64_000, "phase W: events the forwarding webhook drains")
 	flag.IntVar(&o.fanoutN, "fanout-n", 5_000, "phase E: events per run (each run routes them to 1, 4, then 13 destinations)")
 	flag.IntVar(&o.rateN, "rate-n", 1_000, "phase R: events the rate-bound lane (Customer.io, 100 requests/s) drains")
@@ -104,6 +111,9 @@ func main() {
 	}
 	if o.perf && o.inprocess {
 		fatalf("-perf records the child process: drop -inprocess")
+	}
+	if o.floodGarbage < 0 || o.floodValid < 0 || o.floodGarbage+o.floodValid == 0 {
+		fatalf("-flood-garbage and -flood-valid: counts of at least 0, not both 0")
 	}
 	if o.skipRSS {
 		o.phases = strings.ReplaceAll(o.phases, "D", "")
@@ -240,7 +250,7 @@ func (b *bench) run(ctx context.Context) error {
 	for _, p := range []struct {
 		name string
 		run  func(context.Context) error
-	}{{"E", b.phaseE}, {"R", b.phaseR}, {"F", b.phaseF}, {"P", b.phaseP}} {
+	}{{"E", b.phaseE}, {"R", b.phaseR}, {"F", b.phaseF}, {"P", b.phaseP}, {"M", b.phaseM}} {
 		if strings.Contains(b.o.phases, p.name) {
 			if err := p.run(ctx); err != nil {
 				return fmt.Errorf("phase %s: %w", p.name, err)

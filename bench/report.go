@@ -47,6 +47,7 @@ type report struct {
 	r                     *fanoutResult
 	f                     *slowResult
 	peers                 []peerResult
+	m                     *floodResult
 }
 
 // Targets of issues 7 and 16.
@@ -197,7 +198,7 @@ func (r *report) markdown() string {
 			w("| raw HTTP: B's bodies, %s, to the same sink | %s | %.2f cores |\n", r.http.name, num(r.http.eps), r.http.others)
 		}
 	}
-	w("%s%s%s%s", r.fanoutMarkdown(), r.rateLaneMarkdown(), r.slowMarkdown(), r.peersMarkdown())
+	w("%s%s%s%s%s", r.fanoutMarkdown(), r.rateLaneMarkdown(), r.slowMarkdown(), r.peersMarkdown(), r.floodMarkdown())
 	w("\n")
 	return sb.String()
 }
