@@ -93,7 +93,11 @@ func (r *report) markdown() string {
 	w("## switchyard benchmark\n\n")
 	w("- Machine: %s\n", r.machine)
 	w("- Command: `%s` (`go run ./bench %s`)\n", r.command(), strings.Join(os.Args[1:], " "))
-	w("- Workload: %d events per drain phase, seed %d: 40%% identify with traits, 30%% Order Completed with 3-5 products (strings as numbers), 30%% page\n", r.opts.n, r.opts.seed)
+	if strings.ContainsAny(r.opts.phases, "AB") {
+		w("- Workload: %d events per drain phase, seed %d: 40%% identify with traits, 30%% Order Completed with 3-5 products (strings as numbers), 30%% page\n", r.opts.n, r.opts.seed)
+	} else {
+		w("- Workload: seed %d; each phase below says its events\n", r.opts.seed)
+	}
 	w("- Router: %s; load average before %s, after %s; the run took %s\n\n", r.runner(), r.loadBefore, r.loadAfter, r.total.Round(time.Second))
 
 	w("### Targets\n\n| figure | measured | target | result |\n| --- | --- | --- | --- |\n")
@@ -175,14 +179,17 @@ func (r *report) markdown() string {
 	if r.d != nil {
 		row(fmt.Sprintf("D: webhook behind an open breaker (sink answers 503, cooldown 5s): %s waiting in JetStream, %s delivered and nak'd, %s retried, %s requests", num(float64(r.d.waiting)), num(float64(r.d.held)), num(float64(r.d.retried)), num(float64(r.d.requests))), r.d)
 	}
-	w("\nRouter CPU is the child's utime + stime over the phase (from /proc/<pid>/stat); peak RSS is its VmHWM from /proc/<pid>/status at the end of the phase (phase D: also VmRSS sampled every 100 ms). Other processes: the machine's busy CPU (/proc/stat, steal included) minus the bench's and the router's, during the measurement: a figure taken while they were well above 0 understates this machine. Publish rates (async, 4,096 pending): ")
+	w("\nRouter CPU is the child's utime + stime over the phase (from /proc/<pid>/stat); peak RSS is its VmHWM from /proc/<pid>/status at the end of the phase (phase D: also VmRSS sampled every 100 ms). Other processes: the machine's busy CPU (/proc/stat, steal included) minus the bench's and the router's, during the measurement: a figure taken while they were well above 0 understates this machine.")
 	var pubs []string
 	for _, p := range []*phaseResult{r.a, r.b, r.w, r.d} {
 		if p != nil && p.publishEPS > 0 {
 			pubs = append(pubs, fmt.Sprintf("%c %s/s", p.phase, num(p.publishEPS)))
 		}
 	}
-	w("%s.\n", strings.Join(pubs, ", "))
+	if len(pubs) > 0 {
+		w(" Publish rates (async, 4,096 pending): %s.", strings.Join(pubs, ", "))
+	}
+	w("\n")
 
 	if len(r.js) > 0 || r.http.eps > 0 {
 		w("\n### Ceilings (same run, same machine, same N events)\n\n| ceiling | events/s | other processes |\n| --- | ---: | ---: |\n")
