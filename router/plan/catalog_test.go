@@ -42,25 +42,7 @@ func TestCatalogGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := p.Preview(raw, plan.PreviewOptions{Reveal: true, Now: goldenNow})
-			gotJSON, _ := json.MarshalIndent(got, "", "  ")
-			expPath := filepath.Join(caseDir, "expected.json")
-			if *update {
-				if err := os.WriteFile(expPath, append(gotJSON, '\n'), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(expPath)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			var a, b any
-			_ = json.Unmarshal(gotJSON, &a)
-			if err := json.Unmarshal(want, &b); err != nil {
-				t.Fatalf("expected.json: %v", err)
-			}
-			if !reflect.DeepEqual(a, b) {
-				t.Errorf("preview differs from expected.json (run with -update after checking):\n got: %s\nwant: %s", gotJSON, want)
-			}
+			compareGolden(t, caseDir, "preview", got)
 			def := defs[tool]
 			if def == nil {
 				return // a webhook or http case
@@ -107,4 +89,32 @@ func presetOf(p *plan.Plan, action string) string {
 		}
 	}
 	return action
+}
+
+// compareGolden compares got, as JSON, with the case's expected.json, which
+// -update rewrites. what names the output in the failure.
+func compareGolden(t *testing.T, caseDir, what string, got any) {
+	t.Helper()
+	gotJSON, err := json.MarshalIndent(got, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	expPath := filepath.Join(caseDir, "expected.json")
+	if *update {
+		if err := os.WriteFile(expPath, append(gotJSON, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(expPath)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	var a, b any
+	_ = json.Unmarshal(gotJSON, &a)
+	if err := json.Unmarshal(want, &b); err != nil {
+		t.Fatalf("expected.json: %v", err)
+	}
+	if !reflect.DeepEqual(a, b) {
+		t.Errorf("%s differs from expected.json (run with -update after checking):\n got: %s\nwant: %s", what, gotJSON, want)
+	}
 }

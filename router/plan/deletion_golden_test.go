@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"reflect"
 	"testing"
 
 	"github.com/switchyard/switchyard/destinations"
@@ -41,23 +40,7 @@ func TestCatalogGoldenDelete(t *testing.T) {
 				}
 			}
 			got := p.PreviewDeletion(del, answers, plan.PreviewOptions{Reveal: true, Now: goldenNow})
-			gotJSON, _ := json.MarshalIndent(got, "", "  ")
-			expPath := filepath.Join(caseDir, "expected.json")
-			if *update {
-				must(t, os.WriteFile(expPath, append(gotJSON, '\n'), 0o644))
-			}
-			want, err := os.ReadFile(expPath)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			var a, b any
-			_ = json.Unmarshal(gotJSON, &a)
-			if err := json.Unmarshal(want, &b); err != nil {
-				t.Fatalf("expected.json: %v", err)
-			}
-			if !reflect.DeepEqual(a, b) {
-				t.Errorf("deletion preview differs from expected.json (run with -update after checking):\n got: %s\nwant: %s", gotJSON, want)
-			}
+			compareGolden(t, caseDir, "deletion preview", got)
 			def := defs[tool]
 			if def == nil {
 				return // a webhook or http case
