@@ -152,7 +152,7 @@ func (b *bench) fanout(ctx context.Context, phase string, dests []fanoutDest, n 
 	}
 	sw0 := ctxSwitches(pid)
 	var perf *perfRecord
-	if c, isChild := r.(*child); isChild && b.o.perf && phase == "R" {
+	if c, isChild := r.(*child); isChild && b.o.perf && (phase == "R" || phase == "E1" || phase == "E13") {
 		if perf, err = startPerf(c.cmd.Process.Pid, filepath.Join(b.dir, "perf-"+phase+".data")); err != nil {
 			r.stop()
 			return nil, err
