@@ -218,6 +218,9 @@ func (l *lane) stop(timeout time.Duration) {
 		l.nak(d, 0)
 	}
 	l.settled.Wait()
+	// Its settled events' acks leave now, not a round later: a stopped
+	// lane has acknowledged everything it settled.
+	l.r.acks.flush()
 	if l.receipts != nil {
 		// After the sends: the last deliveries' tickets are stored, and
 		// checked by the next checker.
@@ -428,9 +431,7 @@ func (l *lane) handle(msg jetstream.Msg, env *mappings.Env) {
 	}
 	rt := l.plan.Route(ev, d.source, msg.Data(), env, plan.RouteOptions{Regulations: l.r.RegulationsView()})
 	if rt.Outcome != "" {
-		if err := msg.Ack(); err != nil {
-			l.log.Warn("ack failed (the event may be delivered again)", "seq", d.seq, "err", err)
-		}
+		l.r.acks.ack(msg, d.seq, l.log, "ack failed (the event may be delivered again)")
 		l.settle(d, rt.Outcome, rt.Code, rt.Reason)
 		return
 	}

@@ -54,6 +54,7 @@ type Router struct {
 	nc       *nats.Conn
 	js       jetstream.JetStream
 	closed   chan struct{} // closed by the connection's closed handler
+	acks     *acker        // the lanes' acknowledgements, in rounds; set by Start
 	ready    atomic.Bool
 
 	reloadMu sync.Mutex
@@ -152,6 +153,7 @@ func (r *Router) Start(ctx context.Context) (err error) {
 		return err
 	}
 	r.nc = nc
+	r.acks = newAcker(ackGather)
 	nc.SetDisconnectErrHandler(func(_ *nats.Conn, err error) { r.log.Warn("NATS disconnected", "err", err) })
 	nc.SetReconnectHandler(func(c *nats.Conn) { r.log.Info("NATS reconnected", "url", redactURL(c.ConnectedUrl())) })
 	nc.SetClosedHandler(func(*nats.Conn) { close(r.closed) })
@@ -283,6 +285,7 @@ func (r *Router) Stop() {
 		r.deleter.stop()
 	}
 	stopLanes(lanes, r.opts.StopTimeout)
+	r.acks.stop()
 	if r.deleter != nil {
 		r.deleter.wait()
 		r.deleter = nil

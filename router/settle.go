@@ -89,9 +89,7 @@ func (l *lane) finish(d *delivery) {
 		l.deadLetter(d, DeadLettered, code, reason, failedKeys(d.failures))
 		return
 	}
-	if err := d.msg.Ack(); err != nil {
-		l.log.Warn("ack failed (the event may be delivered again)", "seq", d.seq, "err", err)
-	}
+	l.r.acks.ack(d.msg, d.seq, l.log, "ack failed (the event may be delivered again)")
 	l.settle(d, Delivered, plan.ReasonOK, "")
 }
 
@@ -171,9 +169,7 @@ func (l *lane) deadLetter(d *delivery, o Outcome, code plan.Reason, reason strin
 }
 
 func (l *lane) ackAndSettle(d *delivery, o Outcome, code plan.Reason, reason string) {
-	if err := d.msg.Ack(); err != nil {
-		l.log.Warn("ack after dead letter failed (the DLQ dedupes a repeat)", "seq", d.seq, "err", err)
-	}
+	l.r.acks.ack(d.msg, d.seq, l.log, "ack after dead letter failed (the DLQ dedupes a repeat)")
 	l.settle(d, o, code, reason)
 }
 

@@ -1,0 +1,112 @@
+package router
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/switchyard/switchyard/internal/natstest"
+	"github.com/switchyard/switchyard/internal/poll"
+)
+
+// ackPending is the consumer's count of delivered, unacknowledged messages
+// (the server counts acks asynchronously: poll it).
+func ackPending(t *testing.T, ctx context.Context, c jetstream.Consumer) int {
+	t.Helper()
+	info, err := c.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.NumAckPending
+}
+
+// Acks sent from many goroutines in rounds all reach the server; a flush
+// sends what is gathered at once, and a stopped acker sends each ack on
+// the caller's goroutine.
+func TestAckerAcknowledgesEverything(t *testing.T) {
+	ctx := context.Background()
+	srv := natstest.Start(t)
+	nc, js := srv.Connect(t)
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 2000
+	for i := range n {
+		if _, err := js.Publish(ctx, fmt.Sprintf("t.%d", i%7), []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := js.CreateConsumer(ctx, "T", jetstream.ConsumerConfig{Durable: "c", AckPolicy: jetstream.AckExplicitPolicy, AckWait: time.Minute, MaxAckPending: n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fetch := func(k int) []jetstream.Msg {
+		t.Helper()
+		b, err := c.Fetch(k, jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []jetstream.Msg
+		for m := range b.Messages() {
+			out = append(out, m)
+		}
+		if len(out) != k {
+			t.Fatalf("fetched %d of %d (%v)", len(out), k, b.Error())
+		}
+		return out
+	}
+	log := slog.New(slog.DiscardHandler)
+	a := newAcker(ackGather)
+
+	// 1500 acks from 8 goroutines, in rounds.
+	msgs := fetch(1500)
+	if got := ackPending(t, ctx, c); got != 1500 {
+		t.Fatalf("before any ack: %d pending, want 1500", got)
+	}
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(msgs); i += 8 {
+				a.ack(msgs[i], uint64(i), log, "ack failed")
+			}
+		}()
+	}
+	wg.Wait()
+	poll.Until(t, 10*time.Second, func() bool { return ackPending(t, ctx, c) == 0 },
+		func() string { return fmt.Sprintf("the rounds left %d unacknowledged", ackPending(t, ctx, c)) })
+
+	// A flush sends what is gathered now: nothing waits for the round
+	// (here an hour long, so only the flush can have sent them).
+	a.stop()
+	a = newAcker(time.Hour)
+	msgs = fetch(300)
+	for i, m := range msgs {
+		a.ack(m, uint64(i), log, "ack failed")
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if got := ackPending(t, ctx, c); got != 300 {
+		t.Fatalf("gathering: %d unacknowledged, want all 300 still waiting for the round", got)
+	}
+	a.flush()
+	poll.Until(t, 10*time.Second, func() bool { return ackPending(t, ctx, c) == 0 },
+		func() string { return fmt.Sprintf("after flush: %d unacknowledged", ackPending(t, ctx, c)) })
+
+	// Stopped: each ack is sent by the call itself.
+	a.stop()
+	a.stop() // twice is harmless
+	msgs = fetch(200)
+	for i, m := range msgs {
+		a.ack(m, uint64(i), log, "ack failed")
+	}
+	poll.Until(t, 10*time.Second, func() bool { return ackPending(t, ctx, c) == 0 },
+		func() string { return fmt.Sprintf("after stop: %d unacknowledged", ackPending(t, ctx, c)) })
+}
