@@ -260,6 +260,26 @@ func (d *Definition) Preset(name string) (*Preset, bool) {
 	return nil, false
 }
 
+// PresetsTogether lists every preset a destination can enable at once: all
+// but those another preset replaces (InsteadOf), the replacing one being the
+// tool's path for those calls. Reports that run each input through every
+// preset that applies to it enable these.
+func (d *Definition) PresetsTogether() []string {
+	replaced := map[string]bool{}
+	for _, p := range d.Presets {
+		for _, q := range p.InsteadOf {
+			replaced[q] = true
+		}
+	}
+	var out []string
+	for _, p := range d.Presets {
+		if !replaced[p.Name] {
+			out = append(out, p.Name)
+		}
+	}
+	return out
+}
+
 // Setting returns the setting called name.
 func (d *Definition) Setting(name string) (*Setting, bool) {
 	for i := range d.Settings {
