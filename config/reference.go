@@ -407,7 +407,10 @@ delivery:
   rate:
     rps: 20
 `},
-	{"A catalog destination", md("A catalog tool needs only its settings; without ´presets´, its default presets are on. ´switchyard catalog klaviyo´ lists its settings and presets."), `# destinations/klaviyo.yaml
+	{"A catalog destination", md("A catalog tool needs only its settings; without ´presets´, its default presets are on. ´switchyard catalog klaviyo´ lists its settings and presets.\n\n" +
+		"A preset may replace others: Customer.io's ´batch´, its default, sends through Track API v2 the calls its v1 presets send one per request. " +
+		"´validate´ refuses a destination that enables a preset with one it replaces (each event would be sent twice), unless one of them is given its own trigger under ´actions´; " +
+		"´switchyard catalog TOOL´ says which presets a preset is sent instead of."), `# destinations/klaviyo.yaml
 # yaml-language-server: $schema=` + SchemaBaseURL + DestinationSchemaFile + `
 type: klaviyo
 sources: [web, ios]

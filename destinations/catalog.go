@@ -155,6 +155,11 @@ type Preset struct {
 	Contract *Contract `yaml:"contract"`
 	// Docs is the API page of this preset's endpoint.
 	Docs string `yaml:"docs"`
+	// InsteadOf names the presets this one replaces: they send the same
+	// calls another way (Customer.io's v2 batch instead of its v1 calls),
+	// so a destination that enables this preset and any of them would send
+	// each event twice, and is refused (router/plan).
+	InsteadOf []string `yaml:"instead_of"`
 }
 
 // Contract points at the published API contract a preset's payload must
@@ -253,6 +258,26 @@ func (d *Definition) Preset(name string) (*Preset, bool) {
 		}
 	}
 	return nil, false
+}
+
+// PresetsTogether lists every preset a destination can enable at once: all
+// but those another preset replaces (InsteadOf), the replacing one being the
+// tool's path for those calls. Reports that run each input through every
+// preset that applies to it enable these.
+func (d *Definition) PresetsTogether() []string {
+	replaced := map[string]bool{}
+	for _, p := range d.Presets {
+		for _, q := range p.InsteadOf {
+			replaced[q] = true
+		}
+	}
+	var out []string
+	for _, p := range d.Presets {
+		if !replaced[p.Name] {
+			out = append(out, p.Name)
+		}
+	}
+	return out
 }
 
 // Setting returns the setting called name.
@@ -377,6 +402,11 @@ func (d *Definition) defects() []string {
 		}
 		if p.ForEachEmpty != "" && p.ForEach == "" {
 			bad = append(bad, fmt.Sprintf("preset %s: foreach_empty without foreach", p.Name))
+		}
+		for _, q := range p.InsteadOf {
+			if _, ok := d.Preset(q); !ok || q == p.Name {
+				bad = append(bad, fmt.Sprintf("preset %s: instead_of %q is not another preset of %s", p.Name, q, d.Name))
+			}
 		}
 	}
 	bad = append(bad, d.deletionDefects()...)

@@ -120,6 +120,9 @@ func (d *Definition) Markdown() string {
 		if p.Description != "" {
 			b.WriteString(p.Description + "\n\n")
 		}
+		if len(p.InsteadOf) > 0 {
+			fmt.Fprintf(&b, "Sent instead of `%s`: a destination that enables it with any of them is refused, since each event would be sent twice.\n\n", strings.Join(p.InsteadOf, "`, `"))
+		}
 		b.WriteString("| tool field | from (expression over the Segment event) |\n| --- | --- |\n")
 		for _, r := range p.FieldRows() {
 			fmt.Fprintf(&b, "| `%s` | `%s` |\n", r.Field, cell(r.Expr))

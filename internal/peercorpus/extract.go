@@ -218,7 +218,9 @@ func customerioFields(reqs []Request) Fields {
 	for _, r := range reqs {
 		path := urlPath(r.URL)
 		if rest, ok := cut(path, "/customers/"); ok {
-			f.Identity = first(f.Identity, strings.SplitN(rest, "/", 2)[0])
+			// A v1 path names a person by cio_id as cio_<id>; v2 says
+			// identifiers.cio_id: <id>. Both are the same person.
+			f.Identity = first(f.Identity, strings.TrimPrefix(strings.SplitN(rest, "/", 2)[0], "cio_"))
 		}
 		ops := list(get(r.Body, "batch"))
 		if ops == nil && r.Body != nil {

@@ -123,10 +123,7 @@ func (h *harness) planWithActions(def *destinations.Definition, settings map[str
 		}
 		s[k] = v
 	}
-	var presets []string
-	for _, p := range def.Presets {
-		presets = append(presets, p.Name)
-	}
+	presets := def.PresetsTogether()
 	text, err := yaml.Marshal(map[string]any{"name": "peer", "type": def.Name, "settings": s, "presets": presets, "actions": actions})
 	if err != nil {
 		return nil, err.Error()

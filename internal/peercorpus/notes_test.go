@@ -14,7 +14,8 @@ through switchyard's preview with the presets of its tool:
 - **Config.** The peer's destination config is translated to the tool's settings (apiKey → api_key,
   dataCenter/residencyServer → region, ...). A required setting the peer config lacks gets a placeholder,
   counted per tool. Every preset of the tool is enabled, default or not, so that each input meets each
-  preset that applies to it.
+  preset that applies to it, except those another preset replaces (Customer.io's v1 presets, replaced
+  by its default v2 batch: enabling both would send each event twice).
 - **Event.** The input's message is the event. One without a messageId is given one, as switchyard's
   HTTP collector does. The corpus has no receivedAt: the event is taken to arrive when it was sent
   (sentAt), so that clock-skew correction keeps the client's time; inputs with no time use a fixed one.

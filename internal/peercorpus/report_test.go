@@ -169,10 +169,7 @@ func (h *harness) plan(def *destinations.Definition, settings map[string]any) (*
 		s[k] = v
 	}
 	file["settings"] = s
-	var presets []string
-	for _, p := range def.Presets {
-		presets = append(presets, p.Name)
-	}
+	presets := def.PresetsTogether()
 	file["presets"] = presets
 	text, err := yaml.Marshal(file)
 	if err != nil {

@@ -96,6 +96,7 @@ func (pb *planBuilder) catalogActions() {
 			enabled[name] = a.Enabled == nil || *a.Enabled
 		}
 	}
+	pb.insteadOf(enabled)
 	for _, p := range def.Presets {
 		if !enabled[p.Name] {
 			continue
@@ -170,6 +171,36 @@ func (pb *planBuilder) addAction(prefix string, spec mappings.ActionSpec, preset
 		return
 	}
 	pb.p.Actions = append(pb.p.Actions, pa)
+}
+
+// insteadOf refuses a destination that enables a preset together with one
+// it replaces (destinations.Preset.InsteadOf): both send the same calls, so
+// each event would reach the tool twice. An operator who rewrites the
+// trigger of either (actions.<name>.trigger) has split the calls between
+// them and is taken at their word.
+func (pb *planBuilder) insteadOf(enabled map[string]bool) {
+	def, d := pb.p.Def, pb.d
+	where := func(name string) string {
+		if i := slices.Index(d.Presets, name); i >= 0 {
+			return fmt.Sprintf("presets[%d]", i)
+		}
+		if _, ok := d.Actions[name]; ok {
+			return "actions." + name
+		}
+		return "type" // enabled by default
+	}
+	for _, p := range def.Presets {
+		if !enabled[p.Name] || d.Actions[p.Name].Trigger != "" {
+			continue
+		}
+		for _, q := range p.InsteadOf {
+			if !enabled[q] || d.Actions[q].Trigger != "" {
+				continue
+			}
+			pb.errAt(where(q), "presets %s and %s send the same calls (%s replaces %s), so each event would be sent twice: enable one of them, or give one a trigger (actions.%s.trigger) that leaves the other's calls out",
+				p.Name, q, p.Name, strings.Join(p.InsteadOf, ", "), q)
+		}
+	}
 }
 
 // emptyRule is the operator's foreach_empty over the preset's, fail when
