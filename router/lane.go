@@ -121,11 +121,15 @@ type delivery struct {
 	delivered  uint64 // JetStream's delivery count
 	subject    string
 	source     string
-	ev         *mappings.Event
-	userKey    string
-	msgID      string // the Nats-Msg-Id header: names an event that does not decode
-	firstSeen  time.Time
-	progress   time.Time // last InProgress (or receipt); under l.mu
+	// eventID is the decoded event's messageId. The decoded event itself
+	// is not kept once routed: a batching lane holds thousands of
+	// deliveries, and their maps were most of its heap (and of the
+	// garbage collector's marking).
+	eventID   string
+	userKey   string
+	msgID     string // the Nats-Msg-Id header: names an event that does not decode
+	firstSeen time.Time
+	progress  time.Time // last InProgress (or receipt); under l.mu
 
 	tries     int // failed rounds, across redeliveries and in-process holds
 	failures  []plan.Failure
@@ -425,7 +429,7 @@ func (l *lane) handle(msg jetstream.Msg, env *mappings.Env) {
 		l.deadLetter(d, Invalid, plan.ReasonInvalid, err.Error(), nil)
 		return
 	}
-	d.ev = ev
+	d.eventID = ev.MessageID
 	if l.closedOnArrival(d) {
 		return
 	}

@@ -108,8 +108,8 @@ func (l *lane) recordReceipts(d *delivery, results []dispatch.Result) {
 		return
 	}
 	id := d.msgID
-	if d.ev != nil {
-		id = d.ev.MessageID
+	if d.eventID != "" {
+		id = d.eventID
 	}
 	for i := range results {
 		res := &results[i]

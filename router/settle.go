@@ -3,6 +3,7 @@ package router
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -51,10 +52,7 @@ func (l *lane) complete(d *delivery, results []dispatch.Result) {
 // sample keeps a delivery sample of a request's result: every failure, and
 // a success now and then.
 func (l *lane) sample(d *delivery, o plan.Outbound, res *destinations.Result) {
-	id := ""
-	if d.ev != nil {
-		id = d.ev.MessageID
-	}
+	id := d.eventID
 	if res.Class == destinations.OK {
 		if l.samples.wantSuccess(time.Now()) {
 			l.samples.record(d.msg.Data(), id, o.Req, res, "ok", "")
@@ -135,8 +133,8 @@ func (l *lane) deadLetter(d *delivery, o Outcome, code plan.Reason, reason strin
 		Attempts: d.attempts,
 	}
 	dl.MessageID = d.msgID
-	if d.ev != nil {
-		dl.MessageID = d.ev.MessageID
+	if d.eventID != "" {
+		dl.MessageID = d.eventID
 	}
 	if d.last != nil {
 		dl.Status, dl.Response = d.last.Status, d.last.Body
@@ -178,8 +176,8 @@ func (l *lane) ackAndSettle(d *delivery, o Outcome, code plan.Reason, reason str
 func (l *lane) settle(d *delivery, o Outcome, code plan.Reason, reason string) {
 	l.r.metrics.Outcome(l.plan.Name, o, code)
 	id := d.msgID
-	if d.ev != nil {
-		id = d.ev.MessageID
+	if d.eventID != "" {
+		id = d.eventID
 	}
 	switch o {
 	case DeadLettered, Invalid:
@@ -191,7 +189,11 @@ func (l *lane) settle(d *delivery, o Outcome, code plan.Reason, reason string) {
 			l.log.Warn("dead-lettered", args...)
 		}
 	default:
-		l.log.Debug("settled", "messageId", id, "seq", d.seq, "outcome", string(o), "reason", string(code), "detail", l.plan.Redactor.String(reason))
+		// Checked first: the arguments (boxed, the reason redacted) cost
+		// more than the call when debug logging is off, as it is by default.
+		if l.log.Enabled(context.Background(), slog.LevelDebug) {
+			l.log.Debug("settled", "messageId", id, "seq", d.seq, "outcome", string(o), "reason", string(code), "detail", l.plan.Redactor.String(reason))
+		}
 	}
 	l.release(d, true)
 }
