@@ -334,3 +334,67 @@ delivery:
 		return fmt.Sprintf("redelivered %d of 5; %d requests; logs:\n%s", len(uniq(tl.delivered())), len(tl.all()), e.logs.String())
 	})
 }
+
+// An event with two requests, one accepted and one answered 503 on its
+// first try (one attempt per send: the 503 sends the event back to
+// JetStream): the redelivery sends only the one that failed (the lane's
+// trail of what ended), so the tool sees the accepted request once. A
+// second event whose other request is refused for good is dead-lettered
+// naming that request alone, its accepted one sent once.
+func TestARedeliverySendsOnlyWhatDidNotGoThrough(t *testing.T) {
+	var flaky atomic.Int32
+	tl := newTool(t, func(_ int, r *http.Request, body []byte) (int, http.Header, string) {
+		switch {
+		case r.URL.Path == "/b" && strings.Contains(string(body), "m-retry") && flaky.Add(1) == 1:
+			return 503, nil, `{"error":"busy"}`
+		case r.URL.Path == "/b" && strings.Contains(string(body), "m-refused"):
+			return 400, nil, `{"error":"bad"}`
+		}
+		return 200, nil, `{"ok":true}`
+	})
+	e := newEnv(t, "", map[string]string{"api": fmt.Sprintf(`type: http
+actions:
+  a:
+    url: %[1]s/a
+    fields: {id: messageId}
+  b:
+    url: %[1]s/b
+    fields: {id: messageId}
+delivery:
+  attempts: 1
+  backoff: {initial: 50ms, max: 200ms}
+`, tl.URL)})
+	e.start()
+	e.publish("web", track("m-retry", "u1", "Clicked", nil))
+	e.publish("web", track("m-refused", "u2", "Clicked", nil))
+	e.waitSettled("api", 2, 15*time.Second)
+	count := func(path, id string) (n int) {
+		for _, r := range tl.all() {
+			if r.Path == path && strings.Contains(string(r.Body), id) {
+				n++
+			}
+		}
+		return n
+	}
+	// The precondition: the first try of m-retry's b failed, so it was
+	// delivered again.
+	if got := count("/b", "m-retry"); got != 2 {
+		t.Fatalf("m-retry's b was requested %d times, want 2 (a 503, then a 200)", got)
+	}
+	if got := count("/a", "m-retry"); got != 1 {
+		t.Errorf("m-retry's a was requested %d times, want once: the redelivery sent again what went through", got)
+	}
+	if got := e.count("api", router.Delivered); got != 1 {
+		t.Errorf("delivered %d, want 1 (%s)", got, e.outcomes("api"))
+	}
+	dl := e.dlq("api")
+	if len(dl) != 1 || dl[0].MessageID != "m-refused" {
+		t.Fatalf("DLQ = %+v, want m-refused alone", dl)
+	}
+	if got := strings.Join(dl[0].Actions, ","); got != "b" {
+		t.Errorf("the dead letter names %q, want b alone", got)
+	}
+	if got := count("/a", "m-refused"); got != 1 {
+		t.Errorf("m-refused's a was requested %d times, want once", got)
+	}
+}

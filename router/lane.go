@@ -463,11 +463,12 @@ func (l *lane) handle(msg jetstream.Msg, env *mappings.Env) {
 
 // sourceOf reads the source id from events.<source>.<type>.
 func sourceOf(subject string) string {
-	parts := strings.SplitN(subject, ".", 3)
-	if len(parts) >= 2 {
-		return parts[1]
+	_, rest, ok := strings.Cut(subject, ".")
+	if !ok {
+		return ""
 	}
-	return ""
+	source, _, _ := strings.Cut(rest, ".")
+	return source
 }
 
 // recall loads what an earlier delivery of this message did: it drops the

@@ -21,19 +21,16 @@ import (
 // It runs once per dispatch, on the dispatcher's completion, which owns the
 // delivery until it returns.
 func (l *lane) complete(d *delivery, results []dispatch.Result) {
-	ended := make(map[string]*plan.Failure, len(results))
+	failed := len(d.failures)
 	for i := range results {
 		r := &results[i]
 		l.sample(d, r.Out, &r.Result)
 		d.attempts += r.Attempts
 		switch r.Class {
 		case destinations.OK:
-			ended[r.Out.Key] = nil
 		case destinations.Permanent:
 			d.last, d.lastKey = &r.Result, r.Out.Key
-			f := plan.Failure{Action: r.Out.Action, Key: r.Out.Key, Err: dispatch.ResultErr(&r.Result)}
-			d.failures = append(d.failures, f)
-			ended[r.Out.Key] = &f
+			d.failures = append(d.failures, plan.Failure{Action: r.Out.Action, Key: r.Out.Key, Err: dispatch.ResultErr(&r.Result)})
 		default:
 			d.retry = &r.Result
 			if !r.BreakerOpen || d.last == nil {
@@ -45,7 +42,26 @@ func (l *lane) complete(d *delivery, results []dispatch.Result) {
 		}
 	}
 	l.recordReceipts(d, results)
-	l.remember(d, ended)
+	if d.retry != nil || len(d.failures) > 0 {
+		// It goes back to JetStream, waits for an in-process retry, or is
+		// dead-lettered (nak'd if the DLQ refuses the entry): its next
+		// delivery skips what ended here. A delivery whose requests all
+		// went through settles now and needs no trail (settling drops it):
+		// most of them, so most pay for no map.
+		ended := make(map[string]*plan.Failure, len(results))
+		next := failed
+		for i := range results {
+			switch r := &results[i]; r.Class {
+			case destinations.OK:
+				ended[r.Out.Key] = nil
+			case destinations.Permanent:
+				f := d.failures[next]
+				ended[r.Out.Key] = &f
+				next++
+			}
+		}
+		l.remember(d, ended)
+	}
 	l.finish(d)
 }
 
