@@ -61,6 +61,10 @@ type limiter struct {
 	// limited is true while the adaptive limit is below its target, so that
 	// the success path needs no lock in the common case.
 	limited atomic.Bool
+	// unlimited mirrors a token bucket at rate.Inf, where every attempt's
+	// turn is now: waitToken then skips the bucket (its lock, and a
+	// reservation allocated per attempt).
+	unlimited atomic.Bool
 	// pausedUntil (unix nanoseconds) holds attempts off after a Retry-After.
 	pausedUntil atomic.Int64
 
@@ -92,6 +96,7 @@ func newLimiter(cfg RateConfig, onRate func(float64), onConcurrency func(int)) *
 		lim = rate.Limit(cfg.RPS)
 	}
 	l.rl = rate.NewLimiter(lim, l.burst)
+	l.unlimited.Store(lim == rate.Inf)
 	return l
 }
 
@@ -218,8 +223,10 @@ func (l *limiter) applyLocked() float64 {
 	if l.cur == 0 {
 		l.rl.SetLimitAt(now, rate.Inf)
 		l.rl.SetBurstAt(now, l.burst)
+		l.unlimited.Store(true)
 		return 0
 	}
+	l.unlimited.Store(false)
 	l.rl.SetLimitAt(now, rate.Limit(l.cur))
 	b := l.burst
 	if float64(b) > l.cur {
@@ -253,7 +260,7 @@ func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	s := t.s
 	st, _ := ctx.Value(sendStateKey{}).(*sendState)
 	if st == nil {
-		st = &sendState{}
+		st = &sendState{Context: ctx}
 	}
 	if err := s.limit.acquire(ctx); err != nil {
 		return nil, err
@@ -298,7 +305,7 @@ func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		}
 	}
 	s.obs.Request(s.cfg.Name, st.action, resp.StatusCode, Classify(resp.StatusCode), d)
-	resp.Body = &attemptBody{ReadCloser: resp.Body, cancel: cancel, release: s.limit.release}
+	resp.Body = &attemptBody{ReadCloser: resp.Body, cancel: cancel, limit: s.limit}
 	return resp, nil
 }
 
@@ -306,16 +313,16 @@ func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 // body is closed.
 type attemptBody struct {
 	io.ReadCloser
-	cancel  context.CancelFunc
-	release func()
-	closed  atomic.Bool
+	cancel context.CancelFunc
+	limit  *limiter
+	closed atomic.Bool
 }
 
 func (b *attemptBody) Close() error {
 	err := b.ReadCloser.Close()
 	if b.closed.CompareAndSwap(false, true) {
 		b.cancel()
-		b.release()
+		b.limit.release()
 	}
 	return err
 }
