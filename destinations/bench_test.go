@@ -26,8 +26,13 @@ func sink(b *testing.B) *httptest.Server {
 var benchEvent = []byte(`{"event":"Order Completed","properties":{"order_id":"o-123","revenue":42.5,"currency":"USD"},"userId":"u-1","messageId":"m-1"}`)
 
 // benchConcurrency is phase B's: delivery.rate.concurrency 32, and the raw
-// HTTP ceiling's workers (bench/main.go -concurrency).
-const benchConcurrency = 32
+// HTTP ceiling's workers (bench/main.go -concurrency). benchInFlight is its
+// delivery.max_in_flight: the dispatcher sends each unbatched request on a
+// goroutine of its own, so up to 256 callers wait on the Sender's 32 slots.
+const (
+	benchConcurrency = 32
+	benchInFlight    = 256
+)
 
 // benchMapped is about what phase B's 10-field action posts (bench/workload
 // TenFields): a person, an event and two products, some 600 bytes.
@@ -40,8 +45,9 @@ var benchMapped = []byte(`{"message_id":"9b0c6f5e-3a1d-4e2f-8a7b-5c6d7e8f9a0b","
 	`AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15"},"sent_at":"2026-12-01T13:58:08.123Z"}`)
 
 // BenchmarkSenderNoBatch is phase B's send path: one POST per event from
-// 32 goroutines, to a loopback tool answering 200 {"ok":true}, rate
-// unlimited, breaker closed. In the same run, interleaved in rounds, it
+// 256 goroutines, 32 at a time (the Sender's concurrency), on a
+// cancellable context as the dispatcher's, to a loopback tool answering
+// 200 {"ok":true}, rate unlimited, breaker closed. In the same run, interleaved in rounds, it
 // times a bare net/http client (bench/rawhttp.go's) posting the same body
 // to the same server: ceiling-share is bare ns/op ÷ ours, the figure make
 // bench reports for phase B (target ≥ 0.6), and bare-ns/op its ceiling.
@@ -55,15 +61,17 @@ func BenchmarkSenderNoBatch(b *testing.B) {
 	s := newSender(b, SenderConfig{Name: "bench", Rate: RateConfig{Concurrency: benchConcurrency}})
 	bare := newBareClient(b, benchConcurrency)
 	req := benchRequest(srv.URL)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	ours := func() {
-		if res := s.Send(context.Background(), req); res.Class != OK {
+		if res := s.Send(ctx, req); res.Class != OK {
 			panic(fmt.Sprintf("%+v", res))
 		}
 	}
 	theirs := func() { bare.post(srv.URL, benchMapped) }
 	// Fill both pools, so that neither pays for dialing in the figures.
-	parallel(4*benchConcurrency, ours)
-	parallel(4*benchConcurrency, theirs)
+	parallel(benchInFlight, 4*benchConcurrency, ours)
+	parallel(benchConcurrency, 4*benchConcurrency, theirs)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(benchMapped)))
 	b.ResetTimer()
@@ -73,12 +81,12 @@ func BenchmarkSenderNoBatch(b *testing.B) {
 		n := b.N*(i+1)/rounds - b.N*i/rounds
 		b.StopTimer()
 		t0, c0 := time.Now(), cpuTime()
-		parallel(n, theirs)
+		parallel(benchConcurrency, n, theirs)
 		tBare += time.Since(t0)
 		cBare += cpuTime() - c0
 		b.StartTimer()
 		t0, c0 = time.Now(), cpuTime()
-		parallel(n, ours)
+		parallel(benchInFlight, n, ours)
 		tOurs += time.Since(t0)
 		cOurs += cpuTime() - c0
 	}
@@ -96,11 +104,11 @@ func BenchmarkSenderNoBatch(b *testing.B) {
 func BenchmarkSenderNoBatchBare(b *testing.B) {
 	srv := sink(b)
 	bare := newBareClient(b, benchConcurrency)
-	parallel(4*benchConcurrency, func() { bare.post(srv.URL, benchMapped) })
+	parallel(benchConcurrency, 4*benchConcurrency, func() { bare.post(srv.URL, benchMapped) })
 	b.ReportAllocs()
 	b.SetBytes(int64(len(benchMapped)))
 	b.ResetTimer()
-	parallel(b.N, func() { bare.post(srv.URL, benchMapped) })
+	parallel(benchConcurrency, b.N, func() { bare.post(srv.URL, benchMapped) })
 }
 
 func benchRequest(url string) *Request {
@@ -110,11 +118,11 @@ func benchRequest(url string) *Request {
 	}
 }
 
-// parallel runs n calls of f on benchConcurrency goroutines.
-func parallel(n int, f func()) {
+// parallel runs n calls of f on g goroutines.
+func parallel(g, n int, f func()) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	for range benchConcurrency {
+	for range g {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
