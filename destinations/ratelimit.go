@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/sony/gobreaker/v2"
 	"golang.org/x/time/rate"
 )
 
@@ -50,8 +49,9 @@ type limiter struct {
 	ceiling  float64 // configured RPS; 0 = unlimited
 	burst    int
 	onRate   func(float64)
-	// now is the adaptive concurrency's clock (time.Now; a test may
-	// freeze it, making every answer a window of its own).
+	// now is the adaptive concurrency's clock: nil for the attempt's own
+	// readings of time.Now (a test may freeze it, making every answer a
+	// window of its own).
 	now func() time.Time
 	// clock is the token bucket's, for changes to its rate (time.Now; a
 	// test drives its own, calling reserve rather than acquire, whose
@@ -86,7 +86,6 @@ func newLimiter(cfg RateConfig, onRate func(float64), onConcurrency func(int)) *
 		onRate:   onRate,
 		cur:      cfg.RPS,
 		target:   cfg.RPS,
-		now:      time.Now,
 		clock:    time.Now,
 		epoch:    paceEpoch,
 		quantum:  paceQuantum(cfg.RPS),
@@ -265,7 +264,7 @@ func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	if err := s.limit.acquire(ctx); err != nil {
 		return nil, err
 	}
-	if s.breaker.State() == gobreaker.StateOpen {
+	if s.breakerOpen() {
 		// The breaker opened while this send waited for its turn: do not
 		// add to what the tool is already failing under.
 		s.limit.release()
@@ -273,10 +272,17 @@ func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	}
 	st.attempts++
 	actx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
-	start, cstart := time.Now(), s.limit.now()
+	start := time.Now()
+	cstart := start
+	if s.limit.now != nil {
+		cstart = s.limit.now()
+	}
 	resp, err := t.base.RoundTrip(req.WithContext(actx))
-	d := time.Since(start)
-	cend := s.limit.now()
+	end := time.Now()
+	d, cend := end.Sub(start), end
+	if s.limit.now != nil {
+		cend = s.limit.now()
+	}
 	if err != nil {
 		cancel()
 		if ctx.Err() == nil {

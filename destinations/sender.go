@@ -150,6 +150,11 @@ type Sender struct {
 	breaker   *gobreaker.CircuitBreaker[Result]
 	limit     *limiter
 	openedAt  atomic.Int64 // unix nanos of the last transition to open
+	// state is the breaker's state as of its last transition, so that the
+	// send path learns it is not open without the breaker's lock. Open
+	// becomes half-open only when the breaker is next asked (its cooldown
+	// is checked lazily): breakerOpen asks it when state says open.
+	state atomic.Int32
 }
 
 // Errors handed to the breaker: a retryable send is a failure, a cancelled
@@ -224,6 +229,7 @@ func (s *Sender) onStateChange(_ string, from, to gobreaker.State) {
 	if to == gobreaker.StateOpen {
 		s.openedAt.Store(time.Now().UnixNano())
 	}
+	s.state.Store(int32(to))
 	slog.Info("circuit breaker state changed", "destination", s.cfg.Name, "from", from.String(), "to", to.String())
 	s.obs.BreakerState(s.cfg.Name, to.String())
 }
@@ -231,11 +237,19 @@ func (s *Sender) onStateChange(_ string, from, to gobreaker.State) {
 // Open reports whether the breaker is open, and for how long it stays open
 // (the time left in the cooldown): the caller should stop pulling for wait.
 func (s *Sender) Open() (open bool, wait time.Duration) {
-	if s.breaker.State() != gobreaker.StateOpen {
+	if !s.breakerOpen() {
 		return false, 0
 	}
 	wait = time.Until(time.Unix(0, s.openedAt.Load()).Add(s.cfg.Breaker.Cooldown))
 	return true, max(wait, 0)
+}
+
+// breakerOpen reports whether the breaker is open now.
+func (s *Sender) breakerOpen() bool {
+	if gobreaker.State(s.state.Load()) != gobreaker.StateOpen {
+		return false
+	}
+	return s.breaker.State() == gobreaker.StateOpen
 }
 
 // State is the breaker state: "closed", "half-open" or "open".
