@@ -306,7 +306,7 @@ func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	if resp.StatusCode == 429 || resp.StatusCode == 503 {
 		// The tool asked the whole destination to wait, not this request
 		// alone: every attempt holds off until then (capped).
-		if ra, ok := retryAfter(resp, time.Now()); ok && ra > 0 {
+		if ra, ok := retryAfter(resp); ok && ra > 0 {
 			s.limit.pause(min(ra, s.cfg.MaxRetryAfter))
 		}
 	}
@@ -351,7 +351,7 @@ func (e *timeoutError) Timeout() bool { return true }
 // share of the other half.
 func (s *Sender) backoff(lo, hi time.Duration, attempt int, resp *http.Response) time.Duration {
 	if resp != nil && Classify(resp.StatusCode) == Retryable {
-		if ra, ok := retryAfter(resp, time.Now()); ok && ra > 0 {
+		if ra, ok := retryAfter(resp); ok && ra > 0 {
 			return min(ra, s.cfg.MaxRetryAfter)
 		}
 	}
@@ -363,13 +363,14 @@ func (s *Sender) backoff(lo, hi time.Duration, attempt int, resp *http.Response)
 	return half + rand.N(half+1)
 }
 
-// retryAfter parses a Retry-After header: delay-seconds or an HTTP-date.
-func retryAfter(resp *http.Response, now time.Time) (time.Duration, bool) {
+// retryAfter parses a Retry-After header: delay-seconds or an HTTP-date
+// (from now; the clock is read only when there is one).
+func retryAfter(resp *http.Response) (time.Duration, bool) {
 	v := resp.Header.Get("Retry-After")
 	if v == "" {
 		return 0, false
 	}
-	return parseRetryAfter(v, now)
+	return parseRetryAfter(v, time.Now())
 }
 
 func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {

@@ -382,7 +382,7 @@ func (s *Sender) do(req *retryablehttp.Request, st *sendState, r *Request) Resul
 		if r.WholeAnswer {
 			res.Body = bytes.Clone(body.Bytes())
 		}
-		res.RetryAfter, _ = retryAfter(resp, time.Now())
+		res.RetryAfter, _ = retryAfter(resp)
 		res.Class = Classify(resp.StatusCode)
 		switch {
 		case res.Class == Permanent && s.cfg.ItemErrors != nil && s.items4xx(&res, body.Bytes(), r.Items):
@@ -475,7 +475,7 @@ func (s *Sender) checkRetry(ctx context.Context, resp *http.Response, err error)
 	if Classify(resp.StatusCode) != Retryable {
 		return false, nil
 	}
-	if ra, ok := retryAfter(resp, time.Now()); ok && ra > s.cfg.MaxRetryAfter {
+	if ra, ok := retryAfter(resp); ok && ra > s.cfg.MaxRetryAfter {
 		return false, nil // the caller naks with RetryAfter
 	}
 	return true, nil
