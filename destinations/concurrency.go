@@ -125,24 +125,34 @@ func (c *concurrency) acquire(ctx context.Context) error {
 		return nil
 	}
 	c.win.reached = true // someone waits for the limit
-	w := make(chan struct{}, 1)
+	w := waiterPool.Get().(chan struct{})
 	c.waiters = append(c.waiters, w)
 	c.mu.Unlock()
 	select {
 	case <-w:
+		waiterPool.Put(w) // empty again: its one grant is received
 		return nil
 	case <-ctx.Done():
 		c.mu.Lock()
 		if i := slices.Index(c.waiters, w); i >= 0 {
 			c.waiters = slices.Delete(c.waiters, i, i+1)
 			c.mu.Unlock()
+			waiterPool.Put(w) // never granted: empty
 			return ctx.Err()
 		}
 		c.mu.Unlock()
-		c.release() // granted while the context ended: hand the slot on
+		// Granted while the context ended: the grant was sent under mu,
+		// before w left the list, so it is there to take. Hand the slot on.
+		<-w
+		waiterPool.Put(w)
+		c.release()
 		return ctx.Err()
 	}
 }
+
+// waiterPool holds the channels a waiter is granted its slot on (buffered
+// 1): one goes back empty, so that waiting costs no allocation.
+var waiterPool = sync.Pool{New: func() any { return make(chan struct{}, 1) }}
 
 func (c *concurrency) takeLocked() {
 	c.inFlight++

@@ -124,6 +124,9 @@ func (l *limiter) waitToken(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if l.unlimited.Load() {
+		return nil
+	}
 	now := time.Now()
 	tn := l.reserve(now)
 	d := tn.start.Sub(now)

@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/sony/gobreaker/v2"
 	"golang.org/x/time/rate"
 )
 
@@ -50,8 +49,9 @@ type limiter struct {
 	ceiling  float64 // configured RPS; 0 = unlimited
 	burst    int
 	onRate   func(float64)
-	// now is the adaptive concurrency's clock (time.Now; a test may
-	// freeze it, making every answer a window of its own).
+	// now is the adaptive concurrency's clock: nil for the attempt's own
+	// readings of time.Now (a test may freeze it, making every answer a
+	// window of its own).
 	now func() time.Time
 	// clock is the token bucket's, for changes to its rate (time.Now; a
 	// test drives its own, calling reserve rather than acquire, whose
@@ -61,6 +61,10 @@ type limiter struct {
 	// limited is true while the adaptive limit is below its target, so that
 	// the success path needs no lock in the common case.
 	limited atomic.Bool
+	// unlimited mirrors a token bucket at rate.Inf, where every attempt's
+	// turn is now: waitToken then skips the bucket (its lock, and a
+	// reservation allocated per attempt).
+	unlimited atomic.Bool
 	// pausedUntil (unix nanoseconds) holds attempts off after a Retry-After.
 	pausedUntil atomic.Int64
 
@@ -82,7 +86,6 @@ func newLimiter(cfg RateConfig, onRate func(float64), onConcurrency func(int)) *
 		onRate:   onRate,
 		cur:      cfg.RPS,
 		target:   cfg.RPS,
-		now:      time.Now,
 		clock:    time.Now,
 		epoch:    paceEpoch,
 		quantum:  paceQuantum(cfg.RPS),
@@ -92,6 +95,7 @@ func newLimiter(cfg RateConfig, onRate func(float64), onConcurrency func(int)) *
 		lim = rate.Limit(cfg.RPS)
 	}
 	l.rl = rate.NewLimiter(lim, l.burst)
+	l.unlimited.Store(lim == rate.Inf)
 	return l
 }
 
@@ -218,8 +222,10 @@ func (l *limiter) applyLocked() float64 {
 	if l.cur == 0 {
 		l.rl.SetLimitAt(now, rate.Inf)
 		l.rl.SetBurstAt(now, l.burst)
+		l.unlimited.Store(true)
 		return 0
 	}
+	l.unlimited.Store(false)
 	l.rl.SetLimitAt(now, rate.Limit(l.cur))
 	b := l.burst
 	if float64(b) > l.cur {
@@ -253,12 +259,12 @@ func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	s := t.s
 	st, _ := ctx.Value(sendStateKey{}).(*sendState)
 	if st == nil {
-		st = &sendState{}
+		st = &sendState{Context: ctx}
 	}
 	if err := s.limit.acquire(ctx); err != nil {
 		return nil, err
 	}
-	if s.breaker.State() == gobreaker.StateOpen {
+	if s.breakerOpen() {
 		// The breaker opened while this send waited for its turn: do not
 		// add to what the tool is already failing under.
 		s.limit.release()
@@ -266,10 +272,17 @@ func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	}
 	st.attempts++
 	actx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
-	start, cstart := time.Now(), s.limit.now()
+	start := time.Now()
+	cstart := start
+	if s.limit.now != nil {
+		cstart = s.limit.now()
+	}
 	resp, err := t.base.RoundTrip(req.WithContext(actx))
-	d := time.Since(start)
-	cend := s.limit.now()
+	end := time.Now()
+	d, cend := end.Sub(start), end
+	if s.limit.now != nil {
+		cend = s.limit.now()
+	}
 	if err != nil {
 		cancel()
 		if ctx.Err() == nil {
@@ -293,12 +306,12 @@ func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	if resp.StatusCode == 429 || resp.StatusCode == 503 {
 		// The tool asked the whole destination to wait, not this request
 		// alone: every attempt holds off until then (capped).
-		if ra, ok := retryAfter(resp, time.Now()); ok && ra > 0 {
+		if ra, ok := retryAfter(resp); ok && ra > 0 {
 			s.limit.pause(min(ra, s.cfg.MaxRetryAfter))
 		}
 	}
 	s.obs.Request(s.cfg.Name, st.action, resp.StatusCode, Classify(resp.StatusCode), d)
-	resp.Body = &attemptBody{ReadCloser: resp.Body, cancel: cancel, release: s.limit.release}
+	resp.Body = &attemptBody{ReadCloser: resp.Body, cancel: cancel, limit: s.limit}
 	return resp, nil
 }
 
@@ -306,16 +319,16 @@ func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 // body is closed.
 type attemptBody struct {
 	io.ReadCloser
-	cancel  context.CancelFunc
-	release func()
-	closed  atomic.Bool
+	cancel context.CancelFunc
+	limit  *limiter
+	closed atomic.Bool
 }
 
 func (b *attemptBody) Close() error {
 	err := b.ReadCloser.Close()
 	if b.closed.CompareAndSwap(false, true) {
 		b.cancel()
-		b.release()
+		b.limit.release()
 	}
 	return err
 }
@@ -338,7 +351,7 @@ func (e *timeoutError) Timeout() bool { return true }
 // share of the other half.
 func (s *Sender) backoff(lo, hi time.Duration, attempt int, resp *http.Response) time.Duration {
 	if resp != nil && Classify(resp.StatusCode) == Retryable {
-		if ra, ok := retryAfter(resp, time.Now()); ok && ra > 0 {
+		if ra, ok := retryAfter(resp); ok && ra > 0 {
 			return min(ra, s.cfg.MaxRetryAfter)
 		}
 	}
@@ -350,13 +363,14 @@ func (s *Sender) backoff(lo, hi time.Duration, attempt int, resp *http.Response)
 	return half + rand.N(half+1)
 }
 
-// retryAfter parses a Retry-After header: delay-seconds or an HTTP-date.
-func retryAfter(resp *http.Response, now time.Time) (time.Duration, bool) {
+// retryAfter parses a Retry-After header: delay-seconds or an HTTP-date
+// (from now; the clock is read only when there is one).
+func retryAfter(resp *http.Response) (time.Duration, bool) {
 	v := resp.Header.Get("Retry-After")
 	if v == "" {
 		return 0, false
 	}
-	return parseRetryAfter(v, now)
+	return parseRetryAfter(v, time.Now())
 }
 
 func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {

@@ -150,6 +150,11 @@ type Sender struct {
 	breaker   *gobreaker.CircuitBreaker[Result]
 	limit     *limiter
 	openedAt  atomic.Int64 // unix nanos of the last transition to open
+	// state is the breaker's state as of its last transition, so that the
+	// send path learns it is not open without the breaker's lock. Open
+	// becomes half-open only when the breaker is next asked (its cooldown
+	// is checked lazily): breakerOpen asks it when state says open.
+	state atomic.Int32
 }
 
 // Errors handed to the breaker: a retryable send is a failure, a cancelled
@@ -224,6 +229,7 @@ func (s *Sender) onStateChange(_ string, from, to gobreaker.State) {
 	if to == gobreaker.StateOpen {
 		s.openedAt.Store(time.Now().UnixNano())
 	}
+	s.state.Store(int32(to))
 	slog.Info("circuit breaker state changed", "destination", s.cfg.Name, "from", from.String(), "to", to.String())
 	s.obs.BreakerState(s.cfg.Name, to.String())
 }
@@ -231,11 +237,19 @@ func (s *Sender) onStateChange(_ string, from, to gobreaker.State) {
 // Open reports whether the breaker is open, and for how long it stays open
 // (the time left in the cooldown): the caller should stop pulling for wait.
 func (s *Sender) Open() (open bool, wait time.Duration) {
-	if s.breaker.State() != gobreaker.StateOpen {
+	if !s.breakerOpen() {
 		return false, 0
 	}
 	wait = time.Until(time.Unix(0, s.openedAt.Load()).Add(s.cfg.Breaker.Cooldown))
 	return true, max(wait, 0)
+}
+
+// breakerOpen reports whether the breaker is open now.
+func (s *Sender) breakerOpen() bool {
+	if gobreaker.State(s.state.Load()) != gobreaker.StateOpen {
+		return false
+	}
+	return s.breaker.State() == gobreaker.StateOpen
 }
 
 // State is the breaker state: "closed", "half-open" or "open".
@@ -281,8 +295,12 @@ func (s *Sender) Send(ctx context.Context, r *Request) Result {
 }
 
 // sendState follows one Send across its attempts. Attempts run one after
-// the other on the calling goroutine, so it needs no lock.
+// the other on the calling goroutine, so it needs no lock. It is also the
+// send's context (the caller's, with itself as the value of sendStateKey),
+// so that the attempt transport finds it at the cost of one allocation,
+// not two.
 type sendState struct {
+	context.Context
 	action     string
 	attempts   int
 	lastStatus int
@@ -290,27 +308,45 @@ type sendState struct {
 
 type sendStateKey struct{}
 
+func (st *sendState) Value(key any) any {
+	if key == (sendStateKey{}) {
+		return st
+	}
+	return st.Context.Value(key)
+}
+
+// Header values the Sender adds when the Request has none. They are
+// shared by every request, as the Request's own values are: nothing
+// appends to or writes into a request's header values once it is built.
+var (
+	jsonContentType = []string{"application/json"}
+	userAgent       = []string{UserAgent}
+)
+
 func (s *Sender) build(ctx context.Context, r *Request) (*retryablehttp.Request, *sendState, error) {
 	if r == nil {
 		return nil, nil, errors.New("nil request")
-	}
-	u, err := url.Parse(r.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, nil, fmt.Errorf("request cannot be built: URL is not an absolute http(s) URL (host %q)", hostOf(r.URL))
 	}
 	method := r.Method
 	if method == "" {
 		method = http.MethodPost
 	}
-	st := &sendState{action: r.Action}
-	ctx = context.WithValue(ctx, sendStateKey{}, st)
+	st := &sendState{Context: ctx, action: r.Action}
 	var body any
 	if len(r.Body) > 0 {
 		body = r.Body
 	}
-	req, err := retryablehttp.NewRequestWithContext(ctx, method, r.URL, body)
+	// The URL is parsed once, here; the errors name the host alone, as the
+	// path or query may carry secrets.
+	req, err := retryablehttp.NewRequestWithContext(st, method, r.URL, body)
 	if err != nil {
+		if _, perr := url.Parse(r.URL); perr != nil {
+			return nil, nil, fmt.Errorf("request cannot be built: URL is not an absolute http(s) URL (host %q)", hostOf(r.URL))
+		}
 		return nil, nil, fmt.Errorf("request cannot be built: %s %s: %v", method, hostOf(r.URL), err)
+	}
+	if u := req.URL; (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, nil, fmt.Errorf("request cannot be built: URL is not an absolute http(s) URL (host %q)", u.Host)
 	}
 	for k, vs := range r.Header {
 		ck := http.CanonicalHeaderKey(k)
@@ -326,10 +362,10 @@ func (s *Sender) build(ctx context.Context, r *Request) (*retryablehttp.Request,
 		}
 	}
 	if len(r.Body) > 0 && req.Header.Get("Content-Type") == "" {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header["Content-Type"] = jsonContentType
 	}
 	if req.Header.Get("User-Agent") == "" {
-		req.Header.Set("User-Agent", UserAgent)
+		req.Header["User-Agent"] = userAgent
 	}
 	return req, st, nil
 }
@@ -346,7 +382,7 @@ func (s *Sender) do(req *retryablehttp.Request, st *sendState, r *Request) Resul
 		if r.WholeAnswer {
 			res.Body = bytes.Clone(body.Bytes())
 		}
-		res.RetryAfter, _ = retryAfter(resp, time.Now())
+		res.RetryAfter, _ = retryAfter(resp)
 		res.Class = Classify(resp.StatusCode)
 		switch {
 		case res.Class == Permanent && s.cfg.ItemErrors != nil && s.items4xx(&res, body.Bytes(), r.Items):
@@ -362,7 +398,7 @@ func (s *Sender) do(req *retryablehttp.Request, st *sendState, r *Request) Resul
 		if res.Class == OK && s.cfg.Tickets != nil {
 			s.tickets(&res, body.Bytes(), r.Items)
 		}
-		putBuffer(body)
+		putAnswer(body)
 	}
 	if resp == nil {
 		if err == nil {
@@ -379,28 +415,42 @@ func (s *Sender) do(req *retryablehttp.Request, st *sendState, r *Request) Resul
 }
 
 // read reads up to MaxResponseBytes of the body, drains a bounded rest so
-// the connection can be reused, and closes it.
-func (s *Sender) read(resp *http.Response) *bytes.Buffer {
-	buf := getBuffer()
-	_, _ = buf.ReadFrom(io.LimitReader(resp.Body, s.cfg.MaxResponseBytes))
-	_, _ = io.CopyN(io.Discard, resp.Body, drainBytes)
+// the connection can be reused, and closes it. The caller hands the answer
+// back with putAnswer.
+func (s *Sender) read(resp *http.Response) *answer {
+	a := answerPool.Get().(*answer)
+	a.lr = io.LimitedReader{R: resp.Body, N: s.cfg.MaxResponseBytes}
+	_, _ = a.buf.ReadFrom(&a.lr)
+	if a.lr.N <= 0 {
+		// The limit was reached: the body may go on.
+		a.lr = io.LimitedReader{R: resp.Body, N: drainBytes}
+		_, _ = io.Copy(io.Discard, &a.lr)
+	}
+	a.lr = io.LimitedReader{}
 	resp.Body.Close()
-	return buf
+	return a
 }
 
-// Response buffers are pooled; one bigger than maxPooledBuffer is dropped.
+// answer is a response body read; its reader is kept with it so that
+// reading costs no allocation.
+type answer struct {
+	buf bytes.Buffer
+	lr  io.LimitedReader
+}
+
+func (a *answer) Bytes() []byte { return a.buf.Bytes() }
+
+// Answers are pooled; one bigger than maxPooledBuffer is dropped.
 const maxPooledBuffer = 256 << 10
 
-var bufferPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+var answerPool = sync.Pool{New: func() any { return new(answer) }}
 
-func getBuffer() *bytes.Buffer { return bufferPool.Get().(*bytes.Buffer) }
-
-func putBuffer(b *bytes.Buffer) {
-	if b.Cap() > maxPooledBuffer {
+func putAnswer(a *answer) {
+	if a.buf.Cap() > maxPooledBuffer {
 		return
 	}
-	b.Reset()
-	bufferPool.Put(b)
+	a.buf.Reset()
+	answerPool.Put(a)
 }
 
 // checkRetry is the DESIGN classification as a retryablehttp policy.
@@ -425,7 +475,7 @@ func (s *Sender) checkRetry(ctx context.Context, resp *http.Response, err error)
 	if Classify(resp.StatusCode) != Retryable {
 		return false, nil
 	}
-	if ra, ok := retryAfter(resp, time.Now()); ok && ra > s.cfg.MaxRetryAfter {
+	if ra, ok := retryAfter(resp); ok && ra > s.cfg.MaxRetryAfter {
 		return false, nil // the caller naks with RetryAfter
 	}
 	return true, nil
