@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/destinations"
+	"github.com/switchyard/switchyard/internal/poll"
 	"github.com/switchyard/switchyard/mappings"
 	"github.com/switchyard/switchyard/router/dispatch"
 	"github.com/switchyard/switchyard/router/plan"
@@ -30,8 +32,7 @@ func TestMain(m *testing.M) {
 // request per event) and "batched" (batches of batchItems).
 func planFor(t testing.TB, url string, batchItems int) *plan.Plan {
 	t.Helper()
-	dir := t.TempDir()
-	dest := fmt.Sprintf(`type: http
+	return planFrom(t, fmt.Sprintf(`type: http
 delivery:
   attempts: 1
   timeout: 30s
@@ -44,7 +45,13 @@ actions:
     url: %[1]s/batched
     fields: {id: messageId}
     batch: {max_items: %[2]d, linger: 1h}
-`, url, batchItems)
+`, url, batchItems))
+}
+
+// planFrom builds the destination file dest, named d.
+func planFrom(t testing.TB, dest string) *plan.Plan {
+	t.Helper()
+	dir := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(dir, "destinations"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -222,5 +229,75 @@ func TestDispatchRacingCloseCompletesEveryEventOnce(t *testing.T) {
 				t.Fatalf("round %d: event %d completed %d times", round, k, n)
 			}
 		}
+	}
+}
+
+// Unbatched requests are sent by at most as many goroutines as the
+// sender's concurrency allows, each taking the next request when its own
+// ends (not one goroutine per request, parked until a slot frees), and
+// those goroutines use all of it: with 4 allowed and 60 events waiting,
+// the tool sees exactly 4 at once.
+func TestUnbatchedSendsRunOnAtMostTheConcurrencyLimitOfGoroutines(t *testing.T) {
+	const limit, n = 4, 60
+	release := make(chan struct{})
+	var now, most atomic.Int32
+	tool := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := now.Add(1)
+		for m := most.Load(); c > m && !most.CompareAndSwap(m, c); m = most.Load() {
+		}
+		<-release
+		now.Add(-1)
+	}))
+	defer tool.Close()
+	p := planFrom(t, fmt.Sprintf(`type: http
+delivery:
+  attempts: 1
+  breaker: {failures: 1000}
+  rate: {concurrency: %d}
+actions:
+  single:
+    url: %s/single
+    fields: {id: messageId}
+`, limit, tool.URL))
+	d := newDispatcher(t, p)
+	before := runtime.NumGoroutine()
+	var done sync.WaitGroup
+	done.Add(n)
+	var ok atomic.Int32
+	for i := range n {
+		ev, err := mappings.Decode([]byte(fmt.Sprintf(`{"type":"track","event":"E","userId":"u","messageId":"m%d"}`, i)), time.Now(), p.Limits())
+		if err != nil {
+			t.Fatal(err)
+		}
+		rt := p.Route(ev, "web", nil, &mappings.Env{}, plan.RouteOptions{})
+		d.Dispatch(rt.Requests, func(rs []dispatch.Result) {
+			defer done.Done()
+			if len(rs) == 1 && rs[0].Class == destinations.OK {
+				ok.Add(1)
+			}
+		})
+	}
+	// Every slot taken: the tool holds limit requests.
+	poll.Until(t, 10*time.Second, func() bool { return now.Load() >= limit }, func() string {
+		return fmt.Sprintf("the tool holds %d requests, want %d", now.Load(), limit)
+	})
+	if got := now.Load(); got != limit {
+		t.Fatalf("the tool holds %d requests, want %d: the workers do not use the whole limit", got, limit)
+	}
+	// limit workers, plus the transport's two goroutines per connection
+	// and the server's one per connection: far fewer than the 60 events.
+	if extra := runtime.NumGoroutine() - before; extra > 4*limit {
+		t.Errorf("%d more goroutines while %d events wait for %d slots: a goroutine per request", extra, n, limit)
+	}
+	close(release)
+	done.Wait()
+	if ok.Load() != n {
+		t.Errorf("%d of %d events delivered", ok.Load(), n)
+	}
+	if got := most.Load(); got != limit {
+		t.Errorf("the tool saw %d at once, want %d", got, limit)
+	}
+	if err := d.Close(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 }
