@@ -2,13 +2,13 @@ package plan
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/cespare/xxhash/v2"
 
 	"github.com/switchyard/switchyard/destinations"
 )
@@ -53,8 +53,7 @@ func (p *Plan) sign(r *destinations.Request, now time.Time) error {
 	}
 	id := r.Header.Get("webhook-id")
 	if id == "" {
-		sum := sha256.Sum256(r.Body)
-		id = "batch_" + hex.EncodeToString(sum[:12])
+		id = batchID(r.Body)
 		r.Header.Set("webhook-id", id)
 	}
 	if p.webhook.secret == "" {
@@ -69,4 +68,13 @@ func (p *Plan) sign(r *destinations.Request, now time.Time) error {
 		r.Header[k] = v
 	}
 	return nil
+}
+
+// batchID names a batch by its body: the same body, sent again, carries the
+// same webhook-id, so a receiver can drop the repeat. xxhash64 and the
+// length, 24 hex digits: SHA-256 of a 500-event body was 4.5% of a
+// batching webhook's router CPU (bench phase A), and the id needs no
+// resistance to forgery (a signature, when configured, is the proof).
+func batchID(body []byte) string {
+	return fmt.Sprintf("batch_%016x%08x", xxhash.Sum64(body), uint32(len(body)))
 }
