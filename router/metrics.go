@@ -1,6 +1,7 @@
 package router
 
 import (
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,6 +29,15 @@ const (
 // contracts"): tests outside the project read them.
 type Metrics struct {
 	Registry *prometheus.Registry
+
+	// outcomes and requests keep the series each event and request counts
+	// in, found by their labels once: WithLabelValues hashes and
+	// validates every label value on each call, several times per event.
+	// Counters and histograms are never deleted, so a kept series stays
+	// the registered one. The keys are bounded (destinations × outcomes ×
+	// reasons, destinations × actions × classes).
+	outcomes sync.Map // outcomeKey -> *outcomeSeries
+	requests sync.Map // requestKey -> prometheus.Observer
 
 	Events      *prometheus.CounterVec   // destination, outcome
 	Reasons     *prometheus.CounterVec   // destination, outcome, reason
@@ -156,10 +166,33 @@ func NewMetrics() *Metrics {
 
 // Outcome counts one outcome: a final one with its reason, or a retry.
 func (m *Metrics) Outcome(dest string, o Outcome, reason plan.Reason) {
-	m.Events.WithLabelValues(dest, string(o)).Inc()
-	if o != Retried {
-		m.Reasons.WithLabelValues(dest, string(o), string(reason)).Inc()
+	k := outcomeKey{dest, o, reason}
+	v, ok := m.outcomes.Load(k)
+	if !ok {
+		s := &outcomeSeries{events: m.Events.WithLabelValues(dest, string(o))}
+		if o != Retried {
+			s.reasons = m.Reasons.WithLabelValues(dest, string(o), string(reason))
+		}
+		v, _ = m.outcomes.LoadOrStore(k, s)
 	}
+	s := v.(*outcomeSeries)
+	s.events.Inc()
+	if s.reasons != nil {
+		s.reasons.Inc()
+	}
+}
+
+type outcomeKey struct {
+	dest    string
+	outcome Outcome
+	reason  plan.Reason
+}
+
+type outcomeSeries struct{ events, reasons prometheus.Counter }
+
+type requestKey struct {
+	dest, action string
+	class        destinations.Class
 }
 
 // setWritable publishes whether JetStream takes writes: one series, 1 with
@@ -201,7 +234,12 @@ func (m *Metrics) forget(dest string) {
 type observer struct{ m *Metrics }
 
 func (o observer) Request(dest, action string, status int, class destinations.Class, d time.Duration) {
-	o.m.Requests.WithLabelValues(dest, action, class.String()).Observe(d.Seconds())
+	k := requestKey{dest, action, class}
+	v, ok := o.m.requests.Load(k)
+	if !ok {
+		v, _ = o.m.requests.LoadOrStore(k, o.m.Requests.WithLabelValues(dest, action, class.String()))
+	}
+	v.(prometheus.Observer).Observe(d.Seconds())
 }
 
 func (o observer) BreakerState(dest string, state string) {
