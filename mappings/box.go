@@ -82,3 +82,14 @@ func (b *slabs) word(w uint64) unsafe.Pointer {
 	b.words = append(b.words, w)
 	return unsafe.Pointer(&b.words[len(b.words)-1])
 }
+
+// reboxed is s as an any: orig itself when orig is that string already
+// (a value read from the event and returned unchanged, its box reused),
+// else s boxed anew. Helpers that return a trimmed trait or an id call
+// it, so that the common case, nothing to trim, allocates nothing.
+func reboxed(orig any, s string) any {
+	if o, ok := orig.(string); ok && o == s {
+		return orig
+	}
+	return s
+}
