@@ -50,7 +50,6 @@ func newCompiler(limits ExprLimits, fastFetch bool) *Compiler {
 			scoped[h.Name] = true
 		}
 	}
-	opts = append(opts, expr.Function(fetchName, fetch, new(func(any, string) any)))
 	opts = append(opts, expr.Function("toJSON", toJSON, new(func(any) string))) // tojson.go
 	opts = append(opts, expr.Patch(envInjector{names: scoped}))
 	if fastFetch {

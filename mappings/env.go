@@ -65,8 +65,8 @@ func (env *Env) Reset(e *Event, source string, settings map[string]any) {
 	*env = Env{
 		Type:              e.Type,
 		Event:             r["event"],
-		UserID:            nonEmpty(e.UserID),
-		AnonymousID:       nonEmpty(e.AnonymousID),
+		UserID:            idValue(r["userId"], e.UserID),
+		AnonymousID:       idValue(r["anonymousId"], e.AnonymousID),
 		MessageID:         e.MessageID,
 		Timestamp:         FormatTimestamp(e.Timestamp),
 		Traits:            asMap(r["traits"]),
@@ -101,6 +101,16 @@ func nonEmpty(s string) any {
 		return nil
 	}
 	return s
+}
+
+// idValue is an identifier as Env holds it: nil when empty, else the
+// event's own box when it holds the id (Decode stores numeric ids back as
+// their text), so that Reset allocates none.
+func idValue(raw any, id string) any {
+	if id == "" {
+		return nil
+	}
+	return reboxed(raw, id)
 }
 
 func asMap(v any) map[string]any {

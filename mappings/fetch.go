@@ -11,21 +11,39 @@ import (
 // reflection: runtime.Fetch makes a reflect.Value of the map and of the
 // key, and copies the value it finds to the heap. Presets read dozens of
 // members per event, so the compiler rewrites each `x.name` whose x is a
-// map[string]any, or a value of unknown type, into fetchName(x, "name"),
+// map[string]any, or a value of unknown type, into a call of fetchMember,
 // which indexes a map[string]any directly and hands anything else to
 // runtime.Fetch itself, so that every other value (a list, a struct, nil)
 // behaves, and fails, exactly as before.
+//
+// The call's callee is the function itself, a constant of the unnamed type
+// func(any, any) any, one of the signatures expr's VM calls directly
+// (OpCallTyped): a function registered by name is called with its
+// arguments in a slice, which the VM takes from a buffer it sizes by
+// counting the calls in the bytecode once, so each read inside a map() or
+// filter() predicate past the first pass allocated one.
 
-// fetchName is the function the rewritten members call.
-const fetchName = "$fetch"
-
-func fetch(params ...any) (any, error) {
-	if m, ok := params[0].(map[string]any); ok {
-		if k, ok := params[1].(string); ok {
-			return m[k], nil
+// fetchMember is what a rewritten member read calls.
+func fetchMember(from, key any) any {
+	if m, ok := from.(map[string]any); ok {
+		if k, ok := key.(string); ok {
+			return m[k]
 		}
 	}
-	return runtime.Fetch(params[0], params[1]), nil
+	return runtime.Fetch(from, key)
+}
+
+// fetchMemberPC identifies fetchMember in a patched tree.
+var fetchMemberPC = reflect.ValueOf(fetchMember).Pointer()
+
+// isFetchCall reports whether n is a rewritten member read.
+func isFetchCall(n *ast.CallNode) bool {
+	c, ok := n.Callee.(*ast.ConstantNode)
+	if !ok || len(n.Arguments) != 2 {
+		return false
+	}
+	f, ok := c.Value.(func(any, any) any)
+	return ok && f != nil && reflect.ValueOf(f).Pointer() == fetchMemberPC
 }
 
 var mapStringAny = reflect.TypeOf(map[string]any(nil))
@@ -52,7 +70,7 @@ func (fetchPatcher) Visit(node *ast.Node) {
 		return
 	}
 	ast.Patch(node, &ast.CallNode{
-		Callee:    &ast.IdentifierNode{Value: fetchName},
+		Callee:    &ast.ConstantNode{Value: fetchMember},
 		Arguments: []ast.Node{m.Node, m.Property},
 	})
 }
@@ -70,7 +88,7 @@ func afterOptional(n ast.Node) bool {
 		case *ast.SliceNode:
 			n = x.Node
 		case *ast.CallNode:
-			if id, ok := x.Callee.(*ast.IdentifierNode); ok && id.Value == fetchName && len(x.Arguments) == 2 {
+			if isFetchCall(x) {
 				n = x.Arguments[0]
 				continue
 			}

@@ -49,7 +49,7 @@ func TestFetchReadsAsExprDoes(t *testing.T) {
 		}
 	}
 	p, _ := fast.Expr("f", `traits.email`)
-	if !strings.Contains(p.prog.Disassemble(), "OpCall") || strings.Contains(p.prog.Disassemble(), "OpFetch\t") {
+	if !strings.Contains(p.prog.Disassemble(), "OpCallTyped") || strings.Contains(p.prog.Disassemble(), "OpFetch\t") {
 		t.Fatalf("traits.email is not read through fetch:\n%s", p.prog.Disassemble())
 	}
 }

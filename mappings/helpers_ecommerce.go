@@ -263,10 +263,11 @@ func init() {
 			case nil:
 				return "USD", nil
 			case string:
+				orig := ev.Properties["currency"]
 				if c = strings.ToUpper(strings.TrimSpace(c)); c == "" {
 					return "USD", nil
 				}
-				return c, nil
+				return reboxed(orig, c), nil
 			default:
 				return nil, fmt.Errorf("properties.currency: want an ISO 4217 code such as \"EUR\", got %s", kindOf(c))
 			}

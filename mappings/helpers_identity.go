@@ -39,14 +39,14 @@ func personText(ev *Event, inProperties bool, keys ...string) any {
 	for _, t := range personTraits(ev) {
 		for _, k := range keys {
 			if s, ok := text(t[k]); ok {
-				return s
+				return reboxed(t[k], s)
 			}
 		}
 	}
 	if inProperties && ev.Type == TypeTrack {
 		for _, k := range keys {
 			if s, ok := text(ev.Properties[k]); ok {
-				return s
+				return reboxed(ev.Properties[k], s)
 			}
 		}
 	}
@@ -134,9 +134,12 @@ func init() {
 		`userIdOrAnonymousId()`,
 		func(ev *Event) any {
 			if ev.UserID != "" {
-				return ev.UserID
+				return reboxed(ev.Raw["userId"], ev.UserID)
 			}
-			return nonEmpty(ev.AnonymousID)
+			if ev.AnonymousID == "" {
+				return nil
+			}
+			return reboxed(ev.Raw["anonymousId"], ev.AnonymousID)
 		})
 	identityHelper("email", "email() string",
 		"Returns the user's email address, trimmed (case kept; sha256Email lower-cases). "+identifySpec+
@@ -149,12 +152,12 @@ func init() {
 		func(ev *Event) any {
 			for _, t := range personTraits(ev) {
 				if s, ok := t["email"].(string); ok && strings.TrimSpace(s) != "" {
-					return strings.TrimSpace(s)
+					return reboxed(t["email"], strings.TrimSpace(s))
 				}
 			}
 			if ev.Type == TypeTrack {
 				if s, ok := ev.Properties["email"].(string); ok && strings.TrimSpace(s) != "" {
-					return strings.TrimSpace(s)
+					return reboxed(ev.Properties["email"], strings.TrimSpace(s))
 				}
 			}
 			return nil

@@ -83,7 +83,7 @@ func text(v any) (string, bool) {
 // textOf is text as a helper result: the string, or nil.
 func textOf(v any) any {
 	if s, ok := text(v); ok {
-		return s
+		return reboxed(v, s)
 	}
 	return nil
 }

@@ -12,8 +12,9 @@ import (
 // straight into maps, lists, strings, booleans, int64 and float64 (the
 // types normaliseNumbers gives), enforcing the structural limits of
 // checkShape as it goes. Every string is sliced from one copy of the
-// event, so a string without escapes costs no allocation of its own, and
-// maps and lists are made at their final size.
+// event, so a string without escapes costs no allocation of its own,
+// values are boxed into the event's slabs (box.go), and maps and lists
+// are made at their final size.
 //
 // It accepts only what it is sure to decode exactly as the exact path
 // (checkShape, then encoding/json with UseNumber, then normaliseNumbers):
@@ -26,6 +27,9 @@ import (
 func parseEvent(data []byte, lim Limits) (m map[string]any, ok bool) {
 	p := parsers.Get().(*eventParser)
 	p.s, p.i, p.depth, p.lim = string(data), 0, 0, lim
+	// About one string value per 24 bytes of a typical event: one slab
+	// holds them, a longer run of strings takes another.
+	p.box = slabs{chunk: len(data)/24 + 4}
 	p.skipSpace()
 	if p.i < len(p.s) && p.s[p.i] == '{' {
 		m, ok = p.object()
@@ -34,7 +38,14 @@ func parseEvent(data []byte, lim Limits) (m map[string]any, ok bool) {
 		p.skipSpace()
 		ok = p.i == len(p.s)
 	}
-	p.s = ""
+	// The stacks are popped without clearing as the parse goes: clear what
+	// they held once, so that a pooled parser keeps no event alive.
+	// A failed parse leaves its members pushed: lengths only grow between
+	// the pops drop notes, so the larger of the two is the most they held.
+	clear(p.keys[:max(p.hiKeys, len(p.keys))])
+	clear(p.vals[:max(p.hiVals, len(p.vals))])
+	p.keys, p.vals, p.hiKeys, p.hiVals = p.keys[:0], p.vals[:0], 0, 0
+	p.s, p.box = "", slabs{}
 	parsers.Put(p)
 	if !ok {
 		return nil, false
@@ -52,7 +63,11 @@ type eventParser struct {
 	lim   Limits
 	keys  []string
 	vals  []any
-	buf   []byte // unescaping
+	// hiKeys and hiVals are the most the stacks held during this event:
+	// what parseEvent clears at its end.
+	hiKeys, hiVals int
+	buf            []byte // unescaping
+	box            slabs  // the event's boxes, handed over with its values
 }
 
 var parsers = sync.Pool{New: func() any {
@@ -61,7 +76,8 @@ var parsers = sync.Pool{New: func() any {
 
 func (p *eventParser) skipSpace() {
 	i, s := p.i, p.s
-	for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
+	// Most events hold no whitespace: one comparison says so.
+	for i < len(s) && s[i] <= ' ' && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
 		i++
 	}
 	p.i = i
@@ -84,7 +100,10 @@ func (p *eventParser) value() (any, bool) {
 	switch c := p.s[p.i]; {
 	case c == '"':
 		s, ok := p.str()
-		return s, ok
+		if !ok {
+			return nil, false
+		}
+		return p.box.str(s), true
 	case c == '{':
 		m, ok := p.object()
 		return m, ok
@@ -115,7 +134,6 @@ func (p *eventParser) object() (map[string]any, bool) {
 		return nil, false
 	}
 	kbase, vbase := len(p.keys), len(p.vals)
-	defer p.drop(kbase, vbase)
 	p.skipSpace()
 	if p.i < len(p.s) && p.s[p.i] == '}' {
 		p.i++
@@ -162,6 +180,7 @@ func (p *eventParser) object() (map[string]any, bool) {
 			for j, k := range keys {
 				m[k] = vals[j] // a repeated key: the last wins, as in encoding/json
 			}
+			p.drop(kbase, vbase)
 			return m, true
 		}
 		return nil, false
@@ -173,7 +192,6 @@ func (p *eventParser) array() ([]any, bool) {
 		return nil, false
 	}
 	base := len(p.vals)
-	defer p.drop(len(p.keys), base)
 	p.skipSpace()
 	if p.i < len(p.s) && p.s[p.i] == ']' {
 		p.i++
@@ -201,18 +219,22 @@ func (p *eventParser) array() ([]any, bool) {
 		case ']':
 			p.i++
 			p.depth--
-			return append([]any(nil), p.vals[base:]...), true
+			list := append([]any(nil), p.vals[base:]...)
+			p.drop(len(p.keys), base)
+			return list, true
 		}
 		return nil, false
 	}
 }
 
-// drop pops what a container pushed on the stacks, clearing it so that a
-// pooled parser keeps no event alive.
+// drop pops what a closed container pushed on the stacks, noting how far
+// they reached (the stacks are at their highest when a container closes).
+// A container that fails leaves its members on the stacks: the parse is
+// over then, and parseEvent clears all it used, the failed members too.
 func (p *eventParser) drop(keys, vals int) {
-	clear(p.keys[keys:])
+	p.hiKeys = max(p.hiKeys, len(p.keys))
+	p.hiVals = max(p.hiVals, len(p.vals))
 	p.keys = p.keys[:keys]
-	clear(p.vals[vals:])
 	p.vals = p.vals[:vals]
 }
 
@@ -415,15 +437,19 @@ func (p *eventParser) number() (any, bool) {
 			if digits > start {
 				n = -n
 			}
-			return n, true
+			return p.box.int(n), true
 		}
 		if n, err := strconv.ParseInt(tok, 10, 64); err == nil {
-			return n, true
+			return p.box.int(n), true
 		}
 	}
 	f, err := strconv.ParseFloat(tok, 64)
 	if err != nil || math.IsInf(f, 0) {
 		return nil, false
 	}
-	return wholeFloat(f), true
+	// As wholeFloat types it.
+	if f == math.Trunc(f) && math.Abs(f) <= 1<<53 {
+		return p.box.int(int64(f)), true
+	}
+	return p.box.float(f), true
 }

@@ -21,7 +21,7 @@ var impureBuiltins = map[string]bool{"now": true, "date": true, "timezone": true
 // helper that is not event-scoped (an event-scoped helper reads the event
 // through $env, which a settings-only expression does not name anyway).
 func pureFunctions() map[string]bool {
-	pure := map[string]bool{fetchName: true} // a member read (fetch.go)
+	pure := map[string]bool{}
 	for _, b := range builtin.Builtins {
 		if !impureBuiltins[b.Name] {
 			pure[b.Name] = true
@@ -66,6 +66,9 @@ type purity struct {
 func (p *purity) Visit(node *ast.Node) {
 	switch n := (*node).(type) {
 	case *ast.CallNode:
+		if isFetchCall(n) {
+			return // a member read (fetch.go): pure
+		}
 		id, ok := n.Callee.(*ast.IdentifierNode)
 		if !ok || !p.pure[id.Value] {
 			p.ok = false

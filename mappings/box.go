@@ -1,0 +1,95 @@
+package mappings
+
+import (
+	"math"
+	"unsafe"
+)
+
+// Boxing without an allocation per value. Storing a string, a float64 or
+// an int64 outside 0..255 in an `any` makes the runtime copy the value to
+// a heap object of its own (runtime.convTstring, convT64): a typical
+// 1 KB event holds about forty strings, so Decode spent forty small
+// allocations, and the garbage collector forty objects, on headers alone.
+// The decoder instead writes the values into slabs, one allocation for
+// many, and makes each `any` point into its slab: an interface value is a
+// type word and a data pointer (the runtime's eface; reflect, the race
+// detector's checkptr and the collector read it the same way, and the
+// collector keeps a slab alive while any value points into it), so the
+// result is exactly what convTstring would have made, with the data in a
+// shared block. A slab slot is written once, before its value is handed
+// out, and never again: values stay immutable, as Go requires of what an
+// interface holds. TestBoxedValues holds the boxes to what the runtime
+// makes.
+
+// eface is the layout of an `any` (runtime.eface).
+type eface struct {
+	typ  unsafe.Pointer
+	data unsafe.Pointer
+}
+
+func typeWord(v any) unsafe.Pointer { return (*eface)(unsafe.Pointer(&v)).typ }
+
+var (
+	stringType  = typeWord("")
+	int64Type   = typeWord(int64(0))
+	float64Type = typeWord(float64(0))
+)
+
+// boxAt makes the `any` of type typ whose value is at data.
+func boxAt(typ, data unsafe.Pointer) (v any) {
+	e := (*eface)(unsafe.Pointer(&v))
+	e.typ, e.data = typ, data
+	return v
+}
+
+// slabs are one event's boxes. They belong to the event once handed out:
+// a parser starts every event with empty ones.
+type slabs struct {
+	strs  []string
+	words []uint64 // int64 and float64 values, by their bits
+	chunk int      // slots of the next string slab
+}
+
+// str boxes s. An empty string needs no box (the runtime's own zero value).
+func (b *slabs) str(s string) any {
+	if len(s) == 0 {
+		return ""
+	}
+	if len(b.strs) == cap(b.strs) {
+		b.strs = make([]string, 0, b.chunk)
+	}
+	b.strs = append(b.strs, s)
+	return boxAt(stringType, unsafe.Pointer(&b.strs[len(b.strs)-1]))
+}
+
+// int boxes n; 0..255 need no box (the runtime's staticuint64s).
+func (b *slabs) int(n int64) any {
+	if n >= 0 && n < 256 {
+		return n
+	}
+	return boxAt(int64Type, b.word(uint64(n)))
+}
+
+// float boxes f.
+func (b *slabs) float(f float64) any {
+	return boxAt(float64Type, b.word(math.Float64bits(f)))
+}
+
+func (b *slabs) word(w uint64) unsafe.Pointer {
+	if len(b.words) == cap(b.words) {
+		b.words = make([]uint64, 0, 8)
+	}
+	b.words = append(b.words, w)
+	return unsafe.Pointer(&b.words[len(b.words)-1])
+}
+
+// reboxed is s as an any: orig itself when orig is that string already
+// (a value read from the event and returned unchanged, its box reused),
+// else s boxed anew. Helpers that return a trimmed trait or an id call
+// it, so that the common case, nothing to trim, allocates nothing.
+func reboxed(orig any, s string) any {
+	if o, ok := orig.(string); ok && o == s {
+		return orig
+	}
+	return s
+}

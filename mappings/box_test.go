@@ -1,0 +1,71 @@
+package mappings
+
+import (
+	"math"
+	"reflect"
+	"runtime"
+	"testing"
+)
+
+// The boxes of the slabs are the values the runtime's own boxing makes:
+// equal under ==, type switches and reflect, and intact after collections
+// that leave only the boxes pointing into their slabs.
+func TestBoxedValues(t *testing.T) {
+	want := []any{"track", "", "é\u2028", int64(0), int64(255), int64(256), int64(-1), int64(math.MaxInt64), int64(math.MinInt64),
+		0.5, -1e300, math.SmallestNonzeroFloat64}
+	var b slabs
+	b.chunk = 2 // several slabs
+	boxes := make([]any, 0, len(want))
+	for _, w := range want {
+		switch x := w.(type) {
+		case string:
+			boxes = append(boxes, b.str(x))
+		case int64:
+			boxes = append(boxes, b.int(x))
+		case float64:
+			boxes = append(boxes, b.float(x))
+		}
+	}
+	b = slabs{} // only the boxes hold the slabs now
+	for range 3 {
+		runtime.GC()
+	}
+	for i, got := range boxes {
+		if got != want[i] || !reflect.DeepEqual(got, want[i]) || reflect.TypeOf(got) != reflect.TypeOf(want[i]) {
+			t.Errorf("box %d = %#v (%T), want %#v (%T)", i, got, got, want[i], want[i])
+		}
+	}
+	if s, ok := boxes[0].(string); !ok || s != "track" {
+		t.Errorf("type switch on a boxed string: %q %v", s, ok)
+	}
+	if f, ok := boxes[9].(float64); !ok || f != 0.5 {
+		t.Errorf("type switch on a boxed float: %v %v", f, ok)
+	}
+}
+
+// A decoded event's values survive collections while only the event holds
+// them, and the decoder spends one allocation on many values' boxes.
+func TestDecodeBoxesSurviveCollection(t *testing.T) {
+	data := benchEvents["fast"]
+	raw, ok := parseEvent(data, DefaultLimits)
+	if !ok {
+		t.Fatal("the single pass refused the bench event")
+	}
+	want, err := decodeExact(data, DefaultLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		runtime.GC()
+	}
+	if !reflect.DeepEqual(raw, want) {
+		t.Fatalf("after collections:\n%#v\nwant\n%#v", raw, want)
+	}
+	allocs := testing.AllocsPerRun(50, func() { parseEvent(data, DefaultLimits) })
+	// 9 objects (22 allocations between them: a map of more than 8 keys
+	// takes four), 1 list, the string copy, and the slabs.
+	t.Logf("parseEvent: %.0f allocations", allocs)
+	if allocs > 28 {
+		t.Errorf("parseEvent of the bench event: %.0f allocations, want at most 28 (values boxed one by one?)", allocs)
+	}
+}
