@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -130,11 +131,11 @@ const (
 // connection, doing no other work. The consumer is configured as the
 // router's (explicit ack, same AckWait, MaxAckPending and MaxWaiting). It
 // returns events/s from the first pull to the last ack flushed.
-func jetStreamCeiling(ctx context.Context, c *natsClient, seed uint64, n int, phase byte, source string, style ceilingStyle) (eps float64, elapsed time.Duration, others float64, err error) {
+func jetStreamCeiling(ctx context.Context, c *natsClient, seed uint64, n int, phase byte, source string, style ceilingStyle, round int) (eps float64, elapsed time.Duration, others float64, err error) {
 	ev := newEvents(seed, phase, source)
 	if _, err := c.publish(ctx, n, func(i int) (string, []byte, string) {
 		s, d := ev.next(i)
-		return s, d, workload.ID(phase, i)
+		return s, d, roundID(phase, i, round)
 	}); err != nil {
 		return 0, 0, 0, err
 	}
@@ -235,4 +236,15 @@ func jetStreamCeiling(ctx context.Context, c *natsClient, seed uint64, n int, ph
 
 func newMsg(subject string, data []byte, id string) *nats.Msg {
 	return &nats.Msg{Subject: subject, Data: data, Header: nats.Header{jetstream.MsgIDHeader: []string{id}}}
+}
+
+// roundID is the Nats-Msg-Id of event seq of a phase's round: a purge
+// leaves the stream's duplicate window, which would drop a later round's
+// events as repeats of the first's. The event's own messageId, which the
+// sink reads, stays workload.ID.
+func roundID(phase byte, seq, round int) string {
+	if round == 0 {
+		return workload.ID(phase, seq)
+	}
+	return workload.ID(phase, seq) + ".r" + strconv.Itoa(round)
 }
