@@ -46,9 +46,25 @@ func TestClusterSurvivesANode(t *testing.T) {
 	if info.Cluster == nil || len(info.Cluster.Replicas) != 2 {
 		t.Fatalf("stream cluster info %+v: want a leader and 2 replicas", info.Cluster)
 	}
+	// The new stream's first publishes may find its leader not yet
+	// answering ("no response from stream"): each is retried briefly under
+	// its own message id, so a retry of one that was stored after all is
+	// dropped as a duplicate rather than counted twice.
 	for i := range 10 {
-		if _, err := js.Publish(ctx, "t.x", []byte(fmt.Sprint(i))); err != nil {
-			t.Fatal(err)
+		for try := 0; ; try++ {
+			pctx, pcancel := context.WithTimeout(ctx, 2*time.Second)
+			_, err := js.Publish(pctx, "t.x", []byte(fmt.Sprint(i)), jetstream.WithMsgID(fmt.Sprint("m", i)))
+			pcancel()
+			if err == nil {
+				break
+			}
+			if try == 20 || ctx.Err() != nil {
+				t.Fatalf("publish %d, %d tries: %v", i, try+1, err)
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(100 * time.Millisecond):
+			}
 		}
 	}
 	// Take the stream leader away: another node takes over.

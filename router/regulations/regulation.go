@@ -61,6 +61,11 @@ type Regulation struct {
 	CreatedAt   time.Time `json:"createdAt"`
 	// Applied is when its suppressions were all recorded (suppress types).
 	Applied *time.Time `json:"applied,omitempty"`
+	// Scope names the destinations its deletions went to, set at
+	// submission (delete types): the report reads their statuses by name.
+	// Listing the status keys instead could miss one that a deleter was
+	// rewriting at that moment.
+	Scope []string `json:"scope,omitempty"`
 }
 
 // Bounds of a regulation, checked before anything is stored.

@@ -128,7 +128,7 @@ func (s *Store) Report(ctx context.Context, id string) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
-	ds, err := s.statuses(ctx, id)
+	ds, err := s.statuses(ctx, r)
 	if err != nil {
 		return Report{}, err
 	}
@@ -180,10 +180,18 @@ func (s *Store) keys(ctx context.Context, filter string) ([]string, error) {
 	return out, nil
 }
 
-func (s *Store) statuses(ctx context.Context, id string) ([]DestStatus, error) {
-	keys, err := s.keys(ctx, "s."+id+".*")
-	if err != nil {
-		return nil, err
+func (s *Store) statuses(ctx context.Context, r *Regulation) ([]DestStatus, error) {
+	var keys []string
+	if len(r.Scope) > 0 {
+		for _, d := range r.Scope {
+			keys = append(keys, statusKey(r.ID, d))
+		}
+	} else {
+		// Recorded before regulations named their scope.
+		var err error
+		if keys, err = s.keys(ctx, "s."+r.ID+".*"); err != nil {
+			return nil, err
+		}
 	}
 	out := make([]DestStatus, 0, len(keys))
 	for _, k := range keys {
@@ -267,7 +275,12 @@ func (s *Store) Submit(ctx context.Context, r *Regulation, scope []Scope) error 
 		return err
 	}
 	now := time.Now().UTC()
-	r.ID, r.CreatedAt, r.Applied = NewID(now), now, nil
+	r.ID, r.CreatedAt, r.Applied, r.Scope = NewID(now), now, nil, nil
+	if r.Type.Deletes() {
+		for _, sc := range scope {
+			r.Scope = append(r.Scope, sc.Destination)
+		}
+	}
 	b, err := json.Marshal(r)
 	if err != nil {
 		return err

@@ -238,3 +238,56 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// A report names every destination in scope while their statuses are being
+// rewritten: the deleters update them as the report is read (a listing of
+// the status keys could miss the one being rewritten at that moment).
+func TestReportsNameEveryDestinationWhileStatusesChange(t *testing.T) {
+	st, _ := openStore(t)
+	ctx := context.Background()
+	dests := []string{"a", "b", "c", "d", "e", "f"}
+	var scope []regulations.Scope
+	for _, d := range dests {
+		scope = append(scope, regulations.Scope{Destination: d})
+	}
+	r := &regulations.Regulation{Type: regulations.Delete, Users: []plan.User{{UserID: "u-1"}}, RequestedBy: "test"}
+	must(t, st.Submit(ctx, r, scope))
+	if len(r.Scope) != len(dests) {
+		t.Fatalf("the regulation records scope %v, want %v", r.Scope, dests)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, d := range dests {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				state := regulations.Running
+				if i%2 == 1 {
+					state = regulations.Pending
+				}
+				if err := st.SetStatus(ctx, r.ID, regulations.DestStatus{Destination: d, State: state, Attempts: i}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	for range 200 {
+		rep, err := st.Report(ctx, r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.Deletions) != len(dests) {
+			t.Errorf("a report names %d of %d destinations: %+v", len(rep.Deletions), len(dests), rep.Deletions)
+			break
+		}
+	}
+	close(stop)
+	wg.Wait()
+}
