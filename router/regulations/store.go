@@ -163,20 +163,26 @@ func (s *Store) List(ctx context.Context, limit int) ([]Report, error) {
 	return out, nil
 }
 
-// keys lists the keys matching a filter; none is not an error.
+// keys lists the keys matching a filter; none is not an error. It reads
+// the bucket stream's subjects from the server, one answer computed from
+// its subject index: a key listing (a consumer walking the last message of
+// each key) misses keys that are rewritten while it walks. A deleted key
+// may still be listed: reading it finds nothing.
 func (s *Store) keys(ctx context.Context, filter string) ([]string, error) {
-	l, err := s.kv.ListKeysFiltered(ctx, filter)
+	prefix := "$KV." + s.kv.Bucket() + "."
+	st, err := s.js.Stream(ctx, "KV_"+s.kv.Bucket())
 	if err != nil {
-		if errors.Is(err, jetstream.ErrNoKeysFound) {
-			return nil, nil
-		}
 		return nil, fmt.Errorf("listing %s: %w", filter, err)
 	}
-	defer func() { _ = l.Stop() }()
-	var out []string
-	for k := range l.Keys() {
-		out = append(out, k)
+	info, err := st.Info(ctx, jetstream.WithSubjectFilter(prefix+filter))
+	if err != nil {
+		return nil, fmt.Errorf("listing %s: %w", filter, err)
 	}
+	out := make([]string, 0, len(info.State.Subjects))
+	for subj := range info.State.Subjects {
+		out = append(out, strings.TrimPrefix(subj, prefix))
+	}
+	sort.Strings(out)
 	return out, nil
 }
 
