@@ -47,8 +47,14 @@ type Result struct {
 //
 // Lock order: d.mu, then a Batcher's own lock (taken inside Batcher.Add,
 // Flush and Close, which are called with d.mu released except for
-// creating a batcher). No lock is held while a request is sent or while a
-// completion runs; completions may call Dispatch again.
+// creating a batcher), or the sender's concurrency lock (a leaf: reading
+// the limit to size the workers). No lock is held while a request is sent
+// or while a completion runs; completions may call Dispatch again.
+//
+// Goroutines: the send workers, each added to wg under d.mu before it
+// starts; a worker ends when the queue is empty or the limit fell below
+// the workers running, and Close waits for them (cancelling d.ctx, which
+// every send honours, when its own context ends first).
 type Dispatcher struct {
 	plan   *plan.Plan
 	sender *destinations.Sender
