@@ -26,6 +26,10 @@ const ackGather = time.Millisecond
 // lost would be: delivery is at least once either way.
 //
 // Lock order: a.mu is a leaf; no ack is sent while it is held.
+//
+// Goroutines: one, run, started by newAcker (Router.Start) and ended by
+// stop (Router.Stop, after the lanes), which closes quit and waits on done;
+// an ack arriving after stop is sent on its caller's goroutine.
 type acker struct {
 	gather time.Duration // ackGather; longer in tests
 
