@@ -66,8 +66,8 @@ type purity struct {
 func (p *purity) Visit(node *ast.Node) {
 	switch n := (*node).(type) {
 	case *ast.CallNode:
-		if isFetchCall(n) {
-			return // a member read (fetch.go): pure
+		if isFetchCall(n) || isMatchesCall(n) {
+			return // a member read (fetch.go) or a matches (matches.go): pure
 		}
 		id, ok := n.Callee.(*ast.IdentifierNode)
 		if !ok || !p.pure[id.Value] {
