@@ -35,9 +35,8 @@ type acker struct {
 
 	mu      sync.Mutex
 	pending []pendingAck
-	spare   []pendingAck // the previous round's slice, reused
-	waking  bool         // a round is gathering: the loop has been kicked
-	stopped bool         // acks go out at once, on the caller's goroutine
+	waking  bool // a round is gathering: the loop has been kicked
+	stopped bool // acks go out at once, on the caller's goroutine
 
 	kick chan struct{} // cap 1
 	quit chan struct{}
@@ -64,13 +63,13 @@ func newAcker(gather time.Duration) *acker {
 func (a *acker) ack(msg jetstream.Msg, seq uint64, log *slog.Logger, failure string) {
 	p := pendingAck{msg: msg, seq: seq, failure: failure, log: log}
 	if a == nil {
-		send(p)
+		sendAck(p)
 		return
 	}
 	a.mu.Lock()
 	if a.stopped {
 		a.mu.Unlock()
-		send(p)
+		sendAck(p)
 		return
 	}
 	a.pending = append(a.pending, p)
@@ -117,21 +116,14 @@ func (a *acker) flush() {
 	}
 	a.mu.Lock()
 	round := a.pending
-	a.pending, a.spare = a.spare[:0], nil
-	a.waking = false
+	a.pending, a.waking = nil, false
 	a.mu.Unlock()
-	for i := range round {
-		send(round[i])
-		round[i] = pendingAck{}
+	for _, p := range round {
+		sendAck(p)
 	}
-	a.mu.Lock()
-	if a.spare == nil && cap(round) <= 4096 {
-		a.spare = round[:0]
-	}
-	a.mu.Unlock()
 }
 
-func send(p pendingAck) {
+func sendAck(p pendingAck) {
 	if err := p.msg.Ack(); err != nil {
 		p.log.Warn(p.failure, "seq", p.seq, "err", err)
 	}
