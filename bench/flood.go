@@ -107,27 +107,8 @@ func (b *bench) phaseM(ctx context.Context) error {
 	}
 	defer nc.nc.Close()
 
-	stopSampling, sampled := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(sampled)
-		t := time.NewTicker(100 * time.Millisecond)
-		defer t.Stop()
-		for {
-			now, _ := r.rss()
-			res.peakSampled = max(res.peakSampled, now)
-			select {
-			case <-t.C:
-			case <-stopSampling:
-				return
-			}
-		}
-	}()
-	defer func() {
-		if stopSampling != nil {
-			close(stopSampling)
-			<-sampled
-		}
-	}()
+	sampler := sampleRSS(r)
+	defer sampler.stop()
 
 	// The draft's order: each event is garbage with probability
 	// garbage/total, until one kind runs out.
@@ -194,9 +175,7 @@ func (b *bench) phaseM(ctx context.Context) error {
 	res.drain = time.Since(t0)
 	res.cpu = r.cpu() - cpu0
 	res.others = load.others()
-	close(stopSampling)
-	<-sampled
-	stopSampling = nil
+	res.peakSampled, _ = sampler.stop()
 	res.lastRSS, res.hwm = r.rss()
 	logf("phase M: drained in %s; peak RSS %s", res.drain.Round(time.Millisecond), mb(max(res.peakSampled, res.hwm)))
 

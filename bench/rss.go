@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/switchyard/switchyard/bench/workload"
@@ -44,23 +45,7 @@ func (b *bench) phaseD(ctx context.Context) error {
 		time.Sleep(50 * time.Millisecond)
 	}
 	res := &phaseResult{phase: 'D', events: b.o.rssEvents, runner: r.label()}
-	stopSampling := make(chan struct{})
-	sampled := make(chan struct{})
-	go func() {
-		defer close(sampled)
-		t := time.NewTicker(100 * time.Millisecond)
-		defer t.Stop()
-		for {
-			now, _ := r.rss()
-			res.peakSampled = max(res.peakSampled, now)
-			res.lastRSS = now
-			select {
-			case <-t.C:
-			case <-stopSampling:
-				return
-			}
-		}
-	}()
+	sampler := sampleRSS(r)
 	logf("phase D: breaker open; publishing %d events", b.o.rssEvents)
 	reqs0 := rec.requests.Load()
 	cpu0 := r.cpu()
@@ -68,7 +53,7 @@ func (b *bench) phaseD(ctx context.Context) error {
 		return "events.pd.track", workload.Small('D', opening+i), workload.ID('D', opening+i)
 	})
 	if err != nil {
-		close(stopSampling)
+		sampler.stop()
 		return err
 	}
 	res.publishEPS = float64(b.o.rssEvents) / pub.Seconds()
@@ -77,8 +62,7 @@ func (b *bench) phaseD(ctx context.Context) error {
 	case <-time.After(b.o.rssWindow):
 	case <-ctx.Done():
 	}
-	close(stopSampling)
-	<-sampled
+	res.peakSampled, res.lastRSS = sampler.stop()
 	_, res.hwm = r.rss()
 	res.cpu = r.cpu() - cpu0
 	res.requests = rec.requests.Load() - reqs0
@@ -100,4 +84,40 @@ func (b *bench) phaseD(ctx context.Context) error {
 	logf("phase D: RSS peak sampled %d KiB, VmHWM %d KiB; %d waiting in JetStream, %d delivered and not acked (nak'd with a delay), %d retried", res.peakSampled, res.hwm, res.waiting, res.held, res.retried)
 	b.rep.d = res
 	return nil
+}
+
+// rssSampler reads a router's VmRSS every 100 ms on a goroutine of its
+// own, until stop.
+type rssSampler struct {
+	quit       chan struct{}
+	done       chan struct{}
+	once       sync.Once
+	peak, last int64 // KiB; written by the goroutine, read after done
+}
+
+func sampleRSS(r routerRun) *rssSampler {
+	s := &rssSampler{quit: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			now, _ := r.rss()
+			s.peak, s.last = max(s.peak, now), now
+			select {
+			case <-t.C:
+			case <-s.quit:
+				return
+			}
+		}
+	}()
+	return s
+}
+
+// stop ends the sampling, waits for its goroutine, and returns the peak
+// and the last VmRSS read (KiB). Calling it again returns the same.
+func (s *rssSampler) stop() (peak, last int64) {
+	s.once.Do(func() { close(s.quit) })
+	<-s.done
+	return s.peak, s.last
 }
