@@ -49,7 +49,7 @@ func FuzzDecodePaths(f *testing.F) {
 	lim := Limits{MaxBytes: 1 << 20, MaxDepth: 64, MaxProperties: 10_000}.withDefaults()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		exact, errExact := decodeExact(data, lim)
-		fast, ok := parseEvent(data, lim)
+		fast, ok := parseEvent(data, lim, nil)
 		switch {
 		case ok && errExact != nil:
 			t.Fatalf("the single pass accepts %q, the exact path refuses it: %v", data, errExact)
@@ -82,7 +82,7 @@ func FuzzDecodePaths(f *testing.F) {
 		if err != nil || !reflect.DeepEqual(again, exact) {
 			t.Fatalf("ToValidUTF8(%q) = %q decodes to %#v (%v), want %#v", data, fwd, again, err, exact)
 		}
-		if viaFast, ok := parseEvent(fwd, lim); !ok || !reflect.DeepEqual(viaFast, exact) {
+		if viaFast, ok := parseEvent(fwd, lim, nil); !ok || !reflect.DeepEqual(viaFast, exact) {
 			t.Fatalf("ToValidUTF8(%q) = %q: the single pass gives %#v (%v), want %#v", data, fwd, viaFast, ok, exact)
 		}
 	})

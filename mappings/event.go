@@ -96,6 +96,9 @@ type Event struct {
 	Integrations map[string]any
 
 	memo memo // what is derived from the event alone (memo.go)
+	// projection names the top-level members Raw holds when the event was
+	// decoded in part (DecodeProjected); nil when whole.
+	projection *Projection
 }
 
 // WithRaw returns a new event that is e with its fields replaced by raw
@@ -113,6 +116,7 @@ func (e *Event) WithRaw(raw map[string]any) *Event {
 		Timestamp:    e.Timestamp,
 		ReceivedAt:   e.ReceivedAt,
 		Integrations: e.Integrations,
+		projection:   e.projection,
 	}
 	out.Context, _ = raw["context"].(map[string]any)
 	out.Properties, _ = raw["properties"].(map[string]any)
@@ -150,7 +154,7 @@ func Decode(data []byte, receivedAt time.Time, lim Limits) (*Event, error) {
 // it, else (a refused event, or one parseEvent leaves to it) with the
 // exact path, which says why.
 func decodeRaw(data []byte, lim Limits) (map[string]any, error) {
-	if raw, ok := parseEvent(data, lim); ok {
+	if raw, ok := parseEvent(data, lim, nil); ok {
 		return raw, nil
 	}
 	return decodeExact(data, lim)

@@ -24,9 +24,9 @@ import (
 // caller decodes those with the exact path, so that a refused event's
 // reason never depends on which decoder saw it first. FuzzDecodePaths
 // holds the two to the same values.
-func parseEvent(data []byte, lim Limits) (m map[string]any, ok bool) {
+func parseEvent(data []byte, lim Limits, keep *Projection) (m map[string]any, ok bool) {
 	p := parsers.Get().(*eventParser)
-	p.s, p.i, p.depth, p.lim = string(data), 0, 0, lim
+	p.s, p.i, p.depth, p.lim, p.keep = string(data), 0, 0, lim, keep
 	// About one string value per 24 bytes of a typical event: one slab
 	// holds them, a longer run of strings takes another.
 	p.box = slabs{chunk: len(data)/24 + 4}
@@ -45,7 +45,7 @@ func parseEvent(data []byte, lim Limits) (m map[string]any, ok bool) {
 	clear(p.keys[:max(p.hiKeys, len(p.keys))])
 	clear(p.vals[:max(p.hiVals, len(p.vals))])
 	p.keys, p.vals, p.hiKeys, p.hiVals = p.keys[:0], p.vals[:0], 0, 0
-	p.s, p.box = "", slabs{}
+	p.s, p.box, p.keep = "", slabs{}, nil
 	parsers.Put(p)
 	if !ok {
 		return nil, false
@@ -68,6 +68,9 @@ type eventParser struct {
 	hiKeys, hiVals int
 	buf            []byte // unescaping
 	box            slabs  // the event's boxes, handed over with its values
+	// keep, when not nil, names the top-level members decoded; the others
+	// are read through (skip) and checked, not built (project.go).
+	keep *Projection
 }
 
 var parsers = sync.Pool{New: func() any {
@@ -157,12 +160,18 @@ func (p *eventParser) object() (map[string]any, bool) {
 		}
 		p.i++
 		p.skipSpace()
-		v, ok := p.value()
-		if !ok {
-			return nil, false
+		if p.keep != nil && p.depth == 1 && !p.keep.has(k) {
+			if !p.skipMember(k) {
+				return nil, false
+			}
+		} else {
+			v, ok := p.value()
+			if !ok {
+				return nil, false
+			}
+			p.keys = append(p.keys, k)
+			p.vals = append(p.vals, v)
 		}
-		p.keys = append(p.keys, k)
-		p.vals = append(p.vals, v)
 		p.skipSpace()
 		if p.i >= len(p.s) {
 			return nil, false
@@ -383,58 +392,17 @@ func hex4(s string) rune {
 // json.Number: int64 when it is an integer that fits, else float64 (an
 // integral one within 2^53 as int64). A number beyond float64 is refused.
 func (p *eventParser) number() (any, bool) {
-	start := p.i
-	j := p.i
-	if p.s[j] == '-' {
-		j++
-	}
-	digits := j
-	switch {
-	case j < len(p.s) && p.s[j] == '0':
-		j++
-	case j < len(p.s) && p.s[j] >= '1' && p.s[j] <= '9':
-		for j < len(p.s) && p.s[j] >= '0' && p.s[j] <= '9' {
-			j++
-		}
-	default:
+	tok, digits, integer, ok := p.scanNumber()
+	if !ok {
 		return nil, false
 	}
-	intDigits := j - digits
-	integer := true
-	if j < len(p.s) && p.s[j] == '.' {
-		integer = false
-		j++
-		f := j
-		for j < len(p.s) && p.s[j] >= '0' && p.s[j] <= '9' {
-			j++
-		}
-		if j == f {
-			return nil, false
-		}
-	}
-	if j < len(p.s) && (p.s[j] == 'e' || p.s[j] == 'E') {
-		integer = false
-		j++
-		if j < len(p.s) && (p.s[j] == '+' || p.s[j] == '-') {
-			j++
-		}
-		e := j
-		for j < len(p.s) && p.s[j] >= '0' && p.s[j] <= '9' {
-			j++
-		}
-		if j == e {
-			return nil, false
-		}
-	}
-	p.i = j
-	tok := p.s[start:j]
 	if integer {
-		if intDigits <= 18 { // cannot overflow int64
+		if len(digits) <= 18 { // cannot overflow int64
 			var n int64
-			for _, c := range []byte(p.s[digits:j]) {
+			for _, c := range []byte(digits) {
 				n = n*10 + int64(c-'0')
 			}
-			if digits > start {
+			if len(digits) < len(tok) {
 				n = -n
 			}
 			return p.box.int(n), true
@@ -452,4 +420,55 @@ func (p *eventParser) number() (any, bool) {
 		return p.box.int(int64(f)), true
 	}
 	return p.box.float(f), true
+}
+
+// scanNumber reads the JSON number at p.i: tok is all of it, digits its
+// integer digits (without the sign), integer whether it has neither a
+// fraction nor an exponent.
+func (p *eventParser) scanNumber() (tok, digits string, integer, ok bool) {
+	start := p.i
+	j := p.i
+	if p.s[j] == '-' {
+		j++
+	}
+	first := j
+	switch {
+	case j < len(p.s) && p.s[j] == '0':
+		j++
+	case j < len(p.s) && p.s[j] >= '1' && p.s[j] <= '9':
+		for j < len(p.s) && p.s[j] >= '0' && p.s[j] <= '9' {
+			j++
+		}
+	default:
+		return "", "", false, false
+	}
+	digits = p.s[first:j]
+	integer = true
+	if j < len(p.s) && p.s[j] == '.' {
+		integer = false
+		j++
+		f := j
+		for j < len(p.s) && p.s[j] >= '0' && p.s[j] <= '9' {
+			j++
+		}
+		if j == f {
+			return "", "", false, false
+		}
+	}
+	if j < len(p.s) && (p.s[j] == 'e' || p.s[j] == 'E') {
+		integer = false
+		j++
+		if j < len(p.s) && (p.s[j] == '+' || p.s[j] == '-') {
+			j++
+		}
+		e := j
+		for j < len(p.s) && p.s[j] >= '0' && p.s[j] <= '9' {
+			j++
+		}
+		if j == e {
+			return "", "", false, false
+		}
+	}
+	p.i = j
+	return p.s[start:j], digits, integer, true
 }

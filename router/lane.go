@@ -423,7 +423,7 @@ func (l *lane) handle(msg jetstream.Msg, env *mappings.Env) {
 	l.mu.Unlock()
 	l.settled.Add(1)
 
-	ev, err := mappings.Decode(msg.Data(), d.streamTime, l.plan.Limits())
+	ev, err := mappings.DecodeProjected(msg.Data(), d.streamTime, l.plan.Limits(), l.plan.Projection())
 	if err != nil {
 		l.samples.record(msg.Data(), d.msgID, nil, nil, "invalid", err.Error())
 		l.deadLetter(d, Invalid, plan.ReasonInvalid, err.Error(), nil)

@@ -63,6 +63,9 @@ type Plan struct {
 	warnings       config.Diagnostics
 	// forwardBatch batches forwarded events (webhook without actions).
 	forwardBatch *destinations.BatchSpec
+	// projection is what Route reads of an event, when it is less than
+	// the whole (projection.go); nil: the whole event.
+	projection *mappings.Projection
 }
 
 // Warnings are the plan's diagnostics that did not stop it: the router
@@ -326,6 +329,7 @@ func (pb *planBuilder) build() {
 	if len(p.Actions) == 0 && !p.forward && pb.diags.Err() == nil {
 		pb.warnAt("actions", "no action is enabled: every event will be counted unmatched")
 	}
+	p.projection = p.reads()
 	for _, a := range p.Actions {
 		pb.checkTypes(a)
 	}

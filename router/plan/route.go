@@ -131,6 +131,14 @@ func (p *Plan) Route(ev *mappings.Event, source string, raw []byte, env *mapping
 		r.Outcome, r.Code, r.Reason = Filtered, code, reason
 		return r
 	}
+	if !ev.Projection().Covers(p.projection) {
+		// A caller's defect, never an event's: routing what was not decoded
+		// would send a payload without it. The event fails whole, to be
+		// dead-lettered with its bytes and replayed.
+		r.Failures = append(r.Failures, Failure{Action: "route", Key: "route",
+			Err: fmt.Errorf("internal error: the event was decoded in part (%s), and this destination reads %s", ev.Projection(), p.projection)})
+		return r
+	}
 	if o.Regulations != nil {
 		if id, ok := o.Regulations.Suppressed(p.Name, ev.UserID, ev.AnonymousID); ok {
 			return drop("suppression", ReasonSuppressed, "the user is suppressed at this destination (regulation "+id+")")
