@@ -283,7 +283,10 @@ func (b *Batcher) sendBatch(g *batchGroup) {
 	req := &Request{
 		Method: g.method,
 		URL:    g.url,
-		Header: g.header,
+		// The batch's own: its first item's header may be shared with
+		// other items (router/plan forwards share one), and signing the
+		// batch adds to it.
+		Header: g.header.Clone(),
 		Body:   body,
 		Items:  len(g.items),
 		Action: g.action,

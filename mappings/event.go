@@ -99,6 +99,10 @@ type Event struct {
 	// projection names the top-level members Raw holds when the event was
 	// decoded in part (DecodeProjected); nil when whole.
 	projection *Projection
+	// utf8Len is the length of the bytes the event was decoded from when
+	// the single pass read them, which checks that every byte is UTF-8;
+	// 0 when the exact path did (it reads invalid bytes as U+FFFD).
+	utf8Len int
 }
 
 // WithRaw returns a new event that is e with its fields replaced by raw
@@ -143,21 +147,42 @@ func Decode(data []byte, receivedAt time.Time, lim Limits) (*Event, error) {
 	if len(data) > lim.MaxBytes {
 		return nil, &InvalidError{Reason: fmt.Sprintf("event is %d bytes, over the %d byte limit", len(data), lim.MaxBytes)}
 	}
-	raw, err := decodeRaw(data, lim)
+	raw, single, err := decodeEither(data, lim)
 	if err != nil {
 		return nil, err
 	}
-	return FromMap(raw, receivedAt)
+	e, err := FromMap(raw, receivedAt)
+	if err == nil && single {
+		e.utf8Len = len(data)
+	}
+	return e, err
+}
+
+// ValidUTF8 reports whether data, the bytes e was decoded from, is known
+// to be valid UTF-8 without reading it again: the single pass checked
+// every byte (every byte outside a string is JSON's ASCII). It is false
+// when the exact path decoded the event, and for bytes of another length
+// than e's.
+func (e *Event) ValidUTF8(data []byte) bool {
+	return e.utf8Len > 0 && e.utf8Len == len(data)
 }
 
 // decodeRaw decodes an event's JSON: in one pass when parseEvent takes
 // it, else (a refused event, or one parseEvent leaves to it) with the
 // exact path, which says why.
 func decodeRaw(data []byte, lim Limits) (map[string]any, error) {
+	raw, _, err := decodeEither(data, lim)
+	return raw, err
+}
+
+// decodeEither is decodeRaw saying whether the single pass took the
+// event (and so checked that all of data is UTF-8).
+func decodeEither(data []byte, lim Limits) (raw map[string]any, single bool, err error) {
 	if raw, ok := parseEvent(data, lim, nil); ok {
-		return raw, nil
+		return raw, true, nil
 	}
-	return decodeExact(data, lim)
+	raw, err = decodeExact(data, lim)
+	return raw, false, err
 }
 
 // FromMap validates an already-decoded event. It keeps raw as Event.Raw.

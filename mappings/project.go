@@ -113,7 +113,7 @@ func DecodeProjected(data []byte, receivedAt time.Time, lim Limits, keep *Projec
 	if err != nil {
 		return nil, err
 	}
-	e.projection = keep
+	e.projection, e.utf8Len = keep, len(data)
 	return e, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // projections are those the router's plans use (router/plan) and the
@@ -52,8 +53,14 @@ func FuzzDecodeProjected(f *testing.F) {
 			lim = Limits{MaxBytes: 4096, MaxDepth: 4, MaxProperties: 5}
 		}
 		whole, errWhole := Decode(data, now, lim)
+		if errWhole == nil && whole.ValidUTF8(data) && !utf8.Valid(data) {
+			t.Fatalf("Decode(%q) says its bytes are valid UTF-8", data)
+		}
 		for _, keep := range projections {
 			part, err := DecodeProjected(data, now, lim, keep)
+			if err == nil && part.ValidUTF8(data) && !utf8.Valid(data) {
+				t.Fatalf("keeping %s, DecodeProjected(%q) says its bytes are valid UTF-8", keep, data)
+			}
 			if (err == nil) != (errWhole == nil) || (err != nil && err.Error() != errWhole.Error()) {
 				t.Fatalf("keeping %s, DecodeProjected(%q) = %v; Decode says %v", keep, data, err, errWhole)
 			}

@@ -97,10 +97,16 @@ func ParseTime(v any) (time.Time, bool) {
 // destination that routes it, and the layout interpreter of time.Format
 // costs several times the writing.
 func FormatTimestamp(t time.Time) string {
+	var b [24]byte
+	return string(AppendTimestamp(b[:0], t))
+}
+
+// AppendTimestamp appends FormatTimestamp(t) to dst.
+func AppendTimestamp(dst []byte, t time.Time) []byte {
 	t = t.UTC()
 	year, month, day := t.Date()
 	if year < 0 || year > 9999 {
-		return t.Format(TimestampLayout)
+		return t.AppendFormat(dst, TimestampLayout)
 	}
 	hour, minute, sec := t.Clock()
 	ms := t.Nanosecond() / 1e6
@@ -125,5 +131,5 @@ func FormatTimestamp(t time.Time) string {
 	b[19] = '.'
 	put(20, ms, 3)
 	b[23] = 'Z'
-	return string(b[:])
+	return append(dst, b[:]...)
 }

@@ -161,3 +161,24 @@ func BenchmarkRoutePresets(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkForwardBatched is what a batching forwarding webhook's lane
+// (phase A) spends per event before the batcher: decode what the plan
+// reads, then route.
+func BenchmarkForwardBatched(b *testing.B) {
+	p := planFromText(b, workload.BatchingDestination("web", "http://127.0.0.1:9/sink", 500, 5000))
+	raw := workload.TypicalOrder()
+	now := time.Now()
+	env := &mappings.Env{}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(raw)))
+	for b.Loop() {
+		ev, err := mappings.DecodeProjected(raw, now, p.Limits(), p.Projection())
+		if err != nil {
+			b.Fatal(err)
+		}
+		if rt := p.Route(ev, "web", raw, env, plan.RouteOptions{}); len(rt.Requests) != 1 {
+			b.Fatalf("routing: %+v", rt)
+		}
+	}
+}

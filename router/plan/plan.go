@@ -3,6 +3,7 @@ package plan
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -63,6 +64,9 @@ type Plan struct {
 	warnings       config.Diagnostics
 	// forwardBatch batches forwarded events (webhook without actions).
 	forwardBatch *destinations.BatchSpec
+	// forwardHeader is the header every batched forwarded event shares:
+	// read only (the Batcher copies it into each batch it sends).
+	forwardHeader http.Header
 	// projection is what Route reads of an event, when it is less than
 	// the whole (projection.go); nil: the whole event.
 	projection *mappings.Projection
@@ -330,6 +334,9 @@ func (pb *planBuilder) build() {
 		pb.warnAt("actions", "no action is enabled: every event will be counted unmatched")
 	}
 	p.projection = p.reads()
+	if p.forwardBatch != nil {
+		p.forwardHeader = p.baseHeader()
+	}
 	for _, a := range p.Actions {
 		pb.checkTypes(a)
 	}

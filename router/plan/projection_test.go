@@ -1,14 +1,21 @@
 package plan_test
 
 import (
+	"context"
+	"encoding/base64"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/switchyard/switchyard/bench/workload"
+	"github.com/switchyard/switchyard/config"
+	"github.com/switchyard/switchyard/destinations"
 	"github.com/switchyard/switchyard/mappings"
 	"github.com/switchyard/switchyard/router/plan"
 )
@@ -118,5 +125,79 @@ func TestAnEventDecodedInPartFailsAPlanThatReadsMore(t *testing.T) {
 	must(t, err)
 	if rt := p.Route(whole, "web", data, &mappings.Env{}, plan.RouteOptions{}); len(rt.Requests) != 1 {
 		t.Fatalf("the whole event: %+v", rt)
+	}
+}
+
+// TestBatchedForwardsShareAHeaderAndEachBatchSignsItsOwn: the events a
+// batching webhook forwards share the plan's header, and each batch is
+// signed on a copy: two batches carry two ids and two signatures, and
+// the shared header carries neither.
+func TestBatchedForwardsShareAHeaderAndEachBatchSignsItsOwn(t *testing.T) {
+	got := make(chan http.Header, 8)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Clone()
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	must(t, os.MkdirAll(filepath.Join(dir, "destinations"), 0o755))
+	must(t, os.WriteFile(filepath.Join(dir, "destinations", "d.yaml"),
+		[]byte("type: webhook\nsettings:\n  url: "+srv.URL+"\n  secret: ${HOOK_SECRET}\ndelivery:\n  batch: {max_items: 1}\n"), 0o644))
+	secret := "whsec_" + base64.StdEncoding.EncodeToString([]byte("a secret of 24 bytes...."))
+	cfg, diags := config.Load(dir, config.Options{Lookup: func(string) (string, bool) { return secret, true }})
+	must(t, diags.Err())
+	plans, diags := plan.Build(cfg)
+	must(t, diags.Err())
+	p := plans["d"]
+	if p == nil {
+		t.Fatalf("plans: %v", plans)
+	}
+	s, err := destinations.NewSender(p.SenderConfig())
+	must(t, err)
+	var shared http.Header
+	var wg sync.WaitGroup
+	b := destinations.NewBatcher(*p.Batches()[0], func(ctx context.Context, r *destinations.Request) destinations.Result {
+		return p.Send(ctx, s, r)
+	})
+	for i, data := range []string{
+		`{"type":"track","messageId":"m-1","userId":"u-1","event":"A"}`,
+		`{"type":"track","messageId":"m-2","userId":"u-1","event":"B"}`,
+	} {
+		ev, err := mappings.DecodeProjected([]byte(data), time.Now(), p.Limits(), p.Projection())
+		must(t, err)
+		rt := p.Route(ev, "web", []byte(data), &mappings.Env{}, plan.RouteOptions{})
+		if len(rt.Requests) != 1 || rt.Requests[0].Batch == nil {
+			t.Fatalf("routing: %+v", rt)
+		}
+		h := rt.Requests[0].Req.Header
+		if i == 1 && reflect.ValueOf(h).UnsafePointer() != reflect.ValueOf(shared).UnsafePointer() {
+			t.Fatal("the two forwarded events have headers of their own: the test would prove nothing")
+		}
+		shared = h
+		wg.Add(1)
+		b.Add(rt.Requests[0].Req, func(res destinations.Result) {
+			defer wg.Done()
+			if res.Err != nil {
+				t.Errorf("batch: %v", res.Err)
+			}
+		})
+	}
+	wg.Wait()
+	must(t, b.Close(context.Background()))
+	close(got)
+	var sent []http.Header
+	for h := range got {
+		sent = append(sent, h)
+	}
+	if len(sent) != 2 {
+		t.Fatalf("%d requests reached the tool, want 2 batches of one: %v", len(sent), sent)
+	}
+	first, second := sent[0], sent[1]
+	for _, k := range []string{"Webhook-Id", "Webhook-Signature", "Webhook-Timestamp"} {
+		if first.Get(k) == "" || shared.Get(k) != "" {
+			t.Fatalf("%s: the batch has %q, the shared header %q", k, first.Get(k), shared.Get(k))
+		}
+	}
+	if first.Get("Webhook-Id") == second.Get("Webhook-Id") || first.Get("Webhook-Signature") == second.Get("Webhook-Signature") {
+		t.Fatalf("two batches, one id or signature: %v / %v", first, second)
 	}
 }

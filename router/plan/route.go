@@ -157,8 +157,12 @@ func (p *Plan) Route(ev *mappings.Event, source string, raw []byte, env *mapping
 		}
 		gate("consent", GatePassed, detail)
 	}
-	env.Reset(ev, source, p.Settings)
+	// env is set for ev when an expression first needs it: a forwarding
+	// webhook without a filter evaluates none.
+	var envOf *mappings.Event
 	if p.Filter != nil {
+		env.Reset(ev, source, p.Settings)
+		envOf = ev
 		ok, err := p.Filter.Bool(env)
 		if err != nil {
 			// Fail closed, as Segment's destination filters do: an event the
@@ -189,13 +193,19 @@ func (p *Plan) Route(ev *mappings.Event, source string, raw []byte, env *mapping
 		if pruned != ev {
 			gate(name, GateChanged, "removed "+strings.Join(removed, ", "))
 			ev, raw = pruned, nil
-			env.Reset(ev, source, p.Settings)
 		} else {
 			gate(name, GatePassed, "nothing to remove")
 		}
 	}
 	if p.forward {
 		r.Matched = 1
+		if p.forwardBatch != nil {
+			// The batch a forwarded event joins takes its header from its
+			// first item, copied (Batcher): each item shares the plan's.
+			r.Requests = append(r.Requests, Outbound{Action: "forward", Key: "forward", Batch: p.forwardBatch,
+				Req: &destinations.Request{Method: http.MethodPost, URL: p.webhook.url, Header: p.forwardHeader, Body: forwardBody(ev, raw), Items: 1, Action: "forward", ValidJSON: true}})
+			return r
+		}
 		body := forwardBody(ev, raw)
 		req := &destinations.Request{Method: http.MethodPost, URL: p.webhook.url, Header: p.baseHeader(), Body: body, Items: 1, Action: "forward", ValidJSON: true}
 		if p.forwardBatch == nil {
@@ -203,6 +213,9 @@ func (p *Plan) Route(ev *mappings.Event, source string, raw []byte, env *mapping
 		}
 		r.Requests = append(r.Requests, Outbound{Action: "forward", Key: "forward", Req: req, Batch: p.forwardBatch})
 		return r
+	}
+	if envOf != ev {
+		env.Reset(ev, source, p.Settings)
 	}
 	only := o.Only
 	for _, a := range p.Actions {
@@ -327,11 +340,13 @@ func forwardBody(ev *mappings.Event, raw []byte) []byte {
 	}
 	// RFC 8259 requires UTF-8 between systems: bytes that are not become
 	// U+FFFD, as the decoder read them (no copy when the event is valid).
-	raw = mappings.ToValidUTF8(raw)
+	if !ev.ValidUTF8(raw) {
+		raw = mappings.ToValidUTF8(raw)
+	}
 	var add []byte
 	if _, ok := ev.Raw["receivedAt"]; !ok && !ev.ReceivedAt.IsZero() {
 		add = append(add, `"receivedAt":"`...)
-		add = ev.ReceivedAt.AppendFormat(add, mappings.TimestampLayout)
+		add = mappings.AppendTimestamp(add, ev.ReceivedAt)
 		add = append(add, `",`...)
 	}
 	if v, ok := ev.Raw["timestamp"]; (!ok || v == nil || v == "") && !ev.Timestamp.IsZero() {
@@ -339,7 +354,7 @@ func forwardBody(ev *mappings.Event, raw []byte) []byte {
 			return raw // present but empty: leave the event as sent rather than hold a duplicate key
 		}
 		add = append(add, `"timestamp":"`...)
-		add = ev.Timestamp.UTC().AppendFormat(add, mappings.TimestampLayout)
+		add = mappings.AppendTimestamp(add, ev.Timestamp)
 		add = append(add, `",`...)
 	}
 	if len(add) == 0 {
