@@ -59,6 +59,12 @@ type RateConfig struct {
 	// [1, Concurrency], from InitialConcurrency (16): concurrency.go.
 	AdaptiveConcurrency bool
 	InitialConcurrency  int
+	// Actions caps single actions (Request.Action) at their own requests
+	// per second, for a tool whose endpoints have limits of their own
+	// below RPS: Iterable's bulk endpoints take 5 and 10 requests/s where
+	// its single-event ones take 500. An action's attempts also count
+	// against RPS. These ceilings are fixed: the adaptive limit moves RPS.
+	Actions map[string]float64
 }
 
 // Observer receives delivery telemetry. All methods must be cheap and must
@@ -108,6 +114,11 @@ func (c *SenderConfig) setDefaults() error {
 		c.MaxRetryAfter < 0, c.Breaker.Cooldown < 0, c.MaxResponseBytes < 0,
 		c.Rate.RPS < 0, c.Rate.Burst < 0, c.Rate.Concurrency < 0, c.Rate.InitialConcurrency < 0:
 		return fmt.Errorf("destination %s: delivery settings must not be negative", c.Name)
+	}
+	for a, rps := range c.Rate.Actions {
+		if !(rps > 0) { // NaN too
+			return fmt.Errorf("destination %s: action %s: a rate of its own must be above 0 requests/s, not %v", c.Name, a, rps)
+		}
 	}
 	def := func(v *time.Duration, d time.Duration) {
 		if *v == 0 {

@@ -321,6 +321,7 @@ func (pb *planBuilder) build() {
 		pb.catalogActions()
 	}
 	pb.deleteActions()
+	pb.actionRates()
 	pb.inFlight()
 	pb.concurrency()
 	if len(p.Actions) == 0 && !p.forward && pb.diags.Err() == nil {
