@@ -419,7 +419,7 @@ func (d *Definition) defects() []string {
 	}
 	bad = append(bad, d.deletionDefects()...)
 	if d.ItemErrors != "" {
-		if _, ok := ItemErrorsParser(d.ItemErrors); !ok {
+		if _, ok := ItemErrorsMatcher(d.ItemErrors); !ok {
 			bad = append(bad, fmt.Sprintf("item_errors %q is not a registered parser (registered: %s; is destinations/catalog/all imported?)", d.ItemErrors, strings.Join(ItemErrorsParsers(), ", ")))
 		}
 	}

@@ -55,7 +55,7 @@ type Plan struct {
 	// forward: a webhook without actions posts the event as it came.
 	forward  bool
 	webhook  *webhookSpec
-	itemErrs destinations.ItemErrorParser
+	itemErrs destinations.ItemErrorMatcher
 	auth     destinations.Authorizer
 	limits   mappings.Limits
 	// dlqHeaderBytes bounds each DLQ header value (limits.max_dlq_header_bytes).
@@ -79,7 +79,7 @@ func (p *Plan) DLQHeaderBytes() int { return p.dlqHeaderBytes }
 // per-item error parser; the caller adds an Observer.
 func (p *Plan) SenderConfig() destinations.SenderConfig {
 	c := p.Policy.Sender
-	c.ItemErrors = p.itemErrs
+	c.ItemMatcher = p.itemErrs
 	if p.Receipts != nil {
 		c.Tickets = p.Receipts.Handler.Tickets
 	}
