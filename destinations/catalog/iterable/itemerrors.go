@@ -1,0 +1,350 @@
+// Package iterable holds Iterable's Go quirk: reading which users and
+// events of a bulk request Iterable refused (item_errors: iterable).
+package iterable
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/switchyard/switchyard/destinations"
+)
+
+func init() {
+	destinations.RegisterItemErrorMatcher("iterable", ItemErrors)
+}
+
+// ItemErrors reads the refusals in Iterable's answers, registered as
+// "iterable" (a matcher: it reads the request as sent as well).
+//
+// users/bulkUpdate and events/trackBulk answer 200 when they took the
+// request, with counts and the users whose items they refused, by email and
+// userId, not by position (UserBulkUpdateListResponse and BulkTrackResponse
+// in https://api.iterable.com/api/docs):
+//
+//	{"successCount": 2, "failCount": 1,
+//	 "failedUpdates": {"invalidEmails": ["jane@"], "forgottenUserIds": []},
+//	 "invalidEmails": ["jane@"], "disallowedEventNames": []}
+//
+// The items carrying a named email or userId fail, permanently (a retry
+// sends the same user again), with Iterable's category: an email (compared
+// without case) or userId at the top of the item, else anywhere in its
+// dataFields, where Iterable also looks for malformed ones. trackBulk's
+// disallowedEventNames fail the events of those names. The deprecated
+// top-level invalidEmails and invalidUserIds name items too, when
+// failedUpdates did not already.
+//
+// Where the answer cannot say which items failed but reports failures, every
+// item fails rather than one Iterable refused be reported delivered (the DLQ
+// keeps them for a replay; event ids and upserts make the replay harmless for
+// those it took): a failCount above the items named, a value no item carries,
+// a failure list of a kind this parser does not know, an answer that mentions
+// failures but is not readable JSON (cut at the response limit, say), or a
+// request whose items cannot be read. A 2xx that reports no failure is
+// Iterable's acceptance: the single-event endpoints answer {"code":
+// "Success", "msg": ...}.
+//
+// A single item's 4xx carries Iterable's code and msg ({"code":
+// "ForgottenUserError", "msg": ...}) into its dead letter; a batch's 4xx
+// stands as the status says, for the whole batch.
+func ItemErrors(status int, body, request []byte, items int) []destinations.ItemError {
+	switch {
+	case status >= 400 && status < 500:
+		return singleRefusal(status, body, items)
+	case status < 200 || status >= 300:
+		return nil
+	}
+	failAll := func(format string, args ...any) []destinations.ItemError {
+		return destinations.AllItemsFail(items, destinations.Permanent, status, fmt.Sprintf(format, args...))
+	}
+	var ans answer
+	if err := json.Unmarshal(body, &ans); err != nil {
+		if !mentionsFailures.Match(body) {
+			return nil
+		}
+		return failAll("Iterable's answer reports failures but is not readable JSON (%v): cannot tell which items failed", err)
+	}
+	lists, err := ans.lists()
+	if err != nil {
+		return failAll("%v: cannot tell which items failed", err)
+	}
+	failCount := 0
+	if ans.FailCount != nil {
+		failCount = *ans.FailCount
+	}
+	if failCount <= 0 && len(lists) == 0 {
+		return nil
+	}
+	its, err := requestItems(request, items)
+	if err != nil {
+		return failAll("Iterable reports %d failures, but the request's items cannot be read to tell which: %v", failCount, err)
+	}
+	reasons := make([][]string, items)
+	for _, l := range lists {
+		for _, v := range l.values {
+			hit := its.find(l.kind, v)
+			if len(hit) == 0 {
+				return failAll("Iterable refused %s %q (%s), which no item of the request carries: cannot tell which items failed", l.kind, clip(v), l.name)
+			}
+			for _, i := range hit {
+				if l.deprecated && len(reasons[i]) > 0 {
+					continue // failedUpdates said why already
+				}
+				r := fmt.Sprintf("Iterable refused %s %q: %s (%s)", l.kind, clip(v), l.why, l.name)
+				if !slices.Contains(reasons[i], r) {
+					reasons[i] = append(reasons[i], r)
+				}
+			}
+		}
+	}
+	named := 0
+	for _, r := range reasons {
+		if len(r) > 0 {
+			named++
+		}
+	}
+	var out []destinations.ItemError
+	for i, r := range reasons {
+		msg := strings.Join(r, "; ")
+		if msg == "" {
+			if failCount <= named {
+				continue
+			}
+			msg = fmt.Sprintf("Iterable reports %d failures but names %d of the request's %d items: cannot tell which others failed", failCount, named, items)
+		}
+		out = append(out, destinations.ItemError{Index: i, Class: destinations.Permanent, Status: status, Message: msg})
+	}
+	return out
+}
+
+// answer is a bulk endpoint's 200; a single-event endpoint's has none of
+// these fields.
+type answer struct {
+	FailCount            *int                       `json:"failCount"`
+	FailedUpdates        map[string]json.RawMessage `json:"failedUpdates"`
+	InvalidEmails        []string                   `json:"invalidEmails"`
+	InvalidUserIDs       []string                   `json:"invalidUserIds"`
+	DisallowedEventNames []string                   `json:"disallowedEventNames"`
+}
+
+// list is one list of refused values in an answer.
+type list struct {
+	name       string // where it is, e.g. failedUpdates.invalidEmails
+	kind       string // email, userId or eventName
+	why        string // Iterable's meaning of the list
+	values     []string
+	deprecated bool // a top-level list failedUpdates supersedes
+}
+
+// failedCategories are failedUpdates' lists, as FailedUserUpdates and
+// FailedEventUpdates describe them.
+var failedCategories = map[string]string{
+	"conflict":    "an existing user's identifier prevented the update",
+	"forgotten":   "the user is GDPR-forgotten in this project",
+	"invalidData": "invalid data in dataFields",
+	"invalid":     "malformed",
+	"notFound":    "no such user",
+}
+
+// lists are the answer's non-empty lists, failedUpdates' first (in name
+// order), then the deprecated and trackBulk's top-level ones. A
+// failedUpdates entry that is not a list of texts, or whose name says
+// neither email nor userId, cannot be matched: an error.
+func (a *answer) lists() ([]list, error) {
+	var out []list
+	for _, name := range slices.Sorted(maps.Keys(a.FailedUpdates)) {
+		var values []string
+		if err := json.Unmarshal(a.FailedUpdates[name], &values); err != nil {
+			return nil, fmt.Errorf("Iterable's failedUpdates.%s is not a list of texts", name)
+		}
+		if len(values) == 0 {
+			continue
+		}
+		kind, category := "", ""
+		switch {
+		case strings.HasSuffix(name, "Emails"):
+			kind, category = "email", strings.TrimSuffix(name, "Emails")
+		case strings.HasSuffix(name, "UserIds"):
+			kind, category = "userId", strings.TrimSuffix(name, "UserIds")
+		default:
+			return nil, fmt.Errorf("Iterable's failedUpdates.%s names %d values of a kind this parser does not know", name, len(values))
+		}
+		why, ok := failedCategories[category]
+		if !ok {
+			why = "refused"
+		}
+		out = append(out, list{name: "failedUpdates." + name, kind: kind, why: why, values: values})
+	}
+	for _, l := range []list{
+		{name: "invalidEmails", kind: "email", why: "failed", values: a.InvalidEmails, deprecated: true},
+		{name: "invalidUserIds", kind: "userId", why: "failed", values: a.InvalidUserIDs, deprecated: true},
+		{name: "disallowedEventNames", kind: "eventName", why: "the project disallows this event name", values: a.DisallowedEventNames},
+	} {
+		if len(l.values) > 0 {
+			out = append(out, l)
+		}
+	}
+	return out, nil
+}
+
+// mentionsFailures finds, in an answer that is not readable JSON, a
+// non-zero failCount or a failure list with a value in it.
+var mentionsFailures = regexp.MustCompile(`"failCount"\s*:\s*"?[1-9]|"(?:[A-Za-z]*(?:Emails|UserIds)|disallowedEventNames)"\s*:\s*\[\s*"`)
+
+// item is what the answer's values are compared with.
+type item struct {
+	email, userID, eventName *string
+	dataFields               json.RawMessage
+	data                     any // dataFields decoded, on first need
+	decoded                  bool
+}
+
+type requestItemList []*item
+
+// requestItems reads the items of a request as sent: {"users": [...]},
+// {"events": [...]}, or a single-event body (one item).
+func requestItems(request []byte, items int) (requestItemList, error) {
+	var raw []json.RawMessage
+	var bulk struct {
+		Users  []json.RawMessage `json:"users"`
+		Events []json.RawMessage `json:"events"`
+	}
+	if err := json.Unmarshal(request, &bulk); err != nil {
+		return nil, fmt.Errorf("the request is not a JSON object: %w", err)
+	}
+	switch {
+	case bulk.Users != nil:
+		raw = bulk.Users
+	case bulk.Events != nil:
+		raw = bulk.Events
+	default:
+		raw = []json.RawMessage{request}
+	}
+	if len(raw) != items {
+		return nil, fmt.Errorf("the request holds %d items, the batch %d", len(raw), items)
+	}
+	out := make(requestItemList, len(raw))
+	for i, r := range raw {
+		var f struct {
+			Email      any             `json:"email"`
+			UserID     any             `json:"userId"`
+			EventName  any             `json:"eventName"`
+			DataFields json.RawMessage `json:"dataFields"`
+		}
+		if err := json.Unmarshal(r, &f); err != nil {
+			return nil, fmt.Errorf("item %d is not a JSON object: %w", i, err)
+		}
+		out[i] = &item{email: text(f.Email), userID: text(f.UserID), eventName: text(f.EventName), dataFields: f.DataFields}
+	}
+	return out, nil
+}
+
+func text(v any) *string {
+	if s, ok := v.(string); ok {
+		return &s
+	}
+	return nil
+}
+
+// find lists the items carrying v as kind: at the top of the item, else
+// (emails and userIds) anywhere in its dataFields.
+func (its requestItemList) find(kind, v string) []int {
+	var hit []int
+	for i, it := range its {
+		if it.top(kind, v) {
+			hit = append(hit, i)
+		}
+	}
+	if len(hit) > 0 || kind == "eventName" {
+		return hit
+	}
+	for i, it := range its {
+		if !it.decoded {
+			it.decoded = true
+			_ = json.Unmarshal(it.dataFields, &it.data) // nil when absent or not JSON
+		}
+		if holds(it.data, kind, v, 0) {
+			hit = append(hit, i)
+		}
+	}
+	return hit
+}
+
+func (it *item) top(kind, v string) bool {
+	switch kind {
+	case "email":
+		return it.email != nil && strings.EqualFold(*it.email, v)
+	case "userId":
+		return it.userID != nil && *it.userID == v
+	}
+	return it.eventName != nil && *it.eventName == v
+}
+
+// maxDataDepth bounds the walk of dataFields; the router bounds an
+// event's depth well below it.
+const maxDataDepth = 64
+
+// holds reports whether a text equal to v (an email without case) is
+// somewhere in data.
+func holds(data any, kind, v string, depth int) bool {
+	if depth > maxDataDepth {
+		return false
+	}
+	switch d := data.(type) {
+	case string:
+		if kind == "email" {
+			return strings.EqualFold(d, v)
+		}
+		return d == v
+	case map[string]any:
+		for _, x := range d {
+			if holds(x, kind, v, depth+1) {
+				return true
+			}
+		}
+	case []any:
+		for _, x := range d {
+			if holds(x, kind, v, depth+1) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// singleRefusal carries a single item's 4xx reason in Iterable's words
+// into its error. A batch's 4xx is not split: nothing says which item.
+func singleRefusal(status int, body []byte, items int) []destinations.ItemError {
+	if items != 1 {
+		return nil
+	}
+	var ans struct {
+		Code string `json:"code"`
+		Msg  string `json:"msg"`
+	}
+	if json.Unmarshal(body, &ans) != nil || (ans.Code == "" && ans.Msg == "") {
+		return nil
+	}
+	msg := strings.TrimSpace("Iterable " + ans.Code)
+	if ans.Msg != "" {
+		msg += ": " + clip(ans.Msg)
+	}
+	return []destinations.ItemError{{Index: 0, Class: destinations.Permanent, Status: status, Message: msg}}
+}
+
+// clip bounds a value quoted in an error (a dead letter's reason).
+func clip(s string) string {
+	const most = 200
+	if len(s) <= most {
+		return s
+	}
+	cut := most
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
+}
