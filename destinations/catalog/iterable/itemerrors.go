@@ -159,7 +159,7 @@ func (a *answer) lists() ([]list, error) {
 	for _, name := range slices.Sorted(maps.Keys(a.FailedUpdates)) {
 		var values []string
 		if err := json.Unmarshal(a.FailedUpdates[name], &values); err != nil {
-			return nil, fmt.Errorf("Iterable's failedUpdates.%s is not a list of texts", name)
+			return nil, fmt.Errorf("failedUpdates.%s in Iterable's answer is not a list of texts", name)
 		}
 		if len(values) == 0 {
 			continue
@@ -171,7 +171,7 @@ func (a *answer) lists() ([]list, error) {
 		case strings.HasSuffix(name, "UserIds"):
 			kind, category = "userId", strings.TrimSuffix(name, "UserIds")
 		default:
-			return nil, fmt.Errorf("Iterable's failedUpdates.%s names %d values of a kind this parser does not know", name, len(values))
+			return nil, fmt.Errorf("failedUpdates.%s in Iterable's answer names %d values of a kind this parser does not know", name, len(values))
 		}
 		why, ok := failedCategories[category]
 		if !ok {

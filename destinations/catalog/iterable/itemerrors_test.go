@@ -37,7 +37,7 @@ func TestItemErrorsUnclearAnswers(t *testing.T) {
 		{name: "negative failCount", status: 200, body: `{"failCount":-1}`, request: two, items: 2},
 		{name: "failCount as text", status: 200, body: `{"failCount":"2"}`, request: two, items: 2, failed: 2, message: "not readable JSON"},
 		{name: "failedUpdates not an object", status: 200, body: `{"failCount":1,"failedUpdates":["a@example.com"]}`, request: two, items: 2, failed: 2, message: "not readable JSON"},
-		{name: "a list of numbers", status: 200, body: `{"failCount":1,"failedUpdates":{"invalidUserIds":[1]}}`, request: two, items: 2, failed: 2, message: "failedUpdates.invalidUserIds is not a list of texts"},
+		{name: "a list of numbers", status: 200, body: `{"failCount":1,"failedUpdates":{"invalidUserIds":[1]}}`, request: two, items: 2, failed: 2, message: "failedUpdates.invalidUserIds in Iterable's answer is not a list of texts"},
 		{name: "a list named by neither email nor userId", status: 200, body: `{"failedUpdates":{"invalid":["x"]}}`, request: two, items: 2, failed: 2, message: "of a kind this parser does not know"},
 		{name: "a truncated answer naming a user", status: 200, body: `{"successCount":1,"invalidEmails":["a@exa`, request: two, items: 2, failed: 2, message: "not readable JSON"},
 		{name: "failures, and a request that is not JSON", status: 200, body: `{"failCount":1,"invalidEmails":["a@example.com"]}`, request: []byte(`{"users":[`), items: 2, failed: 2, message: "the request's items cannot be read"},
