@@ -33,7 +33,9 @@ func init() {
 // The items carrying a named email or userId fail, permanently (a retry
 // sends the same user again), with Iterable's category: an email (compared
 // without case) or userId at the top of the item, else anywhere in its
-// dataFields, where Iterable also looks for malformed ones. trackBulk's
+// dataFields; a malformed one (failedUpdates' invalidEmails and
+// invalidUserIds, which Iterable looks for in dataFields too) in either
+// place. trackBulk's
 // disallowedEventNames fail the events of those names. The deprecated
 // top-level invalidEmails and invalidUserIds name items too, when
 // failedUpdates did not already.
@@ -79,14 +81,14 @@ func ItemErrors(status int, body, request []byte, items int) []destinations.Item
 	if failCount <= 0 && len(lists) == 0 {
 		return nil
 	}
-	its, err := requestItems(request, items)
+	ix, err := requestItems(request, items)
 	if err != nil {
 		return failAll("Iterable reports %d failures, but the request's items cannot be read to tell which: %v", failCount, err)
 	}
 	reasons := make([][]string, items)
 	for _, l := range lists {
 		for _, v := range l.values {
-			hit := its.find(l.kind, v)
+			hit := ix.find(l.kind, v, l.anywhere)
 			if len(hit) == 0 {
 				return failAll("Iterable refused %s %q (%s), which no item of the request carries: cannot tell which items failed", l.kind, clip(v), l.name)
 			}
@@ -138,6 +140,10 @@ type list struct {
 	why        string // Iterable's meaning of the list
 	values     []string
 	deprecated bool // a top-level list failedUpdates supersedes
+	// anywhere: the values were found at the top of an item or in its
+	// dataFields (malformed ones, FailedUserUpdates' invalidEmails and
+	// invalidUserIds), so an item carrying one in either place fails.
+	anywhere bool
 }
 
 // failedCategories are failedUpdates' lists, as FailedUserUpdates and
@@ -177,7 +183,7 @@ func (a *answer) lists() ([]list, error) {
 		if !ok {
 			why = "refused"
 		}
-		out = append(out, list{name: "failedUpdates." + name, kind: kind, why: why, values: values})
+		out = append(out, list{name: "failedUpdates." + name, kind: kind, why: why, values: values, anywhere: category == "invalid"})
 	}
 	for _, l := range []list{
 		{name: "invalidEmails", kind: "email", why: "failed", values: a.InvalidEmails, deprecated: true},
@@ -195,19 +201,20 @@ func (a *answer) lists() ([]list, error) {
 // non-zero failCount or a failure list with a value in it.
 var mentionsFailures = regexp.MustCompile(`"failCount"\s*:\s*"?[1-9]|"(?:[A-Za-z]*(?:Emails|UserIds)|disallowedEventNames)"\s*:\s*\[\s*"`)
 
-// item is what the answer's values are compared with.
-type item struct {
-	email, userID, eventName *string
-	dataFields               json.RawMessage
-	data                     any // dataFields decoded, on first need
-	decoded                  bool
+// requestIndex finds the items of a request by what they carry: each
+// kind's value at the top of the item, and, built on first need, every text
+// in its dataFields (where Iterable also looks for malformed emails and
+// userIds). Emails are keyed in lower case: Iterable compares them so.
+type requestIndex struct {
+	top        map[string]map[string][]int // kind -> key -> items
+	dataFields []json.RawMessage
+	data       map[string][]int // text in dataFields -> items (each once)
+	dataFold   map[string][]int // the same, in lower case
 }
-
-type requestItemList []*item
 
 // requestItems reads the items of a request as sent: {"users": [...]},
 // {"events": [...]}, or a single-event body (one item).
-func requestItems(request []byte, items int) (requestItemList, error) {
+func requestItems(request []byte, items int) (*requestIndex, error) {
 	var raw []json.RawMessage
 	var bulk struct {
 		Users  []json.RawMessage `json:"users"`
@@ -227,7 +234,10 @@ func requestItems(request []byte, items int) (requestItemList, error) {
 	if len(raw) != items {
 		return nil, fmt.Errorf("the request holds %d items, the batch %d", len(raw), items)
 	}
-	out := make(requestItemList, len(raw))
+	ix := &requestIndex{
+		top:        map[string]map[string][]int{"email": {}, "userId": {}, "eventName": {}},
+		dataFields: make([]json.RawMessage, len(raw)),
+	}
 	for i, r := range raw {
 		var f struct {
 			Email      any             `json:"email"`
@@ -238,82 +248,92 @@ func requestItems(request []byte, items int) (requestItemList, error) {
 		if err := json.Unmarshal(r, &f); err != nil {
 			return nil, fmt.Errorf("item %d is not a JSON object: %w", i, err)
 		}
-		out[i] = &item{email: text(f.Email), userID: text(f.UserID), eventName: text(f.EventName), dataFields: f.DataFields}
+		for kind, v := range map[string]any{"email": f.Email, "userId": f.UserID, "eventName": f.EventName} {
+			if s, ok := v.(string); ok {
+				k := key(kind, s)
+				ix.top[kind][k] = append(ix.top[kind][k], i)
+			}
+		}
+		ix.dataFields[i] = f.DataFields
 	}
-	return out, nil
+	return ix, nil
 }
 
-func text(v any) *string {
-	if s, ok := v.(string); ok {
-		return &s
+func key(kind, v string) string {
+	if kind == "email" {
+		return strings.ToLower(v)
 	}
-	return nil
+	return v
 }
 
 // find lists the items carrying v as kind: at the top of the item, else
-// (emails and userIds) anywhere in its dataFields.
-func (its requestItemList) find(kind, v string) []int {
-	var hit []int
-	for i, it := range its {
-		if it.top(kind, v) {
-			hit = append(hit, i)
-		}
-	}
-	if len(hit) > 0 || kind == "eventName" {
+// (emails and userIds) anywhere in its dataFields; with anywhere, in
+// either place.
+func (ix *requestIndex) find(kind, v string, anywhere bool) []int {
+	hit := ix.top[kind][key(kind, v)]
+	if kind == "eventName" || (len(hit) > 0 && !anywhere) {
 		return hit
 	}
-	for i, it := range its {
-		if !it.decoded {
-			it.decoded = true
-			_ = json.Unmarshal(it.dataFields, &it.data) // nil when absent or not JSON
-		}
-		if holds(it.data, kind, v, 0) {
-			hit = append(hit, i)
+	in := ix.inData(kind, v)
+	if len(hit) == 0 {
+		return in
+	}
+	out := slices.Clone(hit)
+	for _, i := range in {
+		if !slices.Contains(out, i) {
+			out = append(out, i)
 		}
 	}
-	return hit
+	return out
 }
 
-func (it *item) top(kind, v string) bool {
-	switch kind {
-	case "email":
-		return it.email != nil && strings.EqualFold(*it.email, v)
-	case "userId":
-		return it.userID != nil && *it.userID == v
+// inData lists the items whose dataFields hold v as a text (an email
+// without case).
+func (ix *requestIndex) inData(kind, v string) []int {
+	if ix.data == nil {
+		ix.data, ix.dataFold = map[string][]int{}, map[string][]int{}
+		for i, raw := range ix.dataFields {
+			var data any
+			_ = json.Unmarshal(raw, &data) // nil when absent
+			texts := map[string]bool{}
+			collect(data, texts, 0)
+			folded := map[string]bool{}
+			for t := range texts {
+				ix.data[t] = append(ix.data[t], i)
+				if f := strings.ToLower(t); !folded[f] {
+					folded[f] = true
+					ix.dataFold[f] = append(ix.dataFold[f], i)
+				}
+			}
+		}
 	}
-	return it.eventName != nil && *it.eventName == v
+	if kind == "email" {
+		return ix.dataFold[strings.ToLower(v)]
+	}
+	return ix.data[v]
 }
 
 // maxDataDepth bounds the walk of dataFields; the router bounds an
 // event's depth well below it.
 const maxDataDepth = 64
 
-// holds reports whether a text equal to v (an email without case) is
-// somewhere in data.
-func holds(data any, kind, v string, depth int) bool {
+// collect adds every text in data to texts.
+func collect(data any, texts map[string]bool, depth int) {
 	if depth > maxDataDepth {
-		return false
+		return
 	}
 	switch d := data.(type) {
 	case string:
-		if kind == "email" {
-			return strings.EqualFold(d, v)
-		}
-		return d == v
+		texts[d] = true
 	case map[string]any:
 		for _, x := range d {
-			if holds(x, kind, v, depth+1) {
-				return true
-			}
+			collect(x, texts, depth+1)
 		}
 	case []any:
 		for _, x := range d {
-			if holds(x, kind, v, depth+1) {
-				return true
-			}
+			collect(x, texts, depth+1)
 		}
 	}
-	return false
 }
 
 // singleRefusal carries a single item's 4xx reason in Iterable's words
