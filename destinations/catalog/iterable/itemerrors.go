@@ -35,10 +35,9 @@ func init() {
 // without case) or userId at the top of the item, else anywhere in its
 // dataFields; a malformed one (failedUpdates' invalidEmails and
 // invalidUserIds, which Iterable looks for in dataFields too) in either
-// place. trackBulk's
-// disallowedEventNames fail the events of those names. The deprecated
-// top-level invalidEmails and invalidUserIds name items too, when
-// failedUpdates did not already.
+// place. trackBulk's disallowedEventNames fail the events of those names.
+// The deprecated top-level invalidEmails and invalidUserIds name items too,
+// when failedUpdates did not already.
 //
 // Where the answer cannot say which items failed but reports failures, every
 // item fails rather than one Iterable refused be reported delivered (the DLQ
