@@ -151,6 +151,11 @@ type Preset struct {
 	Fields       any        `yaml:"fields"`
 	// Batch overrides the tool's batching for this preset.
 	Batch *BatchDef `yaml:"batch"`
+	// Rate is the documented limit of this preset's endpoint when it is
+	// below the tool's (Iterable's bulk endpoints take 5 and 10 requests/s,
+	// its single-event ones 500): the preset's requests are held to it, and
+	// count against the tool's limit too (RateConfig.Actions).
+	Rate *RateDef `yaml:"rate"`
 	// Contract names what its payload is checked against in tests.
 	Contract *Contract `yaml:"contract"`
 	// Docs is the API page of this preset's endpoint.
@@ -403,6 +408,9 @@ func (d *Definition) defects() []string {
 		if p.ForEachEmpty != "" && p.ForEach == "" {
 			bad = append(bad, fmt.Sprintf("preset %s: foreach_empty without foreach", p.Name))
 		}
+		if r := p.Rate; r != nil && (!(r.RPS > 0) || r.Concurrency != 0) {
+			bad = append(bad, fmt.Sprintf("preset %s: rate needs rps above 0, and no concurrency (the destination's is shared by its presets)", p.Name))
+		}
 		for _, q := range p.InsteadOf {
 			if _, ok := d.Preset(q); !ok || q == p.Name {
 				bad = append(bad, fmt.Sprintf("preset %s: instead_of %q is not another preset of %s", p.Name, q, d.Name))
@@ -411,7 +419,7 @@ func (d *Definition) defects() []string {
 	}
 	bad = append(bad, d.deletionDefects()...)
 	if d.ItemErrors != "" {
-		if _, ok := ItemErrorsParser(d.ItemErrors); !ok {
+		if _, ok := ItemErrorsMatcher(d.ItemErrors); !ok {
 			bad = append(bad, fmt.Sprintf("item_errors %q is not a registered parser (registered: %s; is destinations/catalog/all imported?)", d.ItemErrors, strings.Join(ItemErrorsParsers(), ", ")))
 		}
 	}

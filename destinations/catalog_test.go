@@ -67,3 +67,25 @@ func TestCatalogRequiresADeletionAnswer(t *testing.T) {
 		}
 	}
 }
+
+// A preset's own rate is a positive rps and nothing else: its concurrency
+// would mean nothing, the destination's being shared by its presets.
+func TestCatalogRefusesABadPresetRate(t *testing.T) {
+	fsys := fstest.MapFS{
+		"catalog/fine/definition.yaml": {Data: []byte("name: fine\ntitle: Fine\npresets:\n  - name: bulk\n    rate: {rps: 5}\n" + noDeletion)},
+		"catalog/zero/definition.yaml": {Data: []byte("name: zero\ntitle: Zero\npresets:\n  - name: bulk\n    rate: {rps: 0}\n" + noDeletion)},
+		"catalog/conc/definition.yaml": {Data: []byte("name: conc\ntitle: Conc\npresets:\n  - name: bulk\n    rate: {rps: 5, concurrency: 2}\n" + noDeletion)},
+	}
+	defs, err := loadCatalog(fsys)
+	if err == nil {
+		t.Fatal("presets with a zero rate and a concurrency of their own loaded")
+	}
+	for _, want := range []string{"catalog/zero/definition.yaml: preset bulk: rate needs rps above 0", "catalog/conc/definition.yaml: preset bulk: rate needs rps above 0, and no concurrency"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	if d, ok := defs["fine"]; !ok || d.Presets[0].Rate == nil || d.Presets[0].Rate.RPS != 5 {
+		t.Errorf("the valid definition was not kept with its rate: %+v", defs["fine"])
+	}
+}

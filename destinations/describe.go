@@ -3,6 +3,7 @@ package destinations
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -119,6 +120,13 @@ func (d *Definition) Markdown() string {
 		b.WriteString("\n\n")
 		if p.Description != "" {
 			b.WriteString(p.Description + "\n\n")
+		}
+		if p.Rate != nil && p.Rate.RPS > 0 {
+			fmt.Fprintf(&b, "Rate limit of its own: %s requests/s", strconv.FormatFloat(p.Rate.RPS, 'f', -1, 64))
+			if p.Rate.Note != "" {
+				fmt.Fprintf(&b, " (%s)", strings.TrimSpace(p.Rate.Note))
+			}
+			b.WriteString(", within the destination's.\n\n")
 		}
 		if len(p.InsteadOf) > 0 {
 			fmt.Fprintf(&b, "Sent instead of `%s`: a destination that enables it with any of them is refused, since each event would be sent twice.\n\n", strings.Join(p.InsteadOf, "`, `"))

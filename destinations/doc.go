@@ -17,7 +17,7 @@
 // actions), a README and golden testdata. Go code appears only where a tool's
 // API needs it, such as parsing per-item errors or minting credentials; it
 // lives in the tool's folder as a package of its own that registers itself
-// (RegisterItemErrors, RegisterAuth) by the name the definition gives, and
+// (RegisterItemErrors or RegisterItemErrorMatcher, RegisterAuth) by the name the definition gives, and
 // destinations/catalog/all links every tool. Loading the catalog fails on a
 // name nothing registered.
 //

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
+	"sync"
 )
 
 // ItemErrorParser reads a tool's per-item error report from a response to a
@@ -16,7 +18,19 @@ import (
 // class and message become the request's (Sender.items4xx).
 type ItemErrorParser func(status int, body []byte, items int) []ItemError
 
-var itemErrorParsers = newRegistry[ItemErrorParser]("item error parser")
+// ItemErrorMatcher is an ItemErrorParser for a tool whose report names the
+// failed items by what they carry rather than by their position (Iterable's
+// bulk endpoints list the emails and userIds they refused): request is the
+// body as sent, in which it finds them. The rules of ItemErrorParser apply.
+type ItemErrorMatcher func(status int, body, request []byte, items int) []ItemError
+
+var (
+	itemErrorParsers  = newRegistry[ItemErrorParser]("item error parser")
+	itemErrorMatchers = newRegistry[ItemErrorMatcher]("item error parser")
+	// itemErrorNames guards the one namespace of both registries; it is
+	// taken before either registry's own lock, never while holding one.
+	itemErrorNames sync.Mutex
+)
 
 // RegisterItemErrors makes a parser available by name, for the catalog's
 // `item_errors:` setting. It is meant for init functions: it panics when the
@@ -25,14 +39,61 @@ func RegisterItemErrors(name string, p ItemErrorParser) {
 	if p == nil {
 		panic("destinations: RegisterItemErrors needs a parser")
 	}
+	itemErrorNames.Lock()
+	defer itemErrorNames.Unlock()
+	if _, taken := itemErrorMatchers.get(name); taken {
+		panic("destinations: item error parser " + name + " registered twice")
+	}
 	itemErrorParsers.register(name, p)
 }
 
-// ItemErrorsParser returns the parser registered under name.
+// RegisterItemErrorMatcher makes a matcher available by name, for
+// `item_errors:`, as RegisterItemErrors does a parser; the two share
+// their names.
+func RegisterItemErrorMatcher(name string, m ItemErrorMatcher) {
+	if m == nil {
+		panic("destinations: RegisterItemErrorMatcher needs a matcher")
+	}
+	itemErrorNames.Lock()
+	defer itemErrorNames.Unlock()
+	if _, taken := itemErrorParsers.get(name); taken {
+		panic("destinations: item error parser " + name + " registered twice")
+	}
+	itemErrorMatchers.register(name, m)
+}
+
+// ItemErrorsParser returns the parser registered under name by
+// RegisterItemErrors.
 func ItemErrorsParser(name string) (ItemErrorParser, bool) { return itemErrorParsers.get(name) }
 
-// ItemErrorsParsers lists the registered parser names, sorted.
-func ItemErrorsParsers() []string { return itemErrorParsers.names() }
+// ItemErrorsMatcher returns what reads the per-item errors registered
+// under name, by either function: a parser is given everything but the
+// request.
+func ItemErrorsMatcher(name string) (ItemErrorMatcher, bool) {
+	if m, ok := itemErrorMatchers.get(name); ok {
+		return m, true
+	}
+	p, ok := itemErrorParsers.get(name)
+	if !ok {
+		return nil, false
+	}
+	return p.matcher(), true
+}
+
+// matcher is p as an ItemErrorMatcher; nil stays nil.
+func (p ItemErrorParser) matcher() ItemErrorMatcher {
+	if p == nil {
+		return nil
+	}
+	return func(status int, body, _ []byte, items int) []ItemError { return p(status, body, items) }
+}
+
+// ItemErrorsParsers lists the registered parser and matcher names, sorted.
+func ItemErrorsParsers() []string {
+	names := append(itemErrorParsers.names(), itemErrorMatchers.names()...)
+	slices.Sort(names)
+	return names
+}
 
 func init() {
 	RegisterItemErrors("standard", StandardItemErrors)
@@ -123,9 +184,9 @@ func StandardItemErrors(status int, body []byte, items int) []ItemError {
 // itemErrors applies the per-item error parser to a 2xx response. For a
 // single-item request the item's failure becomes the request's: nothing
 // downstream has to look at ItemErrors for an unbatched send.
-func (s *Sender) itemErrors(res *Result, body []byte, items int) {
+func (s *Sender) itemErrors(res *Result, body, request []byte, items int) {
 	items = max(items, 1)
-	res.ItemErrors = s.cfg.ItemErrors(res.Status, body, items)
+	res.ItemErrors = s.items(res.Status, body, request, items)
 	if items == 1 {
 		for _, ie := range res.ItemErrors {
 			if ie.Index == 0 && ie.Class != OK {
@@ -151,11 +212,11 @@ func (s *Sender) tickets(res *Result, body []byte, items int) {
 // error reads "HTTP 410 Gone: Unregistered ...", and a reason the tool
 // documents as passing (APNs' ExpiredProviderToken) makes it Retryable. It
 // reports whether the parser named the item (or, for a batch, any item).
-func (s *Sender) items4xx(res *Result, body []byte, items int) bool {
+func (s *Sender) items4xx(res *Result, body, request []byte, items int) bool {
 	if items > 1 {
-		return s.batch4xx(res, body, items)
+		return s.batch4xx(res, body, request, items)
 	}
-	for _, ie := range s.cfg.ItemErrors(res.Status, body, 1) {
+	for _, ie := range s.items(res.Status, body, request, 1) {
 		if ie.Index == 0 && ie.Class != OK {
 			res.Class = ie.Class
 			res.Err = fmt.Errorf("%w: %s", statusError(res.Status, res.RetryAfter), ie.Message)
@@ -170,8 +231,8 @@ func (s *Sender) items4xx(res *Result, body []byte, items int) bool {
 // named items fail with their own class, the others succeeded (a parser
 // whose tool rejects the whole batch names every item, marking the innocent
 // ones Retryable). It reports whether the parser named any item.
-func (s *Sender) batch4xx(res *Result, body []byte, items int) bool {
-	named := s.cfg.ItemErrors(res.Status, body, items)
+func (s *Sender) batch4xx(res *Result, body, request []byte, items int) bool {
+	named := s.items(res.Status, body, request, items)
 	if len(named) == 0 {
 		return false
 	}

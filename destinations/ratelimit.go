@@ -57,6 +57,9 @@ type limiter struct {
 	// test drives its own, calling reserve rather than acquire, whose
 	// timers run on time.Now).
 	clock func() time.Time
+	// actions are the fixed ceilings of single actions
+	// (RateConfig.Actions), built once and only read after.
+	actions map[string]*rate.Limiter
 
 	// limited is true while the adaptive limit is below its target, so that
 	// the success path needs no lock in the common case.
@@ -96,7 +99,28 @@ func newLimiter(cfg RateConfig, onRate func(float64), onConcurrency func(int)) *
 	}
 	l.rl = rate.NewLimiter(lim, l.burst)
 	l.unlimited.Store(lim == rate.Inf)
+	for a, rps := range cfg.Actions {
+		if l.actions == nil {
+			l.actions = make(map[string]*rate.Limiter, len(cfg.Actions))
+		}
+		l.actions[a] = rate.NewLimiter(rate.Limit(rps), 1) // evenly spaced
+	}
 	return l
+}
+
+// waitAction waits for the turn of an action with a ceiling of its own
+// (RateConfig.Actions), before the destination's concurrency slot and
+// token: an attempt held back by its endpoint's limit takes neither from
+// the destination's other actions meanwhile.
+func (l *limiter) waitAction(ctx context.Context, action string) error {
+	al := l.actions[action]
+	if al == nil {
+		return nil
+	}
+	if err := al.Wait(ctx); err != nil {
+		return fmt.Errorf("action %s's rate limit (%v requests/s): %w", action, float64(al.Limit()), err)
+	}
+	return nil
 }
 
 // acquire waits for a concurrency slot, then for a token. On success the
@@ -260,6 +284,9 @@ func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	st, _ := ctx.Value(sendStateKey{}).(*sendState)
 	if st == nil {
 		st = &sendState{Context: ctx}
+	}
+	if err := s.limit.waitAction(ctx, st.action); err != nil {
+		return nil, err
 	}
 	if err := s.limit.acquire(ctx); err != nil {
 		return nil, err

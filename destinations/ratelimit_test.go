@@ -2,8 +2,10 @@ package destinations
 
 import (
 	"context"
+	"math"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -238,6 +240,76 @@ func TestSenderRPS(t *testing.T) {
 	}
 	if s.Rate() != 20 {
 		t.Fatalf("Rate() = %v", s.Rate())
+	}
+}
+
+// TestSenderActionRate: an action with a ceiling of its own
+// (RateConfig.Actions) is paced at it, and the destination's other
+// actions are not held by it.
+func TestSenderActionRate(t *testing.T) {
+	var byAction sync.Map // action -> *atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := byAction.LoadOrStore(r.URL.Path, new(atomic.Int32))
+		n.(*atomic.Int32).Add(1)
+	}))
+	defer srv.Close()
+	count := func(path string) int32 {
+		n, ok := byAction.Load(path)
+		if !ok {
+			return 0
+		}
+		return n.(*atomic.Int32).Load()
+	}
+	send := func(s *Sender, ctx context.Context, action string) Result {
+		return s.Send(ctx, &Request{Method: http.MethodPost, URL: srv.URL + "/" + action, Body: []byte(`{}`), Items: 1, Action: action})
+	}
+
+	// One turn an hour: the first send takes the bucket's token, the next
+	// one's turn is an hour away.
+	cfg := fastConfig("per-action")
+	cfg.Attempts = 1
+	cfg.Rate.Actions = map[string]float64{"bulk": 1.0 / 3600}
+	s := newSender(t, cfg)
+	if res := send(s, context.Background(), "bulk"); res.Class != OK {
+		t.Fatalf("first bulk send: %+v", res)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	res := send(s, ctx, "bulk")
+	if res.Class != Retryable || res.Err == nil || !strings.Contains(res.Err.Error(), "action bulk's rate limit") {
+		t.Fatalf("second bulk send within the hour: %+v", res)
+	}
+	for range 20 {
+		if res := send(s, context.Background(), "single"); res.Class != OK {
+			t.Fatalf("single send: %+v", res)
+		}
+	}
+	if b, o := count("/bulk"), count("/single"); b != 1 || o != 20 {
+		t.Fatalf("the tool saw %d bulk and %d single requests, want 1 and 20", b, o)
+	}
+
+	// Paced, not refused: six bulk sends at 20/s take at least five
+	// intervals of 50ms, whatever the destination's own (unlimited) rate.
+	cfg = fastConfig("paced-action")
+	cfg.Rate.Actions = map[string]float64{"paced": 20}
+	s = newSender(t, cfg)
+	start := time.Now()
+	for range 6 {
+		if res := send(s, context.Background(), "paced"); res.Class != OK {
+			t.Fatalf("paced send: %+v", res)
+		}
+	}
+	if el := time.Since(start); el < 240*time.Millisecond {
+		t.Fatalf("6 requests at 20 rps took %s", el)
+	}
+	if s.Rate() != 0 {
+		t.Fatalf("the destination's own rate is %v, want unlimited", s.Rate())
+	}
+
+	for _, bad := range []float64{0, -1, math.NaN()} {
+		if _, err := NewSender(SenderConfig{Name: "x", Rate: RateConfig{Actions: map[string]float64{"a": bad}}}); err == nil {
+			t.Errorf("an action rate of %v was accepted", bad)
+		}
 	}
 }
 

@@ -59,6 +59,12 @@ type RateConfig struct {
 	// [1, Concurrency], from InitialConcurrency (16): concurrency.go.
 	AdaptiveConcurrency bool
 	InitialConcurrency  int
+	// Actions caps single actions (Request.Action) at their own requests
+	// per second, for a tool whose endpoints have limits of their own
+	// below RPS: Iterable's bulk endpoints take 5 and 10 requests/s where
+	// its single-event ones take 500. An action's attempts also count
+	// against RPS. These ceilings are fixed: the adaptive limit moves RPS.
+	Actions map[string]float64
 }
 
 // Observer receives delivery telemetry. All methods must be cheap and must
@@ -96,6 +102,9 @@ type SenderConfig struct {
 	DenyPrivate      bool
 	MaxResponseBytes int64           // body bytes read at most; default 64 KiB
 	ItemErrors       ItemErrorParser // per-item errors: of 2xx responses, and of 4xx ones that name items (a single item's included)
+	// ItemMatcher reads them instead of ItemErrors when set, with the
+	// request body as sent: for tools naming failed items by content.
+	ItemMatcher ItemErrorMatcher
 	// Tickets reads the tickets of a 2xx answer's items (a ReceiptHandler's
 	// Tickets), for the receipts checked later: Result.Ticket.
 	Tickets  func(status int, body []byte, items int) []string
@@ -108,6 +117,11 @@ func (c *SenderConfig) setDefaults() error {
 		c.MaxRetryAfter < 0, c.Breaker.Cooldown < 0, c.MaxResponseBytes < 0,
 		c.Rate.RPS < 0, c.Rate.Burst < 0, c.Rate.Concurrency < 0, c.Rate.InitialConcurrency < 0:
 		return fmt.Errorf("destination %s: delivery settings must not be negative", c.Name)
+	}
+	for a, rps := range c.Rate.Actions {
+		if !(rps > 0) { // NaN too
+			return fmt.Errorf("destination %s: action %s: a rate of its own must be above 0 requests/s, not %v", c.Name, a, rps)
+		}
 	}
 	def := func(v *time.Duration, d time.Duration) {
 		if *v == 0 {
@@ -149,7 +163,8 @@ type Sender struct {
 	client    *retryablehttp.Client
 	breaker   *gobreaker.CircuitBreaker[Result]
 	limit     *limiter
-	openedAt  atomic.Int64 // unix nanos of the last transition to open
+	items     ItemErrorMatcher // ItemMatcher, else ItemErrors; nil: none
+	openedAt  atomic.Int64     // unix nanos of the last transition to open
 	// state is the breaker's state as of its last transition, so that the
 	// send path learns it is not open without the breaker's lock. Open
 	// becomes half-open only when the breaker is next asked (its cooldown
@@ -169,7 +184,10 @@ func NewSender(cfg SenderConfig) (*Sender, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
-	s := &Sender{cfg: cfg, obs: cfg.Observer}
+	s := &Sender{cfg: cfg, obs: cfg.Observer, items: cfg.ItemMatcher}
+	if s.items == nil {
+		s.items = cfg.ItemErrors.matcher()
+	}
 	if s.obs == nil {
 		s.obs = nopObserver{}
 	}
@@ -385,15 +403,15 @@ func (s *Sender) do(req *retryablehttp.Request, st *sendState, r *Request) Resul
 		res.RetryAfter, _ = retryAfter(resp)
 		res.Class = Classify(resp.StatusCode)
 		switch {
-		case res.Class == Permanent && s.cfg.ItemErrors != nil && s.items4xx(&res, body.Bytes(), r.Items):
+		case res.Class == Permanent && s.items != nil && s.items4xx(&res, body.Bytes(), r.Body, r.Items):
 			// Some tools refuse a batch with a 4xx that names the items at
 			// fault (Mixpanel strict mode, Amplitude): only those fail. A
 			// single item's 4xx says why in the tool's words (APNs' 410
 			// Unregistered), and may be retryable (403 ExpiredProviderToken).
 		case res.Class != OK:
 			res.Err = statusError(resp.StatusCode, res.RetryAfter)
-		case s.cfg.ItemErrors != nil:
-			s.itemErrors(&res, body.Bytes(), r.Items)
+		case s.items != nil:
+			s.itemErrors(&res, body.Bytes(), r.Body, r.Items)
 		}
 		if res.Class == OK && s.cfg.Tickets != nil {
 			s.tickets(&res, body.Bytes(), r.Items)

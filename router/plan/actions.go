@@ -23,7 +23,7 @@ func (pb *planBuilder) webhookActions() {
 	}
 	if events == 0 {
 		pb.p.forward = true
-		pb.p.itemErrs, _ = destinations.ItemErrorsParser("standard")
+		pb.p.itemErrs, _ = destinations.ItemErrorsMatcher("standard")
 		if b := pb.batchFor(nil, nil); b != nil {
 			pb.p.Actions = nil
 			pb.p.forwardBatch = b
@@ -35,7 +35,7 @@ func (pb *planBuilder) webhookActions() {
 
 // customActions compiles the actions of an http or webhook destination.
 func (pb *planBuilder) customActions(base *destinations.RequestDef) {
-	pb.p.itemErrs, _ = destinations.ItemErrorsParser("standard")
+	pb.p.itemErrs, _ = destinations.ItemErrorsMatcher("standard")
 	for _, name := range slices.Sorted(maps.Keys(pb.d.Actions)) {
 		a := pb.d.Actions[name]
 		if (a.Enabled != nil && !*a.Enabled) || a.Kind == "delete" {
@@ -75,7 +75,7 @@ func (pb *planBuilder) eventOnly(prefix string, a config.Action) {
 // catalogActions resolves presets and overrides for a catalog tool.
 func (pb *planBuilder) catalogActions() {
 	def, d := pb.p.Def, pb.d
-	pb.p.itemErrs, _ = destinations.ItemErrorsParser(def.ItemErrors)
+	pb.p.itemErrs, _ = destinations.ItemErrorsMatcher(def.ItemErrors)
 	enabled := map[string]bool{}
 	if len(d.Presets) == 0 {
 		for _, p := range def.Presets {

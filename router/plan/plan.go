@@ -56,7 +56,7 @@ type Plan struct {
 	// forward: a webhook without actions posts the event as it came.
 	forward  bool
 	webhook  *webhookSpec
-	itemErrs destinations.ItemErrorParser
+	itemErrs destinations.ItemErrorMatcher
 	auth     destinations.Authorizer
 	limits   mappings.Limits
 	// dlqHeaderBytes bounds each DLQ header value (limits.max_dlq_header_bytes).
@@ -86,7 +86,7 @@ func (p *Plan) DLQHeaderBytes() int { return p.dlqHeaderBytes }
 // per-item error parser; the caller adds an Observer.
 func (p *Plan) SenderConfig() destinations.SenderConfig {
 	c := p.Policy.Sender
-	c.ItemErrors = p.itemErrs
+	c.ItemMatcher = p.itemErrs
 	if p.Receipts != nil {
 		c.Tickets = p.Receipts.Handler.Tickets
 	}
@@ -328,6 +328,7 @@ func (pb *planBuilder) build() {
 		pb.catalogActions()
 	}
 	pb.deleteActions()
+	pb.actionRates()
 	pb.inFlight()
 	pb.concurrency()
 	if len(p.Actions) == 0 && !p.forward && pb.diags.Err() == nil {

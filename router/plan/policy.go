@@ -167,6 +167,30 @@ func (pb *planBuilder) policy() {
 	}
 }
 
+// actionRates holds each action from a preset with a documented limit of
+// its own (destinations.Preset.Rate) to that limit, on top of the
+// destination's: Iterable's bulk endpoints take 5 and 10 requests/s while
+// its single-event ones take 500, and one destination-wide figure would
+// either exceed the former or hold the others to 5. An action built on the
+// preset (extends) is held to it too: it calls the same endpoint unless
+// its url says otherwise, and a lower limit is the safe reading.
+func (pb *planBuilder) actionRates() {
+	def, rc := pb.p.Def, &pb.p.Policy.Sender.Rate
+	if def == nil {
+		return
+	}
+	for _, a := range pb.p.Actions {
+		pr, ok := def.Preset(a.Preset)
+		if !ok || pr.Rate == nil || !(pr.Rate.RPS > 0) || (rc.RPS > 0 && rc.RPS <= pr.Rate.RPS) {
+			continue // no limit of its own, or no lower than the destination's
+		}
+		if rc.Actions == nil {
+			rc.Actions = map[string]float64{}
+		}
+		rc.Actions[a.Name] = pr.Rate.RPS
+	}
+}
+
 // maxBatchingInFlight bounds the default for batching destinations: a held
 // event costs about 30 KB (docs/performance.md).
 const maxBatchingInFlight = 4096

@@ -13,6 +13,7 @@ import (
 	_ "github.com/switchyard/switchyard/destinations/catalog/customerio"
 	_ "github.com/switchyard/switchyard/destinations/catalog/expo"
 	_ "github.com/switchyard/switchyard/destinations/catalog/hubspot"
+	_ "github.com/switchyard/switchyard/destinations/catalog/iterable"
 	_ "github.com/switchyard/switchyard/destinations/catalog/mixpanel"
 	_ "github.com/switchyard/switchyard/destinations/catalog/onesignal"
 

@@ -2,6 +2,7 @@ package all_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -38,6 +39,11 @@ type itemErrorCase struct {
 	Items []string `yaml:"items"`
 	// Messages is text each listed item's error contains.
 	Messages map[int]string `yaml:"messages"`
+	// Key and Bodies make the request: the items' JSON (each {"i":1}
+	// when unset), in body[Key] (the body is the array when Key is
+	// unset), for a tool naming failed items by content.
+	Key    string   `yaml:"key"`
+	Bodies []string `yaml:"bodies"`
 }
 
 // TestItemErrorFixtures runs each tool's per-item error fixtures through a
@@ -60,7 +66,7 @@ func TestItemErrorFixtures(t *testing.T) {
 			continue
 		}
 		t.Run(name, func(t *testing.T) {
-			parser, ok := destinations.ItemErrorsParser(def.ItemErrors)
+			parser, ok := destinations.ItemErrorsMatcher(def.ItemErrors)
 			if !ok {
 				t.Fatalf("item_errors %q is not registered", def.ItemErrors)
 			}
@@ -84,26 +90,38 @@ func TestItemErrorFixtures(t *testing.T) {
 	}
 }
 
-func runItemErrorCase(t *testing.T, parser destinations.ItemErrorParser, c itemErrorCase) {
+func runItemErrorCase(t *testing.T, parser destinations.ItemErrorMatcher, c itemErrorCase) {
 	if len(c.Items) == 0 {
 		t.Fatal("a case lists the class of at least one item")
+	}
+	if c.Bodies != nil && len(c.Bodies) != len(c.Items) {
+		t.Fatalf("%d bodies for %d items", len(c.Bodies), len(c.Items))
+	}
+	for i, b := range c.Bodies {
+		if !json.Valid([]byte(b)) {
+			t.Fatalf("bodies[%d] is not JSON: an item the Batcher refuses would fail whatever the response says", i)
+		}
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(c.Status)
 		_, _ = w.Write([]byte(c.Body))
 	}))
 	defer srv.Close()
-	s, err := destinations.NewSender(destinations.SenderConfig{Name: "fixture", Attempts: 1, ItemErrors: parser})
+	s, err := destinations.NewSender(destinations.SenderConfig{Name: "fixture", Attempts: 1, ItemMatcher: parser})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	b := destinations.NewBatcher(destinations.BatchSpec{MaxItems: len(c.Items)}, s.Send)
+	b := destinations.NewBatcher(destinations.BatchSpec{MaxItems: len(c.Items), Key: c.Key}, s.Send)
 	got := make([]destinations.Result, len(c.Items))
 	var wg sync.WaitGroup
 	wg.Add(len(c.Items))
 	for i := range c.Items {
-		b.Add(&destinations.Request{Method: "POST", URL: srv.URL, Body: []byte(`{"i":1}`), Items: 1, ValidJSON: true, Action: "a"},
+		body := `{"i":1}`
+		if c.Bodies != nil {
+			body = c.Bodies[i]
+		}
+		b.Add(&destinations.Request{Method: "POST", URL: srv.URL, Body: []byte(body), Items: 1, Action: "a"},
 			func(r destinations.Result) { got[i] = r; wg.Done() })
 	}
 	wg.Wait()
