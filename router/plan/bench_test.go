@@ -2,8 +2,10 @@ package plan_test
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"testing"
 	"time"
@@ -180,5 +182,50 @@ func BenchmarkForwardBatched(b *testing.B) {
 		if rt := p.Route(ev, "web", raw, env, plan.RouteOptions{}); len(rt.Requests) != 1 {
 			b.Fatalf("routing: %+v", rt)
 		}
+	}
+}
+
+// BenchmarkRouteMix routes the benchmark's mix (identify, Order Completed,
+// page) through the catalog tools of bench phase E, each with its default
+// presets, as its lane routes them: per event, whatever each routes to.
+func BenchmarkRouteMix(b *testing.B) {
+	tools := map[string]string{
+		"amplitude":  "  api_key: ${K}\n",
+		"braze":      "  api_key: ${K}\n  instance: US-01\n",
+		"mixpanel":   "  project_id: \"3120345\"\n  token: ${K}\n",
+		"customerio": "  site_id: 46be54768e7d49ab2628\n  api_key: ${K}\n",
+		"ga4":        "  measurement_id: G-T40PE6KET4\n  api_secret: ${K}\n",
+		"iterable":   "  api_key: ${K}\n",
+		"posthog":    "  api_key: ${K}\n",
+		"segment":    "  write_key: ${K}\n",
+		"sendgrid":   "  api_key: ${K}\n",
+		"airship":    "  access_token: ${K}\n  app_key: ISex_TTJRuarzs9-o_Gkhg\n",
+		"intercom":   "  access_token: ${K}\n",
+	}
+	g := workload.New(1)
+	raws := make([][]byte, 300)
+	for i := range raws {
+		_, raws[i] = g.Next('M', i)
+	}
+	for _, tool := range slices.Sorted(maps.Keys(tools)) {
+		p := planFromText(b, "type: "+tool+"\nsettings:\n  endpoint: http://127.0.0.1:9/sink\n"+tools[tool])
+		b.Run(tool, func(b *testing.B) {
+			env := &mappings.Env{}
+			evs := make([]*mappings.Event, len(raws))
+			i := len(raws)
+			b.ReportAllocs()
+			for b.Loop() {
+				if i == len(raws) {
+					b.StopTimer()
+					for j, raw := range raws {
+						evs[j], _ = mappings.Decode(raw, time.Now(), mappings.Limits{})
+					}
+					i = 0
+					b.StartTimer()
+				}
+				p.Route(evs[i], "web", raws[i], env, plan.RouteOptions{})
+				i++
+			}
+		})
 	}
 }
