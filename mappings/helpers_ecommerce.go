@@ -122,15 +122,22 @@ func normalisedProducts(ev *Event) ([]any, error) {
 	return out, nil
 }
 
-// normaliseProduct returns a new map (src, being the event, is shared and
-// never changed) with the spec's product fields in their canonical form and
-// every other key of src kept. Null values are dropped. index is the
+// normaliseProduct returns the product with the spec's product fields in
+// their canonical form and every other key of src kept, null values
+// dropped: src itself when it is in that form already (the common case
+// for a sender following the spec), else a copy, made at the first change
+// (src, being the event, is shared and never changed). index is the
 // product's place in properties.products, -1 for one described by
 // properties itself.
 func normaliseProduct(ev *Event, src map[string]any, index int) map[string]any {
-	out := maps.Clone(src) // copies the map's storage: cheaper than inserting key by key
-	if out == nil {
-		out = map[string]any{}
+	var out map[string]any // nil until the first change: then src's copy
+	own := func() {
+		if out == nil {
+			out = maps.Clone(src) // copies the map's storage: cheaper than inserting key by key
+			if out == nil {
+				out = map[string]any{}
+			}
+		}
 	}
 	// One pass over the sender's keys: nulls leave the copy, and the values
 	// of the fields the spec gives a canonical form are picked up on the
@@ -138,6 +145,7 @@ func normaliseProduct(ev *Event, src map[string]any, index int) map[string]any {
 	var productID, productIDCamel, id, sku, image, imageCamel, price, quantity, position any
 	for k, v := range src {
 		if v == nil {
+			own()
 			delete(out, k)
 			continue
 		}
@@ -166,7 +174,8 @@ func normaliseProduct(ev *Event, src map[string]any, index int) map[string]any {
 	// sender's: a product sent in canonical form costs little more than its
 	// copy.
 	set := func(key string, cur, v any) {
-		if cur != v {
+		if !sameScalar(cur, v) {
+			own()
 			out[key] = v
 		}
 	}
@@ -194,6 +203,7 @@ func normaliseProduct(ev *Event, src map[string]any, index int) map[string]any {
 			if index >= 0 {
 				path = "properties.products[" + strconv.Itoa(index) + "]"
 			}
+			own()
 			out[key] = &Unusable{Path: path + "." + key, Reason: err.Error()}
 			ev.markUnusable()
 		case ok && whole:
@@ -201,8 +211,10 @@ func normaliseProduct(ev *Event, src map[string]any, index int) map[string]any {
 		case ok:
 			set(key, cur, v)
 		case absent != nil:
+			own()
 			out[key] = absent
 		case cur != nil:
+			own()
 			delete(out, key) // blank
 		}
 	}
@@ -210,7 +222,25 @@ func normaliseProduct(ev *Event, src map[string]any, index int) map[string]any {
 	// E-commerce v2: quantity is "Quantity of a product"; absent means one.
 	num("quantity", quantity, true, int64(1))
 	num("position", position, true, nil)
+	if out == nil {
+		if src == nil {
+			return map[string]any{}
+		}
+		return src
+	}
 	return out
+}
+
+// sameScalar reports whether a and b are the same string, number, boolean
+// or null. Comparing two interfaces holding maps or lists panics (an
+// image_url sent as an object did, failing every products() of its
+// event): those are never the same, which costs at most a copy.
+func sameScalar(a, b any) bool {
+	switch a.(type) {
+	case nil, string, int64, float64, bool:
+		return a == b // b of another type is unequal, without comparing values
+	}
+	return false
 }
 
 // firstOf is the first of vs that is not nil.

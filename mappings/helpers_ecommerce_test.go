@@ -1,6 +1,7 @@
 package mappings
 
 import (
+	"reflect"
 	"testing"
 	"time"
 )
@@ -106,6 +107,10 @@ func TestProductsHelper(t *testing.T) {
 			`products()[0].price`, float64(1), ""},
 		{"bad quantity named", `{"type":"track","event":"Product Added","properties":{"quantity":"lots"}}`,
 			`required(products()[0].quantity, "quantity")`, nil, `properties.quantity: not a number: "lots"`},
+		{"an object image_url is kept, not compared", `{"type":"track","event":"Order Completed","properties":{"products":[{"product_id":"p","image_url":{"src":"x"},"quantity":1}]}}`,
+			`products()[0].image_url`, map[string]any{"src": "x"}, ""},
+		{"an object product_id is left as sent", `{"type":"track","event":"Order Completed","properties":{"products":[{"product_id":{"a":1},"sku":["s"],"quantity":1}]}}`,
+			`products()[0].product_id`, map[string]any{"a": int64(1)}, ""},
 		{"quantity zero kept", `{"type":"track","event":"Product Removed","properties":{"product_id":"p","quantity":0}}`,
 			`products()[0].quantity`, int64(0), ""},
 
@@ -217,5 +222,26 @@ func TestProductsThroughAnAction(t *testing.T) {
 	}
 	if got := out[1].Body.(map[string]any)["quantity"]; got != int64(3) {
 		t.Errorf("request 1 quantity = %#v; want 3", got)
+	}
+}
+
+// A product sent in canonical form is the event's own map, not a copy;
+// one needing a change is a copy, and the event keeps what it was sent.
+func TestCanonicalProductsAreNotCopied(t *testing.T) {
+	ev, err := Decode([]byte(`{"type":"track","event":"Order Completed","messageId":"m","userId":"u","properties":{"products":[`+
+		`{"product_id":"p1","price":2.5,"quantity":2},{"product_id":"p2","price":"2.5","quantity":2}]}}`), time.Now(), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := ev.Properties["products"].([]any)
+	got, err := normalisedProducts(ev)
+	if err != nil || len(got) != 2 {
+		t.Fatalf("products: %v, %v", got, err)
+	}
+	if reflect.ValueOf(got[0]).UnsafePointer() != reflect.ValueOf(sent[0]).UnsafePointer() {
+		t.Error("the canonical product was copied")
+	}
+	if reflect.ValueOf(got[1]).UnsafePointer() == reflect.ValueOf(sent[1]).UnsafePointer() || sent[1].(map[string]any)["price"] != "2.5" {
+		t.Errorf("the product needing a change was not copied, or the event changed: %v", sent[1])
 	}
 }
