@@ -45,25 +45,18 @@ func catalogFanout(tool, settings string) fanoutDest {
 // phase B's mapped destination, 4 adds the forwarding webhook, Amplitude
 // (batching) and Braze (a request per event).
 func fanoutDests(o options) []fanoutDest {
-	return []fanoutDest{
+	dests := []fanoutDest{
 		{name: "mapped", file: func(url string) string {
 			return workload.MappedDestination("pe", url, o.concurrency, o.inFlight)
 		}},
 		{name: "forward", file: func(url string) string {
 			return workload.BatchingDestination("pe", url, o.batchItems, o.batchInFlight)
 		}},
-		catalogFanout("amplitude", "  api_key: ${BENCH_SECRET}\n"),
-		catalogFanout("braze", "  api_key: ${BENCH_SECRET}\n  instance: US-01\n"),
-		catalogFanout("mixpanel", "  project_id: \"3120345\"\n  token: ${BENCH_SECRET}\n"),
-		catalogFanout("customerio", "  site_id: 46be54768e7d49ab2628\n  api_key: ${BENCH_SECRET}\n"),
-		catalogFanout("ga4", "  measurement_id: G-T40PE6KET4\n  api_secret: ${BENCH_SECRET}\n"),
-		catalogFanout("iterable", "  api_key: ${BENCH_SECRET}\n"),
-		catalogFanout("posthog", "  api_key: ${BENCH_SECRET}\n"),
-		catalogFanout("segment", "  write_key: ${BENCH_SECRET}\n"),
-		catalogFanout("sendgrid", "  api_key: ${BENCH_SECRET}\n"),
-		catalogFanout("airship", "  access_token: ${BENCH_SECRET}\n  app_key: ISex_TTJRuarzs9-o_Gkhg\n"),
-		catalogFanout("intercom", "  access_token: ${BENCH_SECRET}\n"),
 	}
+	for _, t := range workload.CatalogTools("BENCH_SECRET") {
+		dests = append(dests, catalogFanout(t.Name, t.Settings))
+	}
+	return dests
 }
 
 // fanoutResult is one run of phase E.

@@ -301,3 +301,26 @@ func appendPersonTraits(b []byte, first, last string, user int) []byte {
 	b = append(b, `","phone":"+1 555 `...)
 	return strconv.AppendInt(b, int64(1000000+user), 10)
 }
+
+// CatalogTool is a catalog tool of bench phase E with the settings (YAML
+// lines under settings:, endpoint aside) of one of its golden cases.
+type CatalogTool struct{ Name, Settings string }
+
+// CatalogTools lists phase E's catalog tools in its order; secret is the
+// environment variable their keys are read from.
+func CatalogTools(secret string) []CatalogTool {
+	s := "${" + secret + "}"
+	return []CatalogTool{
+		{"amplitude", "  api_key: " + s + "\n"},
+		{"braze", "  api_key: " + s + "\n  instance: US-01\n"},
+		{"mixpanel", "  project_id: \"3120345\"\n  token: " + s + "\n"},
+		{"customerio", "  site_id: 46be54768e7d49ab2628\n  api_key: " + s + "\n"},
+		{"ga4", "  measurement_id: G-T40PE6KET4\n  api_secret: " + s + "\n"},
+		{"iterable", "  api_key: " + s + "\n"},
+		{"posthog", "  api_key: " + s + "\n"},
+		{"segment", "  write_key: " + s + "\n"},
+		{"sendgrid", "  api_key: " + s + "\n"},
+		{"airship", "  access_token: " + s + "\n  app_key: ISex_TTJRuarzs9-o_Gkhg\n"},
+		{"intercom", "  access_token: " + s + "\n"},
+	}
+}

@@ -2,10 +2,8 @@ package plan_test
 
 import (
 	"encoding/json"
-	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"testing"
 	"time"
@@ -189,27 +187,14 @@ func BenchmarkForwardBatched(b *testing.B) {
 // page) through the catalog tools of bench phase E, each with its default
 // presets, as its lane routes them: per event, whatever each routes to.
 func BenchmarkRouteMix(b *testing.B) {
-	tools := map[string]string{
-		"amplitude":  "  api_key: ${K}\n",
-		"braze":      "  api_key: ${K}\n  instance: US-01\n",
-		"mixpanel":   "  project_id: \"3120345\"\n  token: ${K}\n",
-		"customerio": "  site_id: 46be54768e7d49ab2628\n  api_key: ${K}\n",
-		"ga4":        "  measurement_id: G-T40PE6KET4\n  api_secret: ${K}\n",
-		"iterable":   "  api_key: ${K}\n",
-		"posthog":    "  api_key: ${K}\n",
-		"segment":    "  write_key: ${K}\n",
-		"sendgrid":   "  api_key: ${K}\n",
-		"airship":    "  access_token: ${K}\n  app_key: ISex_TTJRuarzs9-o_Gkhg\n",
-		"intercom":   "  access_token: ${K}\n",
-	}
 	g := workload.New(1)
 	raws := make([][]byte, 300)
 	for i := range raws {
 		_, raws[i] = g.Next('M', i)
 	}
-	for _, tool := range slices.Sorted(maps.Keys(tools)) {
-		p := planFromText(b, "type: "+tool+"\nsettings:\n  endpoint: http://127.0.0.1:9/sink\n"+tools[tool])
-		b.Run(tool, func(b *testing.B) {
+	for _, tool := range workload.CatalogTools("K") {
+		p := planFromText(b, "type: "+tool.Name+"\nsettings:\n  endpoint: http://127.0.0.1:9/sink\n"+tool.Settings)
+		b.Run(tool.Name, func(b *testing.B) {
 			env := &mappings.Env{}
 			evs := make([]*mappings.Event, len(raws))
 			i := len(raws)
