@@ -223,7 +223,11 @@ type DeleteAction struct {
 	// Absent are the statuses that mean the tool holds no such user
 	// (OneSignal answers 404 for an unknown external_id): the deletion is
 	// finished, with that answer.
-	Absent   []int     `yaml:"absent"`
+	Absent []int `yaml:"absent"`
+	// Rate is the documented limit of the tool's delete endpoint when it
+	// is below the tool's (Iterable's users/forget takes 3 requests/s):
+	// its requests are held to it, as a preset's (Preset.Rate).
+	Rate     *RateDef  `yaml:"rate"`
 	Contract *Contract `yaml:"contract"`
 	Docs     string    `yaml:"docs"`
 }
@@ -488,6 +492,9 @@ func (d *Definition) deletionDefects() []string {
 		}
 		if a.UsersPerRequest < 0 {
 			bad = append(bad, fmt.Sprintf("deletion: action %s: users_per_request %d", a.Name, a.UsersPerRequest))
+		}
+		if r := a.Rate; r != nil && (!(r.RPS > 0) || r.Concurrency != 0) {
+			bad = append(bad, fmt.Sprintf("deletion: action %s: rate needs rps above 0, and no concurrency (the destination's is shared by its actions)", a.Name))
 		}
 		if a.Request.Encoding != "" && a.Request.Encoding != EncodingJSON {
 			bad = append(bad, fmt.Sprintf("deletion: action %s: request encoding %q: delete actions send JSON", a.Name, a.Request.Encoding))

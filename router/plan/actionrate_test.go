@@ -8,10 +8,10 @@ import (
 	"github.com/switchyard/switchyard/destinations"
 )
 
-// TestPresetRatesHoldTheirActions: a preset with a documented limit of its
-// own (Iterable's bulk endpoints) holds its actions to it, while the
-// destination keeps the tool's limit for the others; a destination's lower
-// rps makes them moot.
+// TestPresetRatesHoldTheirActions: a preset or a delete action with a
+// documented limit of its own (Iterable's bulk endpoints, users/forget)
+// holds its actions to it, while the destination keeps the tool's limit
+// for the others; a destination's lower rps makes them moot.
 func TestPresetRatesHoldTheirActions(t *testing.T) {
 	def, ok := destinations.Lookup("iterable")
 	if !ok {
@@ -26,11 +26,12 @@ func TestPresetRatesHoldTheirActions(t *testing.T) {
 		rps        float64
 		actions    map[string]float64
 	}{
-		{"the defaults", head, 500, map[string]float64{"identify_bulk": 5, "track_bulk": 10}},
-		{"one request per event", head + "presets: [identify, track, order_completed]\n", 500, nil},
-		{"an action built on a bulk preset", head + "presets: [order_completed]\nactions:\n  signups:\n    extends: track_bulk\n    trigger: type == \"track\" && event == \"Signed Up\"\n", 500, map[string]float64{"signups": 10}},
-		{"an rps below them", head + "delivery:\n  rate:\n    rps: 4\n", 4, nil},
-		{"an rps between them", head + "delivery:\n  rate:\n    rps: 8\n", 8, map[string]float64{"identify_bulk": 5}},
+		{"the defaults", head, 500, map[string]float64{"identify_bulk": 5, "track_bulk": 10, "forget": 3}},
+		{"one request per event", head + "presets: [identify, track, order_completed]\n", 500, map[string]float64{"forget": 3}},
+		{"an action built on a bulk preset", head + "presets: [order_completed]\nactions:\n  signups:\n    extends: track_bulk\n    trigger: type == \"track\" && event == \"Signed Up\"\n", 500, map[string]float64{"signups": 10, "forget": 3}},
+		{"an rps below them", head + "delivery:\n  rate:\n    rps: 4\n", 4, map[string]float64{"forget": 3}},
+		{"an rps between them", head + "delivery:\n  rate:\n    rps: 8\n", 8, map[string]float64{"identify_bulk": 5, "forget": 3}},
+		{"an rps below every one", head + "delivery:\n  rate:\n    rps: 2\n", 2, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			rc := planFromText(t, c.dest).SenderConfig().Rate

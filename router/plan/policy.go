@@ -179,15 +179,29 @@ func (pb *planBuilder) actionRates() {
 	if def == nil {
 		return
 	}
-	for _, a := range pb.p.Actions {
-		pr, ok := def.Preset(a.Preset)
-		if !ok || pr.Rate == nil || !(pr.Rate.RPS > 0) || (rc.RPS > 0 && rc.RPS <= pr.Rate.RPS) {
-			continue // no limit of its own, or no lower than the destination's
+	hold := func(action string, r *destinations.RateDef) {
+		if r == nil || !(r.RPS > 0) || (rc.RPS > 0 && rc.RPS <= r.RPS) {
+			return // no limit of its own, or no lower than the destination's
 		}
 		if rc.Actions == nil {
 			rc.Actions = map[string]float64{}
 		}
-		rc.Actions[a.Name] = pr.Rate.RPS
+		rc.Actions[action] = r.RPS
+	}
+	for _, a := range pb.p.Actions {
+		if pr, ok := def.Preset(a.Preset); ok {
+			hold(a.Name, pr.Rate)
+		}
+	}
+	// A tool's delete endpoint may have a limit of its own too (Iterable's
+	// users/forget: 3 requests/s): a regulation deleting many users must
+	// not exceed it.
+	for _, d := range pb.p.Deletes {
+		for _, da := range def.Deletion.Actions {
+			if da.Name == d.Preset {
+				hold(d.Name, da.Rate)
+			}
+		}
 	}
 }
 
