@@ -200,6 +200,9 @@ func (d *Definition) deletionMarkdown(b *strings.Builder, cell func(string) stri
 				fmt.Fprintf(b, "| `%s` | `%s` |\n", r.Field, cell(r.Expr))
 			}
 		}
+		if a.Rate != nil && a.Rate.RPS > 0 {
+			fmt.Fprintf(b, "\nRate limit of its own: %s requests/s, within the destination's.\n", strconv.FormatFloat(a.Rate.RPS, 'f', -1, 64))
+		}
 		if len(a.Absent) > 0 {
 			fmt.Fprintf(b, "\nAnswers meaning the tool holds no such user (finished, nothing to delete): %s.\n", joinInts(a.Absent))
 		}
