@@ -214,3 +214,49 @@ func BenchmarkRouteMix(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRouteMixDecodedOnce weighs decoding each event once for every
+// destination reading it against once per destination (each lane today):
+// per event of the mix, the eleven catalog tools of phase E route it
+// after decoding it each (own), or all route one decoded event and share
+// what it derives, such as products() (shared).
+func BenchmarkRouteMixDecodedOnce(b *testing.B) {
+	var ps []*plan.Plan
+	for _, tool := range workload.CatalogTools("K") {
+		ps = append(ps, planFromText(b, "type: "+tool.Name+"\nsettings:\n  endpoint: http://127.0.0.1:9/sink\n"+tool.Settings))
+	}
+	g := workload.New(1)
+	raws := make([][]byte, 300)
+	for i := range raws {
+		_, raws[i] = g.Next('M', i)
+	}
+	env := &mappings.Env{}
+	decode := func(raw []byte) *mappings.Event {
+		ev, err := mappings.Decode(raw, time.Now(), mappings.Limits{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return ev
+	}
+	b.Run("own", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			raw := raws[i%len(raws)]
+			for _, p := range ps {
+				p.Route(decode(raw), "web", raw, env, plan.RouteOptions{})
+			}
+			i++
+		}
+	})
+	b.Run("shared", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			raw := raws[i%len(raws)]
+			ev := decode(raw)
+			for _, p := range ps {
+				p.Route(ev, "web", raw, env, plan.RouteOptions{})
+			}
+			i++
+		}
+	})
+}
