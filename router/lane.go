@@ -324,6 +324,17 @@ func (l *lane) pull() {
 	}
 }
 
+// pullWants reports whether a pull waiting for slots (pull's select on
+// freed) would pull now: the lane holds nothing, or enough slots are free.
+// A release wakes the pull goroutine only then. Woken for every freed
+// slot, a rate-bound lane's pull goroutine woke once per event to find it
+// had too few to pull, and each wake-up of a parked goroutine can cost a
+// thread's (docs/performance.md, phase R).
+func (l *lane) pullWants() bool {
+	held := len(l.slots)
+	return held == 0 || cap(l.slots)-held >= l.minPull()
+}
+
 // minPull is the fewest free slots worth a pull while the lane holds
 // events: an eighth of max_in_flight, at most a pull's worth. A lane that
 // holds nothing pulls for any free slot.

@@ -236,9 +236,11 @@ func (l *lane) release(d *delivery, final bool) {
 	}
 	l.mu.Unlock()
 	<-l.slots
-	select {
-	case l.freed <- struct{}{}:
-	default:
+	if l.pullWants() {
+		select {
+		case l.freed <- struct{}{}:
+		default:
+		}
 	}
 	l.settled.Done()
 	if next != nil {
