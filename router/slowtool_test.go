@@ -1,6 +1,7 @@
 package router_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"sync/atomic"
@@ -103,4 +104,50 @@ actions:
 		t.Fatalf("%d pull requests for %d events (max_in_flight %d): want at most %d", n, events, maxInFlight, events/4)
 	}
 	t.Logf("%d pull requests for %d events", pulls.Load(), events)
+}
+
+// A lane whose tool is bound by its rate has nothing on the wire between
+// its turns: when its last answer is back, the acknowledgements gathered
+// so far leave at once, not when the round's timer ends (here an hour,
+// so only the lane can have ended it). A filtered event's ack, which no
+// answer follows, waits in the round: the precondition that the round is
+// really that long.
+func TestRateBoundLaneAcksWithItsLastAnswer(t *testing.T) {
+	tl := newTool(t, func(int, *http.Request, []byte) (int, http.Header, string) { return 200, nil, `{}` })
+	e := newEnv(t, "", map[string]string{"paced": fmt.Sprintf(`type: http
+sources: [web]
+start: all
+delivery:
+  rate: {rps: 20, adaptive: false}
+actions:
+  send:
+    url: %s/x
+    fields: {id: messageId}
+`, tl.URL)})
+	e.startOpts(router.Options{AckGather: time.Hour})
+	ctx := context.Background()
+	cons, err := e.js.Consumer(ctx, router.EventsStream, router.ConsumerName("paced"))
+	must(t, err)
+	ackPending := func() int {
+		info, err := cons.Info(ctx)
+		must(t, err)
+		return info.NumAckPending
+	}
+	skipped := track("skipped", "u", "Clicked", nil)
+	skipped["integrations"] = map[string]any{"All": false}
+	e.publish("web", skipped)
+	e.waitSettled("paced", 1, 10*time.Second)
+	if e.count("paced", router.Filtered) != 1 {
+		t.Fatalf("the first event was not filtered: %s", e.outcomes("paced"))
+	}
+	if n := ackPending(); n != 1 {
+		t.Fatalf("a filtered event's ack gathering for an hour: %d unacknowledged, want 1", n)
+	}
+	e.publish("web", track("sent", "u", "Clicked", nil))
+	e.waitSettled("paced", 2, 10*time.Second)
+	if e.count("paced", router.Delivered) != 1 || len(tl.all()) != 1 {
+		t.Fatalf("want one delivered: %s, %d requests", e.outcomes("paced"), len(tl.all()))
+	}
+	waitFor(t, 10*time.Second, func() bool { return ackPending() == 0 },
+		func() string { return fmt.Sprintf("%d unacknowledged after the lane's last answer", ackPending()) })
 }
