@@ -118,8 +118,9 @@ func (l *limiter) reserve(now time.Time) turn {
 }
 
 // waitToken waits for the attempt's turn under the token bucket, on the
-// grid. Cancelled, or when its turn would come after ctx's deadline, it
-// gives the token back and returns the context's error.
+// grid: with the other attempts of its instant, on the process's grid
+// clock (gridclock.go). Cancelled, or when its turn would come after ctx's
+// deadline, it gives the token back and returns the context's error.
 func (l *limiter) waitToken(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -137,13 +138,15 @@ func (l *limiter) waitToken(ctx context.Context) error {
 		tn.cancel(now)
 		return fmt.Errorf("the rate limit's next turn (in %s) is after the deadline: %w", d.Round(time.Millisecond), context.DeadlineExceeded)
 	}
-	t := time.NewTimer(d)
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		t.Stop()
-		tn.cancel(time.Now())
-		return ctx.Err()
+	var err error
+	if l.quantum > 0 {
+		err = waitGrid(ctx, tn.start) // with the other attempts of its instant (gridclock.go)
+	} else {
+		err = waitTimer(ctx, tn.start)
 	}
+	if err != nil {
+		tn.cancel(time.Now())
+		return err
+	}
+	return nil
 }
