@@ -118,9 +118,8 @@ func (l *limiter) reserve(now time.Time) turn {
 }
 
 // waitToken waits for the attempt's turn under the token bucket, on the
-// grid: with the other attempts of its instant, on the process's grid
-// clock (gridclock.go). Cancelled, or when its turn would come after ctx's
-// deadline, it gives the token back and returns the context's error.
+// grid. Cancelled, or when its turn would come after ctx's deadline, it
+// gives the token back and returns the context's error.
 func (l *limiter) waitToken(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -138,15 +137,13 @@ func (l *limiter) waitToken(ctx context.Context) error {
 		tn.cancel(now)
 		return fmt.Errorf("the rate limit's next turn (in %s) is after the deadline: %w", d.Round(time.Millisecond), context.DeadlineExceeded)
 	}
-	var err error
-	if l.quantum > 0 {
-		err = waitGrid(ctx, tn.start) // with the other attempts of its instant (gridclock.go)
-	} else {
-		err = waitTimer(ctx, tn.start)
-	}
-	if err != nil {
+	t := time.NewTimer(d)
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		t.Stop()
 		tn.cancel(time.Now())
-		return err
+		return ctx.Err()
 	}
-	return nil
 }
