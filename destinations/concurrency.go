@@ -60,6 +60,12 @@ type ConcurrencyObserver interface {
 // Concurrency is the limit on attempts in flight now in force.
 func (s *Sender) Concurrency() int { return s.limit.conc.current() }
 
+// Sending is how many attempts are on the wire now: past the rate limit
+// and the concurrency limit, their answer not yet read. Attempts waiting
+// for their turn are not counted: a rate-bound sender whose answers are
+// all back has none until its next turn.
+func (s *Sender) Sending() int { return int(s.limit.passed.Load()) }
+
 // concurrencyObserver reports the limit to the Observer, when it follows it.
 func (s *Sender) concurrencyObserver() func(int) {
 	if co, ok := s.obs.(ConcurrencyObserver); ok {

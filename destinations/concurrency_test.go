@@ -219,3 +219,58 @@ func TestSenderAdaptiveConcurrency(t *testing.T) {
 		t.Fatalf("the tool saw %d requests at once, above the ceiling %d", m, ceiling)
 	}
 }
+
+// Sending counts the attempts on the wire: past the limits, their answer
+// not yet read. An attempt waiting for its rate turn is not counted, so a
+// rate-bound sender whose answers are all back says none (the router ends
+// its acknowledgement round then).
+func TestSenderSendingCountsAttemptsOnTheWire(t *testing.T) {
+	arrived := make(chan struct{}, 2)
+	answer := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-answer
+	}))
+	defer srv.Close()
+	cfg := fastConfig("wire")
+	cfg.Attempts = 1
+	cfg.Rate = RateConfig{RPS: 1.0 / 60, Concurrency: 4} // the second turn is a minute after the first
+	s := newSender(t, cfg)
+	if n := s.Sending(); n != 0 {
+		t.Fatalf("idle sender: Sending() = %d", n)
+	}
+	first := make(chan Result, 1)
+	go func() { first <- s.Send(context.Background(), post(srv.URL)) }()
+	select {
+	case <-arrived:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first request did not reach the tool")
+	}
+	if n := s.Sending(); n != 1 {
+		t.Fatalf("one request at the tool: Sending() = %d, want 1", n)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	second := make(chan Result, 1)
+	go func() { second <- s.Send(ctx, post(srv.URL)) }()
+	close(answer)
+	if res := <-first; res.Class != OK {
+		t.Fatalf("first send: %+v", res)
+	}
+	// The second waits a minute for its turn: the first's answer is read,
+	// so nothing is on the wire.
+	if n := s.Sending(); n != 0 {
+		t.Fatalf("the answer read, the next attempt waiting for its turn: Sending() = %d, want 0", n)
+	}
+	select {
+	case <-arrived:
+		t.Fatal("the second request reached the tool before its turn (the precondition: it waits)")
+	default:
+	}
+	cancel()
+	if res := <-second; res.Class != Retryable || res.Err == nil {
+		t.Fatalf("cancelled send: %+v", res)
+	}
+	if n := s.Sending(); n != 0 {
+		t.Fatalf("after a cancelled wait: Sending() = %d, want 0", n)
+	}
+}

@@ -70,6 +70,9 @@ type limiter struct {
 	unlimited atomic.Bool
 	// pausedUntil (unix nanoseconds) holds attempts off after a Retry-After.
 	pausedUntil atomic.Int64
+	// passed counts the attempts past the limiter and not yet released:
+	// those on the wire (Sender.Sending).
+	passed atomic.Int32
 
 	mu        sync.Mutex
 	cur       float64   // current limit; 0 = unlimited
@@ -140,10 +143,15 @@ func (l *limiter) acquire(ctx context.Context) error {
 	if l.adaptive && l.ceiling == 0 && !l.limited.Load() {
 		l.count(time.Now())
 	}
+	l.passed.Add(1)
 	return nil
 }
 
-func (l *limiter) release() { l.conc.release() }
+// release ends an attempt that acquire let through.
+func (l *limiter) release() {
+	l.passed.Add(-1)
+	l.conc.release()
+}
 
 // pause holds every attempt off for d (a tool's Retry-After).
 func (l *limiter) pause(d time.Duration) {

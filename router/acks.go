@@ -10,9 +10,9 @@ import (
 
 // ackGather is how long the acker lets acknowledgements gather after the
 // first one of a round: long enough that a lane settling thousands of
-// events a second, or a rate-limited lane settling a few on the same grid
-// instant (destinations/pace.go), sends them in one write, short against
-// the consumers' ack wait (30 s).
+// events a second sends them in one write, short against the consumers'
+// ack wait (30 s). A round ends sooner when a lane that settled an event
+// has nothing more on the wire (soon).
 const ackGather = time.Millisecond
 
 // acker sends the lanes' acknowledgements in rounds.
@@ -25,22 +25,31 @@ const ackGather = time.Millisecond
 // gathering when the process dies is delivered again, as one whose ack was
 // lost would be: delivery is at least once either way.
 //
-// Lock order: a.mu is a leaf; no ack is sent while it is held.
+// A rate-bound lane settles a few events at each instant of the pacing
+// grid (destinations/pace.go) and then has nothing in flight until the
+// next one: its round ends with its last answer (soon), in the same
+// wake-up of the process, instead of in a wake-up of its own a
+// millisecond later (docs/performance.md, phase R).
 //
-// Goroutines: one, run, started by newAcker (Router.Start) and ended by
-// stop (Router.Stop, after the lanes), which closes quit and waits on done;
-// an ack arriving after stop is sent on its caller's goroutine.
+// Lock order: a.mu, then nothing; a.sending, then a.mu (flush). No ack is
+// sent while a.mu is held.
+//
+// Goroutines: none of its own. A round's timer (time.AfterFunc) flushes
+// on the timer's goroutine; soon, flush and stop flush on the caller's.
+// stop (Router.Stop, after the lanes) waits for a flush in progress; an
+// ack arriving after stop is sent on its caller's goroutine.
 type acker struct {
 	gather time.Duration // ackGather; longer in tests
+	timer  *time.Timer   // the round's end; armed by its first ack
+
+	// sending is held while a round's acks are sent, so that stop returns
+	// after every round taken before it has been sent.
+	sending sync.Mutex
 
 	mu      sync.Mutex
 	pending []pendingAck
-	waking  bool // a round is gathering: the loop has been kicked
+	waking  bool // a round is gathering: its timer is (about to be) armed
 	stopped bool // acks go out at once, on the caller's goroutine
-
-	kick chan struct{} // cap 1
-	quit chan struct{}
-	done chan struct{}
 }
 
 // pendingAck is one event's acknowledgement and what to log, on which
@@ -53,8 +62,9 @@ type pendingAck struct {
 }
 
 func newAcker(gather time.Duration) *acker {
-	a := &acker{gather: gather, kick: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
-	go a.run()
+	a := &acker{gather: gather}
+	a.timer = time.AfterFunc(time.Hour, a.flush)
+	a.timer.Stop()
 	return a
 }
 
@@ -73,36 +83,29 @@ func (a *acker) ack(msg jetstream.Msg, seq uint64, log *slog.Logger, failure str
 		return
 	}
 	a.pending = append(a.pending, p)
-	wake := !a.waking
+	first := !a.waking
 	a.waking = true
 	a.mu.Unlock()
-	if wake {
-		select {
-		case a.kick <- struct{}{}:
-		default:
-		}
+	if first {
+		// Armed outside a.mu: a round whose timer fires before this Reset
+		// finds the ack already in it; the Reset then ends a later, maybe
+		// empty, round.
+		a.timer.Reset(a.gather)
 	}
 }
 
-func (a *acker) run() {
-	defer close(a.done)
-	t := time.NewTimer(time.Hour)
-	t.Stop()
-	for {
-		select {
-		case <-a.quit:
-			a.flush()
-			return
-		case <-a.kick:
-		}
-		t.Reset(a.gather)
-		select {
-		case <-t.C:
-		case <-a.quit:
-			t.Stop()
-			a.flush()
-			return
-		}
+// soon ends the round now, on the caller's goroutine, if one is gathering:
+// the caller knows that no answer is coming back to it soon, so waiting
+// longer would only cost a wake-up of its own. A timer that already fired
+// flushes on its own goroutine.
+func (a *acker) soon() {
+	if a == nil {
+		return
+	}
+	a.mu.Lock()
+	gathering := a.waking && !a.stopped
+	a.mu.Unlock()
+	if gathering && a.timer.Stop() {
 		a.flush()
 	}
 }
@@ -114,6 +117,8 @@ func (a *acker) flush() {
 	if a == nil {
 		return
 	}
+	a.sending.Lock()
+	defer a.sending.Unlock()
 	a.mu.Lock()
 	round := a.pending
 	a.pending, a.waking = nil, false
@@ -129,19 +134,15 @@ func sendAck(p pendingAck) {
 	}
 }
 
-// stop sends what is gathered and ends the loop; later acks go out at once.
+// stop sends what is gathered, after any round being sent; later acks go
+// out at once.
 func (a *acker) stop() {
 	if a == nil {
 		return
 	}
 	a.mu.Lock()
-	if a.stopped {
-		a.mu.Unlock()
-		return
-	}
 	a.stopped = true
 	a.mu.Unlock()
-	close(a.quit)
-	<-a.done
+	a.timer.Stop()
 	a.flush()
 }

@@ -35,7 +35,7 @@ func TestAckerAcknowledgesEverything(t *testing.T) {
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}}); err != nil {
 		t.Fatal(err)
 	}
-	const n = 2000
+	const n = 2100
 	for i := range n {
 		if _, err := js.Publish(ctx, fmt.Sprintf("t.%d", i%7), []byte("x")); err != nil {
 			t.Fatal(err)
@@ -100,6 +100,30 @@ func TestAckerAcknowledgesEverything(t *testing.T) {
 	poll.Until(t, 10*time.Second, func() bool { return ackPending(t, ctx, c) == 0 },
 		func() string { return fmt.Sprintf("after flush: %d unacknowledged", ackPending(t, ctx, c)) })
 
+	// soon ends a round at once, on the caller's goroutine: the round
+	// would otherwise gather for an hour.
+	msgs = fetch(50)
+	for i, m := range msgs {
+		a.ack(m, uint64(i), log, "ack failed")
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if got := ackPending(t, ctx, c); got != 50 {
+		t.Fatalf("gathering: %d unacknowledged, want all 50 still waiting for the round", got)
+	}
+	a.soon()
+	poll.Until(t, 10*time.Second, func() bool { return ackPending(t, ctx, c) == 0 },
+		func() string { return fmt.Sprintf("after soon: %d unacknowledged", ackPending(t, ctx, c)) })
+	a.soon() // nothing gathering: harmless
+	// The round soon ended left the timer stopped: the next ack starts a
+	// round of its own, which soon ends again.
+	msgs = fetch(1)
+	a.ack(msgs[0], 0, log, "ack failed")
+	a.soon()
+	poll.Until(t, 10*time.Second, func() bool { return ackPending(t, ctx, c) == 0 },
+		func() string { return "the second round's ack was not sent" })
+
 	// Stopped: each ack is sent by the call itself.
 	a.stop()
 	a.stop() // twice is harmless
@@ -109,4 +133,60 @@ func TestAckerAcknowledgesEverything(t *testing.T) {
 	}
 	poll.Until(t, 10*time.Second, func() bool { return ackPending(t, ctx, c) == 0 },
 		func() string { return fmt.Sprintf("after stop: %d unacknowledged", ackPending(t, ctx, c)) })
+	a.soon() // stopped: harmless
+}
+
+// A round's timer flushes it on its own: acks sent from many goroutines
+// with a short gather all reach the server, and a round started while
+// another is being sent is not lost.
+func TestAckerRoundsEndOnTheirTimer(t *testing.T) {
+	ctx := context.Background()
+	srv := natstest.Start(t)
+	_, js := srv.Connect(t)
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 3000
+	for i := range n {
+		if _, err := js.PublishAsync(fmt.Sprintf("t.%d", i%5), []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-time.After(10 * time.Second):
+		t.Fatal("publishing did not complete")
+	}
+	c, err := js.CreateConsumer(ctx, "T", jetstream.ConsumerConfig{Durable: "c", AckPolicy: jetstream.AckExplicitPolicy, AckWait: time.Minute, MaxAckPending: n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := c.Fetch(n, jetstream.FetchMaxWait(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msgs []jetstream.Msg
+	for m := range b.Messages() {
+		msgs = append(msgs, m)
+	}
+	if len(msgs) != n {
+		t.Fatalf("fetched %d of %d (%v)", len(msgs), n, b.Error())
+	}
+	log := slog.New(slog.DiscardHandler)
+	a := newAcker(100 * time.Microsecond)
+	defer a.stop()
+	var wg sync.WaitGroup
+	for w := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += 6 {
+				a.ack(msgs[i], uint64(i), log, "ack failed")
+			}
+		}()
+	}
+	wg.Wait()
+	// Nothing flushes here but the rounds' timers.
+	poll.Until(t, 10*time.Second, func() bool { return ackPending(t, ctx, c) == 0 },
+		func() string { return fmt.Sprintf("the timers' rounds left %d unacknowledged", ackPending(t, ctx, c)) })
 }

@@ -100,9 +100,17 @@ func (e *env) load() (*config.Config, map[string]*plan.Plan) {
 // start runs a router on the config; it is stopped when the test ends.
 func (e *env) start() *router.Router {
 	e.t.Helper()
+	return e.startOpts(router.Options{})
+}
+
+// startOpts is start with options (the logger and the stop timeout are
+// the harness's).
+func (e *env) startOpts(opts router.Options) *router.Router {
+	e.t.Helper()
 	cfg, plans := e.load()
-	log := slog.New(slog.NewTextHandler(io.MultiWriter(e.logs), &slog.HandlerOptions{Level: slog.LevelDebug}))
-	r := router.New(cfg, plans, router.Options{Logger: log, StopTimeout: 5 * time.Second})
+	opts.Logger = slog.New(slog.NewTextHandler(io.MultiWriter(e.logs), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	opts.StopTimeout = 5 * time.Second
+	r := router.New(cfg, plans, opts)
 	must(e.t, r.Start(context.Background()))
 	e.r = r
 	e.t.Cleanup(func() { r.Stop() })

@@ -272,7 +272,7 @@ func (l *lane) pull() {
 			// Every slot is taken, or too few are free to be worth a pull
 			// while the lane still holds events to send: wait for more.
 			// (One pull per freed slot, on a rate-bound lane, costs a pull
-			// request and its reply per event.) A batch waiting for
+			// request and its reply per event: minPull.) A batch waiting for
 			// company would get none until slots free, while its own
 			// events hold them: flush first.
 			l.disp.Flush()
@@ -324,11 +324,35 @@ func (l *lane) pull() {
 	}
 }
 
+// pullWants reports whether a pull waiting for slots (pull's select on
+// freed) would pull now: the lane holds nothing, or enough slots are free.
+// A release wakes the pull goroutine only then. Woken for every freed
+// slot, a rate-bound lane's pull goroutine woke once per event to find it
+// had too few to pull, and each wake-up of a parked goroutine can cost a
+// thread's (docs/performance.md, phase R).
+func (l *lane) pullWants() bool {
+	held := len(l.slots)
+	return held == 0 || cap(l.slots)-held >= l.minPull()
+}
+
 // minPull is the fewest free slots worth a pull while the lane holds
-// events: an eighth of max_in_flight, at most a pull's worth. A lane that
-// holds nothing pulls for any free slot.
+// events, at most a pull's worth: half of max_in_flight while the tool
+// holds at most a quarter of the lane's events on the wire, else an
+// eighth. A lane that holds nothing pulls for any free slot.
+//
+// A lane whose events mostly wait for their rate turn, a concurrency slot
+// or a batch keeps its tool busy on the half it still holds while the
+// pull's reply comes; each pull costs the router a wake-up or two (in
+// bench phase R, pulling at half instead of an eighth saved 15 µs of its
+// 190 µs per event: docs/performance.md). A lane whose tool holds most of
+// its events (a slow tool, bound by max_in_flight) refills sooner: what it
+// holds is what it sends.
 func (l *lane) minPull() int {
-	return max(1, min(fetchMax, cap(l.slots)/8))
+	n := cap(l.slots) / 8
+	if l.sender.Sending() <= cap(l.slots)/4 {
+		n = cap(l.slots) / 2
+	}
+	return max(1, min(fetchMax, n))
 }
 
 // recreateIfGone checks, after a failed pull, whether the destination's

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -156,13 +155,7 @@ func push(id string) map[string]any {
 // startWith runs a router with receipts timing overridden.
 func (e *env) startWith(timing router.ReceiptTiming) *router.Router {
 	e.t.Helper()
-	cfg, plans := e.load()
-	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	r := router.New(cfg, plans, router.Options{Logger: log, StopTimeout: 5 * time.Second, Receipts: timing})
-	must(e.t, r.Start(context.Background()))
-	e.r = r
-	e.t.Cleanup(func() { r.Stop() })
-	return r
+	return e.startOpts(router.Options{Receipts: timing})
 }
 
 func (e *env) receipts(dest, result string) int {

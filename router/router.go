@@ -1,6 +1,7 @@
 package router
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -37,6 +38,9 @@ type Options struct {
 	Console func(r *Router, token string) http.Handler
 	// Receipts overrides the definitions' receipts delays (tests).
 	Receipts ReceiptTiming
+	// AckGather overrides how long acknowledgements gather in a round
+	// (tests; default 1ms, router/acks.go).
+	AckGather time.Duration
 }
 
 // Router runs every destination of a config.
@@ -153,7 +157,7 @@ func (r *Router) Start(ctx context.Context) (err error) {
 		return err
 	}
 	r.nc = nc
-	r.acks = newAcker(ackGather)
+	r.acks = newAcker(cmp.Or(r.opts.AckGather, ackGather))
 	nc.SetDisconnectErrHandler(func(_ *nats.Conn, err error) { r.log.Warn("NATS disconnected", "err", err) })
 	nc.SetReconnectHandler(func(c *nats.Conn) { r.log.Info("NATS reconnected", "url", redactURL(c.ConnectedUrl())) })
 	nc.SetClosedHandler(func(*nats.Conn) { close(r.closed) })

@@ -63,6 +63,25 @@ func (l *lane) complete(d *delivery, results []dispatch.Result) {
 		l.remember(d, ended)
 	}
 	l.finish(d)
+	if l.sender.Sending() == 0 && !batched(results) {
+		// Every answer of this destination is back: a rate-bound lane's
+		// burst is over until its next turn. Its acks leave now rather
+		// than in a wake-up of their own when the round's timer fires. (A
+		// batch's events complete one after another: each would end a
+		// round of one; their round amortises its wake-up anyway.)
+		l.r.acks.soon()
+	}
+}
+
+// batched reports whether any of the results is of a request sent in a
+// batch.
+func batched(results []dispatch.Result) bool {
+	for i := range results {
+		if results[i].Out.Batch != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // sample keeps a delivery sample of a request's result: every failure, and
@@ -236,9 +255,11 @@ func (l *lane) release(d *delivery, final bool) {
 	}
 	l.mu.Unlock()
 	<-l.slots
-	select {
-	case l.freed <- struct{}{}:
-	default:
+	if l.pullWants() {
+		select {
+		case l.freed <- struct{}{}:
+		default:
+		}
 	}
 	l.settled.Done()
 	if next != nil {
