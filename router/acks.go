@@ -31,8 +31,8 @@ const ackGather = time.Millisecond
 // wake-up of the process, instead of in a wake-up of its own a
 // millisecond later (docs/performance.md, phase R).
 //
-// Lock order: a.mu, then nothing; a.sending, then a.mu (flush). No ack is
-// sent while a.mu is held.
+// Lock order: a.mu is a leaf. No lock is held while acks are sent or
+// while a flush waits for earlier rounds (a.sent releases a.mu).
 //
 // Goroutines: none of its own. A round's timer (time.AfterFunc) flushes
 // on the timer's goroutine; soon, flush and stop flush on the caller's.
@@ -42,11 +42,15 @@ type acker struct {
 	gather time.Duration // ackGather; longer in tests
 	timer  *time.Timer   // the round's end; armed by its first ack
 
-	// sending is held while a round's acks are sent, so that stop returns
-	// after every round taken before it has been sent.
-	sending sync.Mutex
-
-	mu      sync.Mutex
+	mu sync.Mutex
+	// sent is signalled (on mu) each time a round has been sent: a flush
+	// returns once every round taken before its own has, so that stop and
+	// a stopping lane return with what was gathered before them sent.
+	sent *sync.Cond
+	// sending holds the rounds taken and not yet sent, by their number;
+	// next numbers the next round.
+	sending map[uint64]struct{}
+	next    uint64
 	pending []pendingAck
 	waking  bool // a round is gathering: its timer is (about to be) armed
 	stopped bool // acks go out at once, on the caller's goroutine
@@ -62,7 +66,8 @@ type pendingAck struct {
 }
 
 func newAcker(gather time.Duration) *acker {
-	a := &acker{gather: gather}
+	a := &acker{gather: gather, sending: map[uint64]struct{}{}}
+	a.sent = sync.NewCond(&a.mu)
 	a.timer = time.AfterFunc(time.Hour, a.flush)
 	a.timer.Stop()
 	return a
@@ -117,15 +122,34 @@ func (a *acker) flush() {
 	if a == nil {
 		return
 	}
-	a.sending.Lock()
-	defer a.sending.Unlock()
 	a.mu.Lock()
 	round := a.pending
 	a.pending, a.waking = nil, false
+	n := a.next
+	a.next++
+	a.sending[n] = struct{}{}
 	a.mu.Unlock()
 	for _, p := range round {
 		sendAck(p)
 	}
+	a.mu.Lock()
+	delete(a.sending, n)
+	a.sent.Broadcast()
+	for a.sendingBefore(n) {
+		a.sent.Wait()
+	}
+	a.mu.Unlock()
+}
+
+// sendingBefore reports whether a round taken before round n is still
+// being sent. a.mu is held.
+func (a *acker) sendingBefore(n uint64) bool {
+	for m := range a.sending {
+		if m < n {
+			return true
+		}
+	}
+	return false
 }
 
 func sendAck(p pendingAck) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -189,4 +190,81 @@ func TestAckerRoundsEndOnTheirTimer(t *testing.T) {
 	// Nothing flushes here but the rounds' timers.
 	poll.Until(t, 10*time.Second, func() bool { return ackPending(t, ctx, c) == 0 },
 		func() string { return fmt.Sprintf("the timers' rounds left %d unacknowledged", ackPending(t, ctx, c)) })
+}
+
+// heldMsg is a real message whose Ack waits for release: a round being
+// sent, held in the middle of its write.
+type heldMsg struct {
+	jetstream.Msg
+	entered, release chan struct{}
+	done             *atomic.Bool
+}
+
+func (m heldMsg) Ack() error {
+	close(m.entered)
+	<-m.release
+	err := m.Msg.Ack()
+	m.done.Store(true)
+	return err
+}
+
+// A flush returns only once every round taken before its own has been
+// sent, without holding a lock while either is sent: a lane's stop, which
+// flushes, returns with what it settled before acknowledged even when the
+// round's timer is sending it. Its own round goes out meanwhile.
+func TestAFlushWaitsForEarlierRoundsOnly(t *testing.T) {
+	ctx := context.Background()
+	srv := natstest.Start(t)
+	_, js := srv.Connect(t)
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if _, err := js.Publish(ctx, fmt.Sprintf("t.%d", i), []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := js.CreateConsumer(ctx, "T", jetstream.ConsumerConfig{Durable: "c", AckPolicy: jetstream.AckExplicitPolicy, AckWait: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := c.Fetch(2, jetstream.FetchMaxWait(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msgs []jetstream.Msg
+	for m := range b.Messages() {
+		msgs = append(msgs, m)
+	}
+	if len(msgs) != 2 {
+		t.Fatalf("fetched %d of 2 (%v)", len(msgs), b.Error())
+	}
+	log := slog.New(slog.DiscardHandler)
+	a := newAcker(time.Hour)
+	var firstDone atomic.Bool
+	held := heldMsg{Msg: msgs[0], entered: make(chan struct{}), release: make(chan struct{}), done: &firstDone}
+	a.ack(held, 1, log, "ack failed")
+	earlier := make(chan struct{})
+	go func() { defer close(earlier); a.flush() }() // round 0, held in its Ack
+	<-held.entered
+
+	a.ack(msgs[1], 2, log, "ack failed")
+	later := make(chan bool)
+	go func() { a.flush(); later <- firstDone.Load() }() // round 1: sent, then waits for round 0
+	// Round 1 goes out while round 0 is held: no lock keeps it back.
+	poll.Until(t, 10*time.Second, func() bool { return ackPending(t, ctx, c) == 1 },
+		func() string { return fmt.Sprintf("%d unacknowledged, want round 1's sent", ackPending(t, ctx, c)) })
+	select {
+	case <-later:
+		t.Fatal("the later flush returned while an earlier round was still being sent")
+	default:
+	}
+	close(held.release)
+	if !<-later {
+		t.Fatal("the later flush returned before the earlier round was sent")
+	}
+	<-earlier
+	poll.Until(t, 10*time.Second, func() bool { return ackPending(t, ctx, c) == 0 },
+		func() string { return fmt.Sprintf("%d unacknowledged", ackPending(t, ctx, c)) })
+	a.stop()
 }
