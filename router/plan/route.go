@@ -199,16 +199,13 @@ func (p *Plan) Route(ev *mappings.Event, source string, raw []byte, env *mapping
 	}
 	if p.forward {
 		r.Matched = 1
+		req := &destinations.Request{Method: http.MethodPost, URL: p.webhook.url, Body: forwardBody(ev, raw), Items: 1, Action: "forward", ValidJSON: true}
 		if p.forwardBatch != nil {
 			// The batch a forwarded event joins takes its header from its
 			// first item, copied (Batcher): each item shares the plan's.
-			r.Requests = append(r.Requests, Outbound{Action: "forward", Key: "forward", Batch: p.forwardBatch,
-				Req: &destinations.Request{Method: http.MethodPost, URL: p.webhook.url, Header: p.forwardHeader, Body: forwardBody(ev, raw), Items: 1, Action: "forward", ValidJSON: true}})
-			return r
-		}
-		body := forwardBody(ev, raw)
-		req := &destinations.Request{Method: http.MethodPost, URL: p.webhook.url, Header: p.baseHeader(), Body: body, Items: 1, Action: "forward", ValidJSON: true}
-		if p.forwardBatch == nil {
+			req.Header = p.forwardHeader
+		} else {
+			req.Header = p.baseHeader()
 			req.Header.Set("webhook-id", ev.MessageID)
 		}
 		r.Requests = append(r.Requests, Outbound{Action: "forward", Key: "forward", Req: req, Batch: p.forwardBatch})
