@@ -67,11 +67,13 @@ type fanoutResult struct {
 	cpu      time.Duration
 	peakRSS  int64
 	requests int64
-	others   float64
-	outcomes map[string]map[string]float64 // destination -> outcome -> count
-	finished map[string]time.Duration      // destination -> when it had settled every event
-	cpuAt    map[string]time.Duration      // destination -> the router's CPU by then (all lanes)
-	switches int64                         // the router's context switches (a child only)
+	// destRequests counts the requests the sink got per destination.
+	destRequests map[string]int64
+	others       float64
+	outcomes     map[string]map[string]float64 // destination -> outcome -> count
+	finished     map[string]time.Duration      // destination -> when it had settled every event
+	cpuAt        map[string]time.Duration      // destination -> the router's CPU by then (all lanes)
+	switches     int64                         // the router's context switches (a child only)
 	// idleCPU and idleSwitches: over -idle once every destination settled.
 	idleCPU      time.Duration
 	idleSwitches int64
@@ -244,8 +246,10 @@ func (b *bench) fanout(ctx context.Context, phase string, dests []fanoutDest, n 
 		}
 	}
 	res.peakRSS = r.stop()
-	for _, rec := range recs {
+	res.destRequests = map[string]int64{}
+	for i, rec := range recs {
 		res.requests += rec.requests.Load()
+		res.destRequests[dests[i].name] = rec.requests.Load()
 	}
 	logf("phase %s (%d destinations): %d events × %d in %s: %.0f events/s, %.0f (event, destination) pairs/s, router CPU %s (%.1f µs per event, %.1f µs per pair), other processes %.2f cores",
 		phase, len(dests), n, len(dests), res.wall.Round(time.Millisecond), float64(n)/res.wall.Seconds(), float64(res.pairs())/res.wall.Seconds(),
@@ -292,10 +296,10 @@ func (r *report) fanoutMarkdown() string {
 			float64(f.cpuPerEvent())/float64(base), mb(f.peakRSS), f.others)
 	}
 	last := r.e[len(r.e)-1]
-	sb.WriteString("\nOutcomes of the largest run, per destination (every pair ends in one), when each had settled every event, and the router's CPU by then (all destinations):\n\n| destination | delivered | filtered | unmatched | invalid | dead_lettered | retried | settled all after | router CPU by then |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	sb.WriteString("\nOutcomes of the largest run, per destination (every pair ends in one), when each had settled every event, and the router's CPU by then (all destinations):\n\n| destination | delivered | filtered | unmatched | invalid | dead_lettered | retried | requests | settled all after | router CPU by then |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, d := range last.dests {
 		o := last.outcomes[d]
-		fmt.Fprintf(&sb, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", d, num(o["delivered"]), num(o["filtered"]), num(o["unmatched"]), num(o["invalid"]), num(o["dead_lettered"]), num(o["retried"]), last.finished[d].Round(time.Millisecond), last.cpuAt[d].Round(10*time.Millisecond))
+		fmt.Fprintf(&sb, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", d, num(o["delivered"]), num(o["filtered"]), num(o["unmatched"]), num(o["invalid"]), num(o["dead_lettered"]), num(o["retried"]), num(float64(last.destRequests[d])), last.finished[d].Round(time.Millisecond), last.cpuAt[d].Round(10*time.Millisecond))
 	}
 	if r.opts.idle > 0 {
 		fmt.Fprintf(&sb, "\nIdle, once every destination had settled: %d destinations cost the router %s of CPU and %s context switches in %s.\n",

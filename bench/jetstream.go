@@ -130,23 +130,24 @@ const (
 // reads and acks all of them from a new durable consumer, on its own
 // connection, doing no other work. The consumer is configured as the
 // router's (explicit ack, same AckWait, MaxAckPending and MaxWaiting). It
-// returns events/s from the first pull to the last ack flushed.
-func jetStreamCeiling(ctx context.Context, c *natsClient, seed uint64, n int, phase byte, source string, style ceilingStyle, round int) (eps float64, elapsed time.Duration, others float64, err error) {
+// returns events/s from the first pull to the last ack flushed, and the
+// machine's CPU per event meanwhile (the consumer's and the server's).
+func jetStreamCeiling(ctx context.Context, c *natsClient, seed uint64, n int, phase byte, source string, style ceilingStyle, round int) (eps float64, elapsed time.Duration, others float64, perEvent time.Duration, err error) {
 	ev := newEvents(seed, phase, source)
 	if _, err := c.publish(ctx, n, func(i int) (string, []byte, string) {
 		s, d := ev.next(i)
 		return s, d, roundID(phase, i, round)
 	}); err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	nc, err := nats.Connect(c.url, nats.Name("bench-ceiling"))
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	cons, err := js.CreateOrUpdateConsumer(ctx, router.EventsStream, jetstream.ConsumerConfig{
 		Durable:       "ceiling_" + source,
@@ -159,7 +160,7 @@ func jetStreamCeiling(ctx context.Context, c *natsClient, seed uint64, n int, ph
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 	})
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	var got atomic.Int64
 	load := startLoad(nil)
@@ -169,14 +170,14 @@ func jetStreamCeiling(ctx context.Context, c *natsClient, seed uint64, n int, ph
 		for got.Load() < int64(n) {
 			batch, err := cons.Fetch(1000, jetstream.FetchMaxWait(time.Second))
 			if err != nil {
-				return 0, 0, 0, err
+				return 0, 0, 0, 0, err
 			}
 			for m := range batch.Messages() {
 				_ = m.Ack()
 				got.Add(1)
 			}
 			if ctx.Err() != nil {
-				return 0, 0, 0, ctx.Err()
+				return 0, 0, 0, 0, ctx.Err()
 			}
 		}
 	case styleConsume:
@@ -188,25 +189,25 @@ func jetStreamCeiling(ctx context.Context, c *natsClient, seed uint64, n int, ph
 			}
 		}, jetstream.PullMaxMessages(1000))
 		if err != nil {
-			return 0, 0, 0, err
+			return 0, 0, 0, 0, err
 		}
 		select {
 		case <-done:
 		case <-ctx.Done():
 			cc.Stop()
-			return 0, 0, 0, ctx.Err()
+			return 0, 0, 0, 0, ctx.Err()
 		}
 		cc.Stop()
 	case styleMessages:
 		it, err := cons.Messages(jetstream.PullMaxMessages(1000))
 		if err != nil {
-			return 0, 0, 0, err
+			return 0, 0, 0, 0, err
 		}
 		for got.Load() < int64(n) {
 			m, err := it.Next()
 			if err != nil {
 				it.Stop()
-				return 0, 0, 0, err
+				return 0, 0, 0, 0, err
 			}
 			_ = m.Ack()
 			got.Add(1)
@@ -214,10 +215,11 @@ func jetStreamCeiling(ctx context.Context, c *natsClient, seed uint64, n int, ph
 		it.Stop()
 	}
 	if err := nc.Flush(); err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	elapsed = time.Since(start)
 	others = load.others()
+	perEvent = load.ours() / time.Duration(n)
 	// The acks have reached the server: nothing is left pending.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -231,7 +233,7 @@ func jetStreamCeiling(ctx context.Context, c *natsClient, seed uint64, n int, ph
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return float64(n) / elapsed.Seconds(), elapsed, others, nil
+	return float64(n) / elapsed.Seconds(), elapsed, others, perEvent, nil
 }
 
 func newMsg(subject string, data []byte, id string) *nats.Msg {

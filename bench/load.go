@@ -41,6 +41,18 @@ func (m *loadMeter) others() float64 {
 	return max(0, (busy-own).Seconds()/wall.Seconds())
 }
 
+// ours is the CPU time this process (nats-server, the sink, a ceiling's
+// client) and the router child used since start: what a phase cost the
+// machine, less what other processes took meanwhile, for phase B's
+// account of where its events' CPU goes.
+func (m *loadMeter) ours() time.Duration {
+	d := selfCPU() - m.own
+	if m.child != nil {
+		d += m.child() - m.child0
+	}
+	return d
+}
+
 // machineBusy is the CPU time all cores spent outside idle and iowait,
 // steal included (a VM's neighbours taking our cores).
 func machineBusy() time.Duration {

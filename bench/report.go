@@ -19,6 +19,9 @@ type phaseResult struct {
 	requests   int64
 	dups       int64
 	others     float64 // cores other processes used meanwhile
+	// machine is the CPU the router and this process (nats-server, the
+	// sink) used during the drain.
+	machine time.Duration
 	// phase C
 	p50, p99, max time.Duration
 	latN          int
@@ -31,6 +34,9 @@ type ceiling struct {
 	name   string
 	eps    float64
 	others float64
+	// perOp is the CPU this process (and the router, if running) used per
+	// event or request while the ceiling ran; 0 if not measured.
+	perOp time.Duration
 }
 
 type report struct {
@@ -41,6 +47,8 @@ type report struct {
 	a, b, c, d, w         *phaseResult
 	js                    []ceiling
 	http                  ceiling
+	bJS                   ceiling // B's median round's JetStream consume ceiling
+	bDecodeNs, bRouteNs   float64 // B's median round's in-process costs
 	decodeNs, routeNs     float64
 	aRatios, bRatios      []float64 // each round's, in run order
 	mapRounds             int       // rounds the mapping and decoding costs are the median of
@@ -210,6 +218,7 @@ func (r *report) markdown() string {
 			w("| raw HTTP: B's bodies, %s, to the same sink | %s | %.2f cores |\n", r.http.name, num(r.http.eps), r.http.others)
 		}
 	}
+	w("%s", r.bAccountMarkdown())
 	w("%s%s%s%s%s", r.fanoutMarkdown(), r.rateLaneMarkdown(), r.slowMarkdown(), r.peersMarkdown(), r.floodMarkdown())
 	w("\n")
 	return sb.String()
