@@ -2,8 +2,10 @@ package console
 
 import (
 	"context"
+	"maps"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -84,6 +86,19 @@ type PolicyView struct {
 	MaxInFlight         int      `json:"maxInFlight"`
 	OrderingUser        bool     `json:"orderingUser"`
 	Actions             []string `json:"actions"`
+	// ActionRates are the actions held to a rate of their own, below RPS
+	// (an endpoint's documented limit: Iterable's bulk endpoints at 5 and
+	// 10 requests/s, its users/forget at 3), in requests per second.
+	ActionRates map[string]float64 `json:"actionRates,omitempty"`
+	// OtherRates are those of ActionRates whose action is not in Actions:
+	// the deletion's (`switchyard forget`), in name order, for the page.
+	OtherRates []ActionRate `json:"-"`
+}
+
+// ActionRate is one action's own rate, in requests per second.
+type ActionRate struct {
+	Action string
+	RPS    float64
 }
 
 var outcomeOrder = []struct {
@@ -319,6 +334,14 @@ func policyView(p *plan.Plan) PolicyView {
 	}
 	for _, a := range p.Actions {
 		v.Actions = append(v.Actions, a.Name)
+	}
+	if len(sc.Rate.Actions) > 0 {
+		v.ActionRates = maps.Clone(sc.Rate.Actions)
+		for _, a := range slices.Sorted(maps.Keys(sc.Rate.Actions)) {
+			if !slices.Contains(v.Actions, a) {
+				v.OtherRates = append(v.OtherRates, ActionRate{Action: a, RPS: sc.Rate.Actions[a]})
+			}
+		}
 	}
 	return v
 }

@@ -74,8 +74,12 @@ var funcs = template.FuncMap{
 		return fmt.Sprintf("%d %s", s, http.StatusText(s))
 	},
 	"limit": func(v float64) string {
-		if v == 0 {
+		switch {
+		case v == 0:
 			return "unlimited"
+		case v == math.Trunc(v):
+			// A configured limit is most often whole: 5/s, not 5.00/s.
+			return fmt.Sprintf("%.0f/s", v)
 		}
 		return fmtRate(v)
 	},
