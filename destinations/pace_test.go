@@ -39,19 +39,20 @@ func TestPacingNeverExceedsTheRate(t *testing.T) {
 		quantum time.Duration
 		cancels bool
 	}{
-		{RateConfig{RPS: 100, Concurrency: 16}, 50 * time.Millisecond, false}, // Customer.io
-		{RateConfig{RPS: 100, Concurrency: 16}, 50 * time.Millisecond, true},
-		{RateConfig{RPS: 160, Concurrency: 64}, 50 * time.Millisecond, false}, // Intercom
-		{RateConfig{RPS: 500, Concurrency: 128}, 10 * time.Millisecond, false},
-		{RateConfig{RPS: 500, Concurrency: 128}, 10 * time.Millisecond, true},
-		{RateConfig{RPS: 1000, Concurrency: 256}, 5 * time.Millisecond, false},
-		{RateConfig{RPS: 10, Concurrency: 2}, 50 * time.Millisecond, true},
-		{RateConfig{RPS: 7.5, Concurrency: 4}, 50 * time.Millisecond, false},
-		{RateConfig{RPS: 1, Concurrency: 1}, 50 * time.Millisecond, false},
-		{RateConfig{RPS: 100, Burst: 5, Concurrency: 16}, 50 * time.Millisecond, false},
-		{RateConfig{RPS: 58, Burst: 3, Concurrency: 8}, 50 * time.Millisecond, true},
-		{RateConfig{RPS: 100, Concurrency: 16, Adaptive: true}, 50 * time.Millisecond, true},
-		{RateConfig{RPS: 500, Burst: 10, Concurrency: 64, Adaptive: true}, 10 * time.Millisecond, false},
+		{RateConfig{RPS: 100, Concurrency: 16}, 100 * time.Millisecond, false}, // Customer.io
+		{RateConfig{RPS: 100, Concurrency: 16}, 100 * time.Millisecond, true},
+		{RateConfig{RPS: 160, Concurrency: 64}, 100 * time.Millisecond, false}, // Intercom
+		{RateConfig{RPS: 320, Concurrency: 64}, 50 * time.Millisecond, false},
+		{RateConfig{RPS: 500, Concurrency: 128}, 25 * time.Millisecond, false},
+		{RateConfig{RPS: 500, Concurrency: 128}, 25 * time.Millisecond, true},
+		{RateConfig{RPS: 1000, Concurrency: 256}, 10 * time.Millisecond, false},
+		{RateConfig{RPS: 10, Concurrency: 2}, 100 * time.Millisecond, true},
+		{RateConfig{RPS: 7.5, Concurrency: 4}, 100 * time.Millisecond, false},
+		{RateConfig{RPS: 1, Concurrency: 1}, 100 * time.Millisecond, false},
+		{RateConfig{RPS: 100, Burst: 5, Concurrency: 16}, 100 * time.Millisecond, false},
+		{RateConfig{RPS: 58, Burst: 3, Concurrency: 8}, 100 * time.Millisecond, true},
+		{RateConfig{RPS: 100, Concurrency: 16, Adaptive: true}, 100 * time.Millisecond, true},
+		{RateConfig{RPS: 500, Burst: 10, Concurrency: 64, Adaptive: true}, 25 * time.Millisecond, false},
 	}
 	for _, c := range cases {
 		name := fmt.Sprintf("rps=%v,burst=%d,adaptive=%v,cancels=%v", c.cfg.RPS, c.cfg.Burst, c.cfg.Adaptive, c.cancels)
@@ -269,21 +270,28 @@ func TestPaceQuantum(t *testing.T) {
 		rps  float64
 		want time.Duration
 	}{
-		{0, 50 * time.Millisecond}, // adaptive, unlimited until a 429: at most 100/s after
-		{1, 50 * time.Millisecond},
-		{100, 50 * time.Millisecond},
-		{160, 50 * time.Millisecond},
-		{161, 25 * time.Millisecond},
-		{500, 10 * time.Millisecond},
-		{1000, 5 * time.Millisecond},
-		{8000, time.Millisecond},
-		{10000, 0},
+		{0, 100 * time.Millisecond}, // adaptive, unlimited until a 429: at most 100/s after
+		{1, 100 * time.Millisecond},
+		{100, 100 * time.Millisecond},
+		{160, 100 * time.Millisecond},
+		{161, 50 * time.Millisecond},
+		{320, 50 * time.Millisecond},
+		{321, 25 * time.Millisecond},
+		{500, 25 * time.Millisecond},
+		{1000, 10 * time.Millisecond},
+		{8000, 2 * time.Millisecond},
+		{16000, time.Millisecond},
+		{16001, 0},
 	} {
 		if got := paceQuantum(c.rps); got != c.want {
 			t.Errorf("paceQuantum(%v) = %s, want %s", c.rps, got, c.want)
 		}
-		if q := paceQuantum(c.rps); q > 0 && (50*time.Millisecond%q != 0 || time.Second%q != 0) {
-			t.Errorf("paceQuantum(%v) = %s does not divide 50 ms and 1 s", c.rps, q)
+	}
+	// Every quantum divides 1 s, and its instants are the 50 ms grid's or
+	// among them (a multiple of 50 ms) or include them (a divisor).
+	for _, q := range paceQuanta {
+		if time.Second%q != 0 || (q%(50*time.Millisecond) != 0 && (50*time.Millisecond)%q != 0) {
+			t.Errorf("quantum %s: does not divide 1 s, or is neither a multiple nor a divisor of 50 ms", q)
 		}
 	}
 }
