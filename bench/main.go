@@ -80,7 +80,7 @@ type options struct {
 func main() {
 	var o options
 	flag.IntVar(&o.n, "n", 200_000, "events per drain phase (A, B) and per ceiling")
-	flag.IntVar(&o.rounds, "rounds", 3, "phases A and B: rounds of the drain and its ceiling, measured one right after the other; the report gives the median round and every round's ratio")
+	flag.IntVar(&o.rounds, "rounds", 3, "phases A and B: rounds of the drain and its ceiling, measured one right after the other; the report gives the median round and every round's ratio. Phase E: runs of its 1 and 4 destinations (the median is kept)")
 	flag.Uint64Var(&o.seed, "seed", 1, "workload seed (the same seed gives the same events)")
 	flag.StringVar(&o.phases, "phases", "ABWCD", "phases to run: A batching (and the JetStream ceilings), B non-batching (and the raw HTTP ceiling), W a forwarding webhook, one request per event, draining -forward-n events (its RSS), C steady-rate latency, D RSS behind an open breaker; the longer ones: E 1, 4 and 13 destinations reading one source, R a rate-bound lane alone (Customer.io's v1 presets at its 100 requests/s), F a slow tool, P the peer table (Bloblang, Segment's actions-core in Node), M a malformed flood on the embedded shape (serve with its own nats-server: peak RSS, drain time, disk use)")
 	flag.IntVar(&o.floodGarbage, "flood-garbage", 100_000, "phase M: unparseable events of about 7 KB (invalid for both destinations)")

@@ -26,7 +26,7 @@ func (b *bench) phaseR(ctx context.Context) error {
 		return catalogFanout("customerio", "  site_id: 46be54768e7d49ab2628\n  api_key: ${BENCH_SECRET}\n").file(url) +
 			"presets: [identify, track, track_anonymous, page, screen, page_anonymous, screen_anonymous]\n"
 	}}
-	res, err := b.fanout(ctx, "R", []fanoutDest{cio}, b.o.rateN, 'L')
+	res, err := b.fanout(ctx, "R", []fanoutDest{cio}, b.o.rateN, 'L', 0)
 	if err != nil {
 		return err
 	}
