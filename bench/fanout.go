@@ -141,10 +141,10 @@ func (b *bench) fanout(ctx context.Context, phase string, dests []fanoutDest, n 
 	ev := newEvents(b.o.seed, id, "pe")
 	files := map[string]string{}
 	res := &fanoutResult{events: n, outcomes: map[string]map[string]float64{}, finished: map[string]time.Duration{}, cpuAt: map[string]time.Duration{}}
-	var recs []*recorder
+	recs := map[string]*recorder{} // destination -> its sink recorder
 	for _, d := range dests {
 		name := phase + "-" + d.name
-		recs = append(recs, b.sink.record(name, n, 200))
+		recs[d.name] = b.sink.record(name, n, 200)
 		files[d.name] = d.file(b.sink.url(name))
 		res.dests = append(res.dests, d.name)
 	}
@@ -273,9 +273,9 @@ func (b *bench) fanout(ctx context.Context, phase string, dests []fanoutDest, n 
 	}
 	res.peakRSS = r.stop()
 	res.destRequests = map[string]int64{}
-	for i, rec := range recs {
+	for name, rec := range recs {
 		res.requests += rec.requests.Load()
-		res.destRequests[dests[i].name] = rec.requests.Load()
+		res.destRequests[name] = rec.requests.Load()
 	}
 	logf("phase %s (%d destinations): %d events × %d in %s: %.0f events/s, %.0f (event, destination) pairs/s, router CPU %s (%.1f µs per event, %.1f µs per pair), other processes %.2f cores",
 		phase, len(dests), n, len(dests), res.wall.Round(time.Millisecond), float64(n)/res.wall.Seconds(), float64(res.pairs())/res.wall.Seconds(),
