@@ -47,7 +47,7 @@ func TestBoxedValues(t *testing.T) {
 // them, and the decoder spends one allocation on many values' boxes.
 func TestDecodeBoxesSurviveCollection(t *testing.T) {
 	data := benchEvents["fast"]
-	raw, ok := parseEvent(data, DefaultLimits, nil)
+	raw, ok := parseEvent(data, DefaultLimits, nil, nil)
 	if !ok {
 		t.Fatal("the single pass refused the bench event")
 	}
@@ -61,7 +61,7 @@ func TestDecodeBoxesSurviveCollection(t *testing.T) {
 	if !reflect.DeepEqual(raw, want) {
 		t.Fatalf("after collections:\n%#v\nwant\n%#v", raw, want)
 	}
-	allocs := testing.AllocsPerRun(50, func() { parseEvent(data, DefaultLimits, nil) })
+	allocs := testing.AllocsPerRun(50, func() { parseEvent(data, DefaultLimits, nil, nil) })
 	// 9 objects (22 allocations between them: a map of more than 8 keys
 	// takes four), 1 list, the string copy, and the slabs.
 	t.Logf("parseEvent: %.0f allocations", allocs)

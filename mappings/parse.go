@@ -2,6 +2,7 @@ package mappings
 
 import (
 	"math"
+	"math/bits"
 	"strconv"
 	"sync"
 	"unicode/utf16"
@@ -23,10 +24,11 @@ import (
 // number beyond float64, a top level that is not an object, and the
 // caller decodes those with the exact path, so that a refused event's
 // reason never depends on which decoder saw it first. FuzzDecodePaths
-// holds the two to the same values.
-func parseEvent(data []byte, lim Limits, keep *Projection) (m map[string]any, ok bool) {
+// holds the two to the same values. When top is not nil, the values of
+// the top-level members FromMap reads are noted in it as they are built.
+func parseEvent(data []byte, lim Limits, keep *Projection, top *eventTop) (m map[string]any, ok bool) {
 	p := parsers.Get().(*eventParser)
-	p.s, p.i, p.depth, p.lim, p.keep = string(data), 0, 0, lim, keep
+	p.s, p.i, p.depth, p.lim, p.keep, p.top = string(data), 0, 0, lim, keep, top
 	// About one string value per 24 bytes of a typical event: one slab
 	// holds them, a longer run of strings takes another.
 	p.box = slabs{chunk: len(data)/24 + 4}
@@ -45,7 +47,7 @@ func parseEvent(data []byte, lim Limits, keep *Projection) (m map[string]any, ok
 	clear(p.keys[:max(p.hiKeys, len(p.keys))])
 	clear(p.vals[:max(p.hiVals, len(p.vals))])
 	p.keys, p.vals, p.hiKeys, p.hiVals = p.keys[:0], p.vals[:0], 0, 0
-	p.s, p.box, p.keep = "", slabs{}, nil
+	p.s, p.box, p.keep, p.top = "", slabs{}, nil, nil
 	parsers.Put(p)
 	if !ok {
 		return nil, false
@@ -71,6 +73,9 @@ type eventParser struct {
 	// keep, when not nil, names the top-level members decoded; the others
 	// are read through (skip) and checked, not built (project.go).
 	keep *Projection
+	// top, when not nil, is where the top-level members FromMap reads are
+	// noted (top.go).
+	top *eventTop
 }
 
 var parsers = sync.Pool{New: func() any {
@@ -171,6 +176,9 @@ func (p *eventParser) object() (map[string]any, bool) {
 			}
 			p.keys = append(p.keys, k)
 			p.vals = append(p.vals, v)
+			if p.depth == 1 && p.top != nil {
+				p.top.note(k, v)
+			}
 		}
 		p.skipSpace()
 		if p.i >= len(p.s) {
@@ -254,6 +262,15 @@ func (p *eventParser) str() (string, bool) {
 	start := p.i + 1
 	j := start
 	for {
+		// Eight bytes at a time while they are plain (most strings are
+		// all plain), then byte by byte to the byte that ends the run.
+		for j+8 <= len(s) {
+			if m := stops(load8(s, j)); m != 0 {
+				j += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			j += 8
+		}
 		for j < len(s) && plain[s[j]] {
 			j++
 		}
@@ -287,6 +304,31 @@ var plain = func() (t [256]bool) {
 	}
 	return t
 }()
+
+// load8 reads s[j:j+8] as a little-endian word (one load on amd64 and
+// arm64: the compiler combines the byte loads).
+func load8(s string, j int) uint64 {
+	s = s[j : j+8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// stops marks, with its high bit, each byte of w that is not plain: a
+// quote, a backslash, a control character or a byte >= 0x80. For a byte
+// x below 0x80, x-1 has its high bit set only when x is 0 (so x^'"' - 1
+// marks a quote, x^'\\' - 1 a backslash) and x-0x20 only when x < 0x20;
+// a byte from 0x80 up is marked by its own high bit. A marked byte may
+// borrow from the byte above it and mark that one too, never one below:
+// the lowest mark is exact, and it is the only one the caller reads.
+func stops(w uint64) uint64 {
+	quote, backslash := w^(ones*'"'), w^(ones*'\\')
+	return ((quote - ones) | (backslash - ones) | (w - ones*0x20) | w) & highs
+}
 
 // unescape reads the rest of a string from j, its first backslash, after
 // the plain bytes from start, following encoding/json's unquote: a \u

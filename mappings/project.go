@@ -103,13 +103,14 @@ func DecodeProjected(data []byte, receivedAt time.Time, lim Limits, keep *Projec
 	if len(data) > lim.MaxBytes {
 		return nil, &InvalidError{Reason: fmt.Sprintf("event is %d bytes, over the %d byte limit", len(data), lim.MaxBytes)}
 	}
-	raw, ok := parseEvent(data, lim, keep)
+	var top eventTop
+	raw, ok := parseEvent(data, lim, keep, &top)
 	if !ok {
 		// Refused, or left to the exact path: the whole event, or the
 		// whole reason.
 		return Decode(data, receivedAt, lim)
 	}
-	e, err := FromMap(raw, receivedAt)
+	e, err := fromTop(raw, &top, receivedAt)
 	if err != nil {
 		return nil, err
 	}

@@ -17,9 +17,14 @@ type tsError struct{ field, reason string }
 // receivedAt wins over the fallback, which is the time the platform received
 // it (the stream time). A present but unparsable time is an error.
 func CorrectTimestamp(raw map[string]any, fallback time.Time) (time.Time, *tsError) {
-	get := func(f string) (time.Time, bool, *tsError) {
-		v, ok := raw[f]
-		if !ok || v == nil || v == "" {
+	top := topOf(raw)
+	return correctTimestamp(&top, fallback)
+}
+
+// correctTimestamp is CorrectTimestamp reading the times from top.
+func correctTimestamp(top *eventTop, fallback time.Time) (time.Time, *tsError) {
+	get := func(f string, v any) (time.Time, bool, *tsError) {
+		if v == nil || v == "" {
 			// SDKs in the wild send "" for an unknown time: absent.
 			return time.Time{}, false, nil
 		}
@@ -29,19 +34,19 @@ func CorrectTimestamp(raw map[string]any, fallback time.Time) (time.Time, *tsErr
 		}
 		return t, true, nil
 	}
-	orig, hasOrig, err := get("originalTimestamp")
+	orig, hasOrig, err := get("originalTimestamp", top.originalTimestamp)
 	if err != nil {
 		return time.Time{}, err
 	}
-	ts, hasTS, err := get("timestamp")
+	ts, hasTS, err := get("timestamp", top.timestamp)
 	if err != nil {
 		return time.Time{}, err
 	}
-	sent, hasSent, err := get("sentAt")
+	sent, hasSent, err := get("sentAt", top.sentAt)
 	if err != nil {
 		return time.Time{}, err
 	}
-	recv, hasRecv, err := get("receivedAt")
+	recv, hasRecv, err := get("receivedAt", top.receivedAt)
 	if err != nil {
 		return time.Time{}, err
 	}
