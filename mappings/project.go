@@ -139,7 +139,8 @@ func (p *eventParser) skip() bool {
 	}
 	switch c := p.s[p.i]; {
 	case c == '"':
-		_, ok := p.str()
+		_, j, ok := p.str(p.i)
+		p.i = j
 		return ok
 	case c == '{':
 		return p.skipContainer('}', true)
@@ -177,9 +178,11 @@ func (p *eventParser) skipContainer(end byte, keyed bool) bool {
 			if p.i >= len(p.s) || p.s[p.i] != '"' {
 				return false
 			}
-			if _, ok := p.str(); !ok {
+			_, j, ok := p.str(p.i)
+			if !ok {
 				return false
 			}
+			p.i = j
 			p.skipSpace()
 			if p.i >= len(p.s) || p.s[p.i] != ':' {
 				return false
