@@ -87,6 +87,9 @@ func ParseTime(v any) (time.Time, bool) {
 	case time.Time:
 		return x, true
 	case string:
+		if t, ok := parseUTC(x); ok {
+			return t, true
+		}
 		for _, l := range timeLayouts {
 			if t, err := time.Parse(l, x); err == nil {
 				return t, true
@@ -94,6 +97,76 @@ func ParseTime(v any) (time.Time, bool) {
 		}
 	}
 	return time.Time{}, false
+}
+
+// parseUTC reads the shape nearly every SDK sends, a UTC time such as
+// "2026-01-02T03:04:05.678Z" (a fraction of 1 to 9 digits, or none), to
+// the time time.Parse with time.RFC3339Nano gives (its parseRFC3339, the
+// same checks of every field's range), without the layout machinery:
+// Decode reads two or three times per event. ok is false for any other
+// shape, which ParseTime reads through its layouts.
+func parseUTC(s string) (time.Time, bool) {
+	if len(s) < 20 || s[len(s)-1] != 'Z' || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' {
+		return time.Time{}, false
+	}
+	// A byte minus '0' above 9 is not a digit: the largest of them says
+	// whether all were.
+	var most byte
+	d2 := func(i int) int {
+		a, b := s[i]-'0', s[i+1]-'0'
+		most = max(most, a, b)
+		return int(a)*10 + int(b)
+	}
+	year, month, day := d2(0)*100+d2(2), d2(5), d2(8)
+	hour, minute, sec := d2(11), d2(14), d2(17)
+	nsec := 0
+	if frac := s[19 : len(s)-1]; frac != "" {
+		if len(frac) < 2 || len(frac) > 10 || frac[0] != '.' {
+			return time.Time{}, false
+		}
+		for _, c := range []byte(frac[1:]) {
+			most = max(most, c-'0')
+			nsec = nsec*10 + int(c-'0')
+		}
+		nsec *= nanoScale[len(frac)-2]
+	}
+	if most > 9 {
+		return time.Time{}, false
+	}
+	if month < 1 || month > 12 || day < 1 || day > daysIn(month, year) || hour > 23 || minute > 59 || sec > 59 {
+		return time.Time{}, false
+	}
+	// Days since 1970-01-01 of the proleptic Gregorian date, as time.Date
+	// counts them (H. Hinnant, "chrono-Compatible Low-Level Date
+	// Algorithms", days_from_civil; years 0 to 9999, so the era is never
+	// below -1).
+	y := year
+	if month <= 2 {
+		y--
+	}
+	era := (y+400)/400 - 1
+	yoe := y - era*400
+	mp := (month + 9) % 12
+	doe := yoe*365 + yoe/4 - yoe/100 + (153*mp+2)/5 + day - 1
+	days := era*146097 + doe - 719468
+	unix := int64(days)*86400 + int64(hour*3600+minute*60+sec)
+	return time.Unix(unix, int64(nsec)).UTC(), true
+}
+
+// nanoScale[n-1] turns a fraction of n digits into nanoseconds.
+var nanoScale = [9]int{1e8, 1e7, 1e6, 1e5, 1e4, 1e3, 1e2, 1e1, 1}
+
+// daysIn is the number of days of month in year (time's daysIn).
+func daysIn(month, year int) int {
+	switch {
+	case month == 2 && year%4 == 0 && (year%100 != 0 || year%400 == 0):
+		return 29
+	case month == 2:
+		return 28
+	case month == 4 || month == 6 || month == 9 || month == 11:
+		return 30
+	}
+	return 31
 }
 
 // FormatTimestamp is t.UTC().Format(TimestampLayout), the form of every
