@@ -285,28 +285,48 @@ func (p *eventParser) drop(base int) {
 // json.Number: int64 when it is an integer that fits, else float64 (an
 // integral one within 2^53 as int64). A number beyond float64 is refused.
 func (p *eventParser) number() (any, bool) {
-	tok, digits, integer, ok := p.scanNumber()
+	n, ok := p.scanNumber()
 	if !ok {
 		return nil, false
 	}
-	if integer {
-		if len(digits) <= 18 { // cannot overflow int64
-			var n int64
-			for _, c := range []byte(digits) {
-				n = n*10 + int64(c-'0')
+	negative := n.tok[0] == '-'
+	if n.integer() {
+		if len(n.digits) <= 18 { // cannot overflow int64
+			var v int64
+			for _, c := range []byte(n.digits) {
+				v = v*10 + int64(c-'0')
 			}
-			if len(digits) < len(tok) {
-				n = -n
+			if negative {
+				v = -v
 			}
-			return p.box.int(n), true
+			return p.box.int(v), true
 		}
-		if n, err := strconv.ParseInt(tok, 10, 64); err == nil {
-			return p.box.int(n), true
+		if v, err := strconv.ParseInt(n.tok, 10, 64); err == nil {
+			return p.box.int(v), true
 		}
 	}
-	f, err := strconv.ParseFloat(tok, 64)
-	if err != nil || math.IsInf(f, 0) {
-		return nil, false
+	var f float64
+	if !n.exp && len(n.digits)+len(n.frac) <= 15 {
+		// Most prices: the digits make an integer below 10^15, exact in
+		// a float64, as is 10^k for k <= 22, and one IEEE division of the
+		// two is correctly rounded, so f is the float64 nearest the
+		// number, which is what ParseFloat returns (its own fast path,
+		// without the parse of the text again).
+		var m int64
+		for _, c := range []byte(n.digits) {
+			m = m*10 + int64(c-'0')
+		}
+		for _, c := range []byte(n.frac) {
+			m = m*10 + int64(c-'0')
+		}
+		if f = float64(m) / pow10[len(n.frac)]; negative {
+			f = -f
+		}
+	} else {
+		var err error
+		if f, err = strconv.ParseFloat(n.tok, 64); err != nil || math.IsInf(f, 0) {
+			return nil, false
+		}
 	}
 	// As wholeFloat types it.
 	if f == math.Trunc(f) && math.Abs(f) <= 1<<53 {
@@ -315,53 +335,65 @@ func (p *eventParser) number() (any, bool) {
 	return p.box.float(f), true
 }
 
-// scanNumber reads the JSON number at p.i: tok is all of it, digits its
-// integer digits (without the sign), integer whether it has neither a
-// fraction nor an exponent.
-func (p *eventParser) scanNumber() (tok, digits string, integer, ok bool) {
+// pow10[k] is 10^k, exact in a float64.
+var pow10 = [16]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
+
+// numberToken is a JSON number as scanNumber found it: tok is all of it,
+// digits its integer digits (without the sign), frac its fraction's
+// digits ("" when it has none), exp whether it has an exponent.
+type numberToken struct {
+	tok, digits, frac string
+	exp               bool
+}
+
+func (n numberToken) integer() bool { return n.frac == "" && !n.exp }
+
+// scanNumber reads the JSON number at p.i.
+func (p *eventParser) scanNumber() (n numberToken, ok bool) {
+	s := p.s
 	start := p.i
 	j := p.i
-	if p.s[j] == '-' {
+	if s[j] == '-' {
 		j++
 	}
 	first := j
 	switch {
-	case j < len(p.s) && p.s[j] == '0':
+	case j < len(s) && s[j] == '0':
 		j++
-	case j < len(p.s) && p.s[j] >= '1' && p.s[j] <= '9':
-		for j < len(p.s) && p.s[j] >= '0' && p.s[j] <= '9' {
+	case j < len(s) && s[j] >= '1' && s[j] <= '9':
+		for j < len(s) && s[j] >= '0' && s[j] <= '9' {
 			j++
 		}
 	default:
-		return "", "", false, false
+		return n, false
 	}
-	digits = p.s[first:j]
-	integer = true
-	if j < len(p.s) && p.s[j] == '.' {
-		integer = false
+	n.digits = s[first:j]
+	if j < len(s) && s[j] == '.' {
 		j++
 		f := j
-		for j < len(p.s) && p.s[j] >= '0' && p.s[j] <= '9' {
+		for j < len(s) && s[j] >= '0' && s[j] <= '9' {
 			j++
 		}
 		if j == f {
-			return "", "", false, false
+			return n, false
 		}
+		n.frac = s[f:j]
 	}
-	if j < len(p.s) && (p.s[j] == 'e' || p.s[j] == 'E') {
-		integer = false
+	if j < len(s) && (s[j] == 'e' || s[j] == 'E') {
+		n.exp = true
 		j++
-		if j < len(p.s) && (p.s[j] == '+' || p.s[j] == '-') {
+		if j < len(s) && (s[j] == '+' || s[j] == '-') {
 			j++
 		}
 		e := j
-		for j < len(p.s) && p.s[j] >= '0' && p.s[j] <= '9' {
+		for j < len(s) && s[j] >= '0' && s[j] <= '9' {
 			j++
 		}
 		if j == e {
-			return "", "", false, false
+			return n, false
 		}
 	}
 	p.i = j
-	return p.s[start:j], digits, integer, true
+	n.tok = s[start:j]
+	return n, true
 }

@@ -3,6 +3,7 @@ package mappings
 import (
 	"math/bits"
 	"math/rand/v2"
+	"strconv"
 	"testing"
 )
 
@@ -57,5 +58,42 @@ func TestStopsFindsTheFirstNonPlainByte(t *testing.T) {
 			w |= c << (8 * i)
 		}
 		check(w)
+	}
+}
+
+// number reads a decimal of up to 15 digits (its own fast path) to the
+// float64 strconv.ParseFloat gives it, and types it as normaliseNumbers
+// does: random decimals of every length and scale, signed, with
+// trailing zeros and leading zeros in the fraction.
+func TestNumberFastPathIsParseFloat(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	p := &eventParser{}
+	for i := range 500_000 {
+		total := 1 + r.IntN(15)
+		intDigits := r.IntN(total)
+		digits := make([]byte, total)
+		for j := range digits {
+			digits[j] = byte('0' + r.IntN(10))
+		}
+		if intDigits > 0 && digits[0] == '0' {
+			digits[0] = '1' // JSON allows no leading zero
+		}
+		whole := string(digits[:intDigits])
+		if whole == "" {
+			whole = "0"
+		}
+		tok := whole + "." + string(digits[intDigits:])
+		if i%2 == 1 {
+			tok = "-" + tok
+		}
+		p.s, p.i = tok, 0
+		got, ok := p.number()
+		f, err := strconv.ParseFloat(tok, 64)
+		if !ok || err != nil {
+			t.Fatalf("number(%q) = %v, %v; ParseFloat: %v", tok, got, ok, err)
+		}
+		if want, _ := normaliseNumbers(f); got != want {
+			t.Fatalf("number(%q) = %#v, want %#v", tok, got, want)
+		}
 	}
 }

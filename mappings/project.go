@@ -216,14 +216,14 @@ func (p *eventParser) skipContainer(end byte, keyed bool) bool {
 // number without an exponent whose integer part has at most 308 digits
 // is below float64's largest: only the rest is parsed to be sure.
 func (p *eventParser) skipNumber() bool {
-	tok, digits, integer, ok := p.scanNumber()
+	n, ok := p.scanNumber()
 	switch {
 	case !ok:
 		return false
-	case integer && len(digits) <= 18, !strings.ContainsAny(tok, "eE") && len(digits) <= 308:
+	case n.integer() && len(n.digits) <= 18, !n.exp && len(n.digits) <= 308:
 		return true
 	}
-	p.i -= len(tok)
+	p.i -= len(n.tok)
 	_, ok = p.number()
 	return ok
 }
