@@ -44,6 +44,10 @@ func FuzzDecodePaths(f *testing.F) {
 		`{"a":.5}`,
 		`{"a":"\u12"}`,
 		"{\"a\":\"tab\there\"}",
+		// Numbers at the edges of number's one pass.
+		`{"a":[1.,-,-01,-0,-0.0,0.5e1,1E+2,123456789012345.6,1234567890123456.7,123456789012345678,1234567890123456789,0.000000000000001,99999999999999.99]}`,
+		`{"a":1.e5}`,
+		`{"a":-}`,
 		// Events, for what Decode validates of the top level.
 		`{"type":"track","messageId":"m","userId":12,"event":"E","type":"identify","traits":{"a":1},"traits":null}`,
 		`{"type":"group","messageId":"m","anonymousId":"a","groupId":7.5,"context":{"traits":{"x":1}},"integrations":{"All":false}}`,

@@ -284,7 +284,66 @@ func (p *eventParser) drop(base int) {
 // number reads a JSON number and types it as normaliseNumbers types a
 // json.Number: int64 when it is an integer that fits, else float64 (an
 // integral one within 2^53 as int64). A number beyond float64 is refused.
+//
+// Nearly every number of an event is an integer of at most 18 digits or
+// a decimal of at most 15 without an exponent: those are read here in
+// one pass over their digits; numberToken reads the others (and finds
+// what is malformed) from the start again.
 func (p *eventParser) number() (any, bool) {
+	s, i := p.s, p.i
+	negative := s[i] == '-'
+	if negative {
+		i++
+	}
+	first := i
+	var m int64 // wraps past 19 digits: read only up to 18
+	for i < len(s) && s[i]-'0' <= 9 {
+		m = m*10 + int64(s[i]-'0')
+		i++
+	}
+	whole := i - first
+	if whole == 0 || whole > 1 && s[first] == '0' {
+		return p.numberToken() // not JSON: it says so
+	}
+	frac, dot := 0, i < len(s) && s[i] == '.'
+	if dot {
+		i++
+		for i < len(s) && s[i]-'0' <= 9 {
+			m = m*10 + int64(s[i]-'0')
+			i++
+			frac++
+		}
+	}
+	switch {
+	case dot && frac == 0, i < len(s) && s[i]|0x20 == 'e', whole+frac > 18:
+		return p.numberToken()
+	case !dot:
+		p.i = i
+		if negative {
+			m = -m
+		}
+		return p.box.int(m), true
+	case whole+frac > 15:
+		return p.numberToken()
+	}
+	p.i = i
+	// The digits make an integer below 10^15, exact in a float64, as is
+	// 10^k for k <= 22, and one IEEE division of the two is correctly
+	// rounded: f is the float64 nearest the number, which is what
+	// ParseFloat returns.
+	f := float64(m) / pow10[frac]
+	if negative {
+		f = -f
+	}
+	// As wholeFloat types it.
+	if f == math.Trunc(f) && math.Abs(f) <= 1<<53 {
+		return p.box.int(int64(f)), true
+	}
+	return p.box.float(f), true
+}
+
+// numberToken is number for what its one pass does not take.
+func (p *eventParser) numberToken() (any, bool) {
 	n, ok := p.scanNumber()
 	if !ok {
 		return nil, false
@@ -305,28 +364,9 @@ func (p *eventParser) number() (any, bool) {
 			return p.box.int(v), true
 		}
 	}
-	var f float64
-	if !n.exp && len(n.digits)+len(n.frac) <= 15 {
-		// Most prices: the digits make an integer below 10^15, exact in
-		// a float64, as is 10^k for k <= 22, and one IEEE division of the
-		// two is correctly rounded, so f is the float64 nearest the
-		// number, which is what ParseFloat returns (its own fast path,
-		// without the parse of the text again).
-		var m int64
-		for _, c := range []byte(n.digits) {
-			m = m*10 + int64(c-'0')
-		}
-		for _, c := range []byte(n.frac) {
-			m = m*10 + int64(c-'0')
-		}
-		if f = float64(m) / pow10[len(n.frac)]; negative {
-			f = -f
-		}
-	} else {
-		var err error
-		if f, err = strconv.ParseFloat(n.tok, 64); err != nil || math.IsInf(f, 0) {
-			return nil, false
-		}
+	f, err := strconv.ParseFloat(n.tok, 64)
+	if err != nil || math.IsInf(f, 0) {
+		return nil, false
 	}
 	// As wholeFloat types it.
 	if f == math.Trunc(f) && math.Abs(f) <= 1<<53 {
