@@ -183,9 +183,6 @@ func decodeEither(data []byte, lim Limits, top *eventTop) (raw map[string]any, s
 	if raw, ok := parseEvent(data, lim, nil, top); ok {
 		return raw, true, nil
 	}
-	if top != nil {
-		*top = eventTop{} // the single pass may have noted some before it gave up
-	}
 	raw, err = decodeExact(data, lim)
 	if err == nil && top != nil {
 		*top = topOf(raw)

@@ -21,11 +21,11 @@ import (
 // number beyond float64, a top level that is not an object, and the
 // caller decodes those with the exact path, so that a refused event's
 // reason never depends on which decoder saw it first. FuzzDecodePaths
-// holds the two to the same values. When top is not nil, the values of
-// the top-level members FromMap reads are noted in it as they are built.
+// holds the two to the same values. When top is not nil, it is given the
+// values of the top-level members FromMap reads, noted as they are built.
 func parseEvent(data []byte, lim Limits, keep *Projection, top *eventTop) (m map[string]any, ok bool) {
 	p := parsers.Get().(*eventParser)
-	p.s, p.i, p.depth, p.lim, p.keep, p.top = string(data), 0, 0, lim, keep, top
+	p.s, p.i, p.depth, p.lim, p.keep = string(data), 0, 0, lim, keep
 	// About one string value per 24 bytes of a typical event: one slab
 	// holds them, a longer run of strings takes another.
 	p.box = slabs{chunk: len(data)/24 + 4}
@@ -44,7 +44,10 @@ func parseEvent(data []byte, lim Limits, keep *Projection, top *eventTop) (m map
 	// it held.
 	clear(p.stack[:max(p.hi, len(p.stack))])
 	p.stack, p.hi = p.stack[:0], 0
-	p.s, p.box, p.keep, p.top = "", slabs{}, nil, nil
+	if ok && top != nil {
+		*top = p.top
+	}
+	p.s, p.box, p.keep, p.top = "", slabs{}, nil, eventTop{}
 	parsers.Put(p)
 	if !ok {
 		return nil, false
@@ -69,9 +72,10 @@ type eventParser struct {
 	// keep, when not nil, names the top-level members decoded; the others
 	// are read through (skip) and checked, not built (project.go).
 	keep *Projection
-	// top, when not nil, is where the top-level members FromMap reads are
-	// noted (top.go).
-	top *eventTop
+	// top is where the top-level members FromMap reads are noted
+	// (top.go), copied out at the end: a pointer to the caller's would
+	// make it escape, an allocation per event.
+	top eventTop
 }
 
 // member is a member of an open object, or (k unused) an element of an
@@ -202,7 +206,7 @@ func (p *eventParser) object() (map[string]any, bool) {
 			i = p.i
 		}
 		p.stack = append(p.stack, member{k, v})
-		if p.depth == 1 && p.top != nil {
+		if p.depth == 1 {
 			p.top.note(k, v)
 		}
 	next:
