@@ -179,35 +179,62 @@ func FormatTimestamp(t time.Time) string {
 	return string(AppendTimestamp(b[:0], t))
 }
 
-// AppendTimestamp appends FormatTimestamp(t) to dst.
+// AppendTimestamp appends FormatTimestamp(t) to dst. The route prints
+// two times per request and the environment one: the date is found from
+// the Unix time in one step (civil), not by t.Date and t.Clock apiece,
+// and each field is written two digits at a time.
 func AppendTimestamp(dst []byte, t time.Time) []byte {
-	t = t.UTC()
-	year, month, day := t.Date()
+	sec := t.Unix()
+	days, rem := sec/86400, sec%86400
+	if rem < 0 {
+		days, rem = days-1, rem+86400
+	}
+	year, month, day := civil(days)
 	if year < 0 || year > 9999 {
-		return t.AppendFormat(dst, TimestampLayout)
+		return t.UTC().AppendFormat(dst, TimestampLayout)
 	}
-	hour, minute, sec := t.Clock()
+	hour, minute, second := int(rem/3600), int(rem/60%60), int(rem%60)
 	ms := t.Nanosecond() / 1e6
-	var b [24]byte
-	put := func(i, v, digits int) {
-		for j := i + digits - 1; j >= i; j-- {
-			b[j] = byte('0' + v%10)
-			v /= 10
-		}
-	}
-	put(0, year, 4)
-	b[4] = '-'
-	put(5, int(month), 2)
-	b[7] = '-'
-	put(8, day, 2)
-	b[10] = 'T'
-	put(11, hour, 2)
-	b[13] = ':'
-	put(14, minute, 2)
-	b[16] = ':'
-	put(17, sec, 2)
-	b[19] = '.'
-	put(20, ms, 3)
-	b[23] = 'Z'
+	b := [24]byte{4: '-', 7: '-', 10: 'T', 13: ':', 16: ':', 19: '.', 23: 'Z'}
+	put := func(i, v int) { b[i], b[i+1] = digitPairs[2*v], digitPairs[2*v+1] }
+	put(0, year/100)
+	put(2, year%100)
+	put(5, month)
+	put(8, day)
+	put(11, hour)
+	put(14, minute)
+	put(17, second)
+	b[20] = byte('0' + ms/100)
+	put(21, ms%100)
 	return append(dst, b[:]...)
+}
+
+// digitPairs holds "00" to "99", each number's two digits at twice it.
+const digitPairs = "00010203040506070809" + "10111213141516171819" + "20212223242526272829" + "30313233343536373839" +
+	"40414243444546474849" + "50515253545556575859" + "60616263646566676869" + "70717273747576777879" +
+	"80818283848586878889" + "90919293949596979899"
+
+// civil is the proleptic Gregorian date of days since 1970-01-01 (H.
+// Hinnant, "chrono-Compatible Low-Level Date Algorithms",
+// civil_from_days), the inverse of parseUTC's count.
+func civil(days int64) (year, month, day int) {
+	z := days + 719468
+	era := z / 146097
+	if z < 0 && z%146097 != 0 {
+		era--
+	}
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	day = int(doy - (153*mp+2)/5 + 1)
+	month = int(mp + 3)
+	if month > 12 {
+		month -= 12
+	}
+	year = int(yoe + era*400)
+	if month <= 2 {
+		year++
+	}
+	return year, month, day
 }

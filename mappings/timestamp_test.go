@@ -79,3 +79,28 @@ func FuzzParseUTC(f *testing.F) {
 		}
 	})
 }
+
+// FormatTimestamp is t.UTC().Format(TimestampLayout) for every time: the
+// days around each era's and century's turn, random instants of years 0
+// to 9999 in zones either side of UTC, and the years beyond, which fall
+// back to time.Format.
+func TestFormatTimestampIsTimeFormat(t *testing.T) {
+	check := func(tm time.Time) {
+		t.Helper()
+		if got, want := FormatTimestamp(tm), tm.UTC().Format(TimestampLayout); got != want {
+			t.Fatalf("FormatTimestamp(%v) = %q, want %q", tm, got, want)
+		}
+	}
+	for _, year := range []int{-1, 0, 1, 99, 100, 399, 400, 401, 1600, 1900, 1969, 1970, 2000, 2024, 2100, 9999, 10000} {
+		for d := -2; d <= 2; d++ {
+			check(time.Date(year, 3, 1+d, 23, 59, 59, 999_999_999, time.UTC))
+			check(time.Date(year, 1, 1+d, 0, 0, 0, 0, time.UTC))
+		}
+	}
+	zones := []*time.Location{time.UTC, time.FixedZone("w", -(11*3600 + 30*60)), time.FixedZone("e", 14*3600)}
+	r := rand.New(rand.NewPCG(7, 8))
+	for i := range 300_000 {
+		check(time.Unix(r.Int64N(253402300800+2*86400)-62167219200-86400, r.Int64N(1e9)).In(zones[i%3]))
+	}
+	check(time.Time{})
+}
