@@ -27,8 +27,13 @@ func parseEvent(data []byte, lim Limits, keep *Projection, top *eventTop) (m map
 	p := parsers.Get().(*eventParser)
 	p.s, p.i, p.depth, p.lim, p.keep = string(data), 0, 0, lim, keep
 	// About one string value per 24 bytes of a typical event: one slab
-	// holds them, a longer run of strings takes another.
-	p.box = slabs{chunk: len(data)/24 + 4}
+	// holds them, a longer run of strings takes another. A slab of more
+	// than 512 bytes is allocated with a type header, at a cost that does
+	// not grow with its size; a smaller one has its pointer bitmap
+	// written slot by slot (runtime heapSetType), which cost a 1 KB
+	// event more than the 16 bytes more of memory: 33 slots is the least
+	// above.
+	p.box = slabs{chunk: max(33, len(data)/24+4)}
 	p.skipSpace()
 	if p.i < len(p.s) && p.s[p.i] == '{' {
 		m, ok = p.object()
