@@ -199,7 +199,11 @@ func FromMap(raw map[string]any, receivedAt time.Time) (*Event, error) {
 // fromTop is FromMap given the values of raw's members that it reads
 // (top.go): the single pass noted them as it built raw.
 func fromTop(raw map[string]any, top *eventTop, receivedAt time.Time) (*Event, error) {
-	e := &Event{Raw: raw}
+	e := top.into
+	if e == nil {
+		e = new(Event)
+	}
+	e.Raw = raw
 	id, idErr := MessageID(top.messageID)
 	var ok bool
 	if e.Type, ok = top.typ.(string); !ok {

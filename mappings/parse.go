@@ -26,14 +26,14 @@ import (
 func parseEvent(data []byte, lim Limits, keep *Projection, top *eventTop) (m map[string]any, ok bool) {
 	p := parsers.Get().(*eventParser)
 	p.s, p.i, p.depth, p.lim, p.keep = string(data), 0, 0, lim, keep
-	// About one string value per 24 bytes of a typical event: one slab
-	// holds them, a longer run of strings takes another. A slab of more
+	// About one string value per 24 bytes of a typical event: the
+	// event's block (box.go) holds the first 33, and a longer run of
+	// strings takes a slab of the rest (at least 33 again: a slab of more
 	// than 512 bytes is allocated with a type header, at a cost that does
-	// not grow with its size; a smaller one has its pointer bitmap
-	// written slot by slot (runtime heapSetType), which cost a 1 KB
-	// event more than the 16 bytes more of memory: 33 slots is the least
-	// above.
-	p.box = slabs{chunk: max(33, len(data)/24+4)}
+	// not grow with its size, where a smaller one has its pointer bitmap
+	// written slot by slot).
+	var ev *Event
+	p.box, ev = newEventSlabs(max(33, len(data)/24+4-33))
 	p.skipSpace()
 	if p.i < len(p.s) && p.s[p.i] == '{' {
 		m, ok = p.object()
@@ -51,6 +51,7 @@ func parseEvent(data []byte, lim Limits, keep *Projection, top *eventTop) (m map
 	p.stack, p.hi = p.stack[:0], 0
 	if ok && top != nil {
 		*top = p.top
+		top.into = ev
 	}
 	p.s, p.box, p.keep, p.top = "", slabs{}, nil, eventTop{}
 	parsers.Put(p)
@@ -140,7 +141,11 @@ func (p *eventParser) value() (any, bool) {
 		m, ok := p.object()
 		return m, ok
 	case c == '[':
-		return p.array()
+		l, ok := p.array()
+		if !ok {
+			return nil, false
+		}
+		return p.box.list(l), true
 	case c == '-' || (c >= '0' && c <= '9'):
 		return p.number()
 	case c == 't':

@@ -15,6 +15,9 @@ type eventTop struct {
 	timestamp, originalTimestamp              any
 	sentAt, receivedAt                        any
 	traits, properties, context, integrations any
+	// into is where fromTop builds the Event: the single pass allocates
+	// it with the event's first slabs (box.go); nil otherwise.
+	into *Event
 }
 
 // note records v as the value of the top-level member k, when k is one
