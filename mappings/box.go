@@ -57,15 +57,17 @@ type slabs struct {
 }
 
 // eventBlock is one allocation for what every decoded event needs: its
-// Event and its first slabs of strings and list headers. Allocated apart
-// they were three objects, and the string slab's pointer bitmap was
-// written slot by slot; together they are one object above 512 bytes,
-// allocated with a type header (runtime heapSetType). The Event lives as
-// long as its values do and they as long as it, in practice: one
-// lifetime.
+// Event and its first slabs of strings, numbers and list headers.
+// Allocated apart they were four objects, and the string slab's pointer
+// bitmap was written slot by slot; together they are one object above
+// 512 bytes, allocated with a type header (runtime heapSetType), whose
+// type tells the collector which words are pointers (not the numbers').
+// The Event lives as long as its values do and they as long as it, in
+// practice: one lifetime.
 type eventBlock struct {
 	event Event
 	strs  [33]string
+	words [8]uint64
 	lists [2][]any
 }
 
@@ -73,7 +75,7 @@ type eventBlock struct {
 // chunk sizes the string slabs after the block's.
 func newEventSlabs(chunk int) (slabs, *Event) {
 	blk := new(eventBlock)
-	return slabs{strs: blk.strs[:0], lists: blk.lists[:0], chunk: chunk}, &blk.event
+	return slabs{strs: blk.strs[:0], words: blk.words[:0], lists: blk.lists[:0], chunk: chunk}, &blk.event
 }
 
 // str boxes s. An empty string needs no box (the runtime's own zero value).
