@@ -28,12 +28,9 @@ func parseEvent(data []byte, lim Limits, keep *Projection, top *eventTop) (m map
 	p.s, p.i, p.depth, p.lim, p.keep = string(data), 0, 0, lim, keep
 	// About one string value per 24 bytes of a typical event: the
 	// event's block (box.go) holds the first 33, and a longer run of
-	// strings takes a slab of the rest (at least 33 again: a slab of more
-	// than 512 bytes is allocated with a type header, at a cost that does
-	// not grow with its size, where a smaller one has its pointer bitmap
-	// written slot by slot).
+	// strings takes a slab sized for the rest of that estimate.
 	var ev *Event
-	p.box, ev = newEventSlabs(max(33, len(data)/24+4-33))
+	p.box, ev = newEventSlabs(max(16, len(data)/24+4-33))
 	p.skipSpace()
 	if p.i < len(p.s) && p.s[p.i] == '{' {
 		m, ok = p.object()
