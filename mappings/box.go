@@ -5,21 +5,21 @@ import (
 	"unsafe"
 )
 
-// Boxing without an allocation per value. Storing a string, a float64 or
-// an int64 outside 0..255 in an `any` makes the runtime copy the value to
-// a heap object of its own (runtime.convTstring, convT64): a typical
-// 1 KB event holds about forty strings, so Decode spent forty small
-// allocations, and the garbage collector forty objects, on headers alone.
-// The decoder instead writes the values into slabs, one allocation for
-// many, and makes each `any` point into its slab: an interface value is a
-// type word and a data pointer (the runtime's eface; reflect, the race
-// detector's checkptr and the collector read it the same way, and the
-// collector keeps a slab alive while any value points into it), so the
-// result is exactly what convTstring would have made, with the data in a
-// shared block. A slab slot is written once, before its value is handed
-// out, and never again: values stay immutable, as Go requires of what an
-// interface holds. TestBoxedValues holds the boxes to what the runtime
-// makes.
+// Boxing without an allocation per value. Storing a string, a float64, an
+// int64 outside 0..255 or a list in an `any` makes the runtime copy the
+// value to a heap object of its own (runtime.convTstring, convT64,
+// convTslice): a typical 1 KB event holds about forty strings, so Decode
+// spent forty small allocations, and the garbage collector forty objects,
+// on headers alone. The decoder instead writes the values into slabs, one
+// allocation for many, and makes each `any` point into its slab: an
+// interface value is a type word and a data pointer (the runtime's eface;
+// reflect, the race detector's checkptr and the collector read it the same
+// way, and the collector keeps a slab alive while any value points into
+// it), so the result is exactly what convTstring would have made, with the
+// data in a shared block. A slab slot is written once, before its value is
+// handed out, and never again: values stay immutable, as Go requires of
+// what an interface holds. TestBoxedValues holds the boxes to what the
+// runtime makes.
 
 // eface is the layout of an `any` (runtime.eface).
 type eface struct {
@@ -27,7 +27,7 @@ type eface struct {
 	data unsafe.Pointer
 }
 
-// The four uses of unsafe below are the whole of it (gosec G103, audited:
+// The five uses of unsafe below are the whole of it (gosec G103, audited:
 // the layout is the runtime's eface, TestBoxedValues checks every box
 // against what the runtime makes, and the race detector's checkptr runs
 // over them in make test).
@@ -37,6 +37,7 @@ var (
 	stringType  = typeWord("")
 	int64Type   = typeWord(int64(0))
 	float64Type = typeWord(float64(0))
+	listType    = typeWord([]any(nil))
 )
 
 // boxAt makes the `any` of type typ whose value is at data.
@@ -51,7 +52,30 @@ func boxAt(typ, data unsafe.Pointer) (v any) {
 type slabs struct {
 	strs  []string
 	words []uint64 // int64 and float64 values, by their bits
+	lists [][]any  // the headers of lists (runtime.convTslice's box)
 	chunk int      // slots of the next string slab
+}
+
+// eventBlock is one allocation for what every decoded event needs: its
+// Event and its first slabs of strings, numbers and list headers.
+// Allocated apart they were four objects, and the string slab's pointer
+// bitmap was written slot by slot; together they are one object above
+// 512 bytes, allocated with a type header (runtime heapSetType), whose
+// type tells the collector which words are pointers (not the numbers').
+// The Event lives as long as its values do and they as long as it, in
+// practice: one lifetime.
+type eventBlock struct {
+	event Event
+	strs  [33]string
+	words [8]uint64
+	lists [2][]any
+}
+
+// newEventSlabs allocates an event's block and returns its first slabs;
+// chunk sizes the string slabs after the block's.
+func newEventSlabs(chunk int) (slabs, *Event) {
+	blk := new(eventBlock)
+	return slabs{strs: blk.strs[:0], words: blk.words[:0], lists: blk.lists[:0], chunk: chunk}, &blk.event
 }
 
 // str boxes s. An empty string needs no box (the runtime's own zero value).
@@ -64,6 +88,15 @@ func (b *slabs) str(s string) any {
 	}
 	b.strs = append(b.strs, s)
 	return boxAt(stringType, unsafe.Pointer(&b.strs[len(b.strs)-1])) //nolint:gosec // G103, see typeWord
+}
+
+// list boxes l.
+func (b *slabs) list(l []any) any {
+	if len(b.lists) == cap(b.lists) {
+		b.lists = make([][]any, 0, 4)
+	}
+	b.lists = append(b.lists, l)
+	return boxAt(listType, unsafe.Pointer(&b.lists[len(b.lists)-1])) //nolint:gosec // G103, see typeWord
 }
 
 // int boxes n; 0..255 need no box (the runtime's staticuint64s).

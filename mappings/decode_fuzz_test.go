@@ -5,6 +5,7 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -43,13 +44,24 @@ func FuzzDecodePaths(f *testing.F) {
 		`{"a":.5}`,
 		`{"a":"\u12"}`,
 		"{\"a\":\"tab\there\"}",
+		// Numbers at the edges of number's one pass.
+		`{"a":[1.,-,-01,-0,-0.0,0.5e1,1E+2,123456789012345.6,1234567890123456.7,123456789012345678,1234567890123456789,0.000000000000001,99999999999999.99]}`,
+		`{"a":1.e5}`,
+		`{"a":-}`,
+		// Events, for what Decode validates of the top level.
+		`{"type":"track","messageId":"m","userId":12,"event":"E","type":"identify","traits":{"a":1},"traits":null}`,
+		`{"type":"group","messageId":"m","anonymousId":"a","groupId":7.5,"context":{"traits":{"x":1}},"integrations":{"All":false}}`,
+		`{"type":"alias","messageId":"m","userId":"u","previousId":null,"previousId":"p"}`,
+		`{"type":"page","messageId":"m","userId":"u","properties":[1]}`,
+		`{"type":"track","messageId":"m","userId":"u","event":"E","originalTimestamp":"2026-01-02T03:04:05.1234567891Z","sentAt":"2026-01-02 03:04:05","receivedAt":"2026-02-30T00:00:00Z"}`,
+		`{"type":"screen","messageId":"m","userId":"u","timestamp":"2026-01-02T03:04:05+01:00","sentAt":"","receivedAt":"2026-01-02T03:04:06.5Z"}`,
 	} {
 		f.Add([]byte(s))
 	}
 	lim := Limits{MaxBytes: 1 << 20, MaxDepth: 64, MaxProperties: 10_000}.withDefaults()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		exact, errExact := decodeExact(data, lim)
-		fast, ok := parseEvent(data, lim, nil)
+		fast, ok := parseEvent(data, lim, nil, nil)
 		switch {
 		case ok && errExact != nil:
 			t.Fatalf("the single pass accepts %q, the exact path refuses it: %v", data, errExact)
@@ -72,6 +84,23 @@ func FuzzDecodePaths(f *testing.F) {
 		if !reflect.DeepEqual(got, exact) {
 			t.Fatalf("decodeRaw(%q) = %#v, want %#v", data, got, exact)
 		}
+		// Decode validates the top-level members the single pass noted
+		// (top.go) as FromMap validates them read from the map: the same
+		// event, or the same reason. (FromMap writes numeric ids back as
+		// strings: it is given a map of its own.)
+		now := time.Date(2026, 1, 2, 3, 4, 8, 0, time.UTC)
+		ev, err := Decode(data, now, lim)
+		mine, _ := decodeExact(data, lim)
+		want, wantErr := FromMap(mine, now)
+		if (err == nil) != (wantErr == nil) || (err != nil && err.Error() != wantErr.Error()) {
+			t.Fatalf("Decode(%q) = %v, FromMap of the exact decode says %v", data, err, wantErr)
+		}
+		if err == nil && (ev.Type != want.Type || ev.MessageID != want.MessageID || ev.UserID != want.UserID ||
+			ev.AnonymousID != want.AnonymousID || !ev.Timestamp.Equal(want.Timestamp) || !ev.ReceivedAt.Equal(want.ReceivedAt) ||
+			!reflect.DeepEqual(ev.Raw, want.Raw) || !reflect.DeepEqual(ev.Traits, want.Traits) || !reflect.DeepEqual(ev.Properties, want.Properties) ||
+			!reflect.DeepEqual(ev.Context, want.Context) || !reflect.DeepEqual(ev.Integrations, want.Integrations)) {
+			t.Fatalf("Decode(%q) = %+v, FromMap of the exact decode gives %+v", data, ev, want)
+		}
 		// The bytes a webhook forwards are valid JSON and UTF-8, and mean
 		// what the router decoded.
 		fwd := ToValidUTF8(data)
@@ -82,7 +111,7 @@ func FuzzDecodePaths(f *testing.F) {
 		if err != nil || !reflect.DeepEqual(again, exact) {
 			t.Fatalf("ToValidUTF8(%q) = %q decodes to %#v (%v), want %#v", data, fwd, again, err, exact)
 		}
-		if viaFast, ok := parseEvent(fwd, lim, nil); !ok || !reflect.DeepEqual(viaFast, exact) {
+		if viaFast, ok := parseEvent(fwd, lim, nil, nil); !ok || !reflect.DeepEqual(viaFast, exact) {
 			t.Fatalf("ToValidUTF8(%q) = %q: the single pass gives %#v (%v), want %#v", data, fwd, viaFast, ok, exact)
 		}
 	})

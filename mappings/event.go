@@ -147,11 +147,12 @@ func Decode(data []byte, receivedAt time.Time, lim Limits) (*Event, error) {
 	if len(data) > lim.MaxBytes {
 		return nil, &InvalidError{Reason: fmt.Sprintf("event is %d bytes, over the %d byte limit", len(data), lim.MaxBytes)}
 	}
-	raw, single, err := decodeEither(data, lim)
+	var top eventTop
+	raw, single, err := decodeEither(data, lim, &top)
 	if err != nil {
 		return nil, err
 	}
-	e, err := FromMap(raw, receivedAt)
+	e, err := fromTop(raw, &top, receivedAt)
 	if err == nil && single {
 		e.utf8Len = len(data)
 	}
@@ -171,26 +172,41 @@ func (e *Event) ValidUTF8(data []byte) bool {
 // it, else (a refused event, or one parseEvent leaves to it) with the
 // exact path, which says why.
 func decodeRaw(data []byte, lim Limits) (map[string]any, error) {
-	raw, _, err := decodeEither(data, lim)
+	raw, _, err := decodeEither(data, lim, nil)
 	return raw, err
 }
 
 // decodeEither is decodeRaw saying whether the single pass took the
-// event (and so checked that all of data is UTF-8).
-func decodeEither(data []byte, lim Limits) (raw map[string]any, single bool, err error) {
-	if raw, ok := parseEvent(data, lim, nil); ok {
+// event (and so checked that all of data is UTF-8), and filling in top,
+// when it is not nil, with the members FromMap reads.
+func decodeEither(data []byte, lim Limits, top *eventTop) (raw map[string]any, single bool, err error) {
+	if raw, ok := parseEvent(data, lim, nil, top); ok {
 		return raw, true, nil
 	}
 	raw, err = decodeExact(data, lim)
+	if err == nil && top != nil {
+		*top = topOf(raw)
+	}
 	return raw, false, err
 }
 
 // FromMap validates an already-decoded event. It keeps raw as Event.Raw.
 func FromMap(raw map[string]any, receivedAt time.Time) (*Event, error) {
-	e := &Event{Raw: raw}
-	id, idErr := MessageID(raw["messageId"])
+	top := topOf(raw)
+	return fromTop(raw, &top, receivedAt)
+}
+
+// fromTop is FromMap given the values of raw's members that it reads
+// (top.go): the single pass noted them as it built raw.
+func fromTop(raw map[string]any, top *eventTop, receivedAt time.Time) (*Event, error) {
+	e := top.into
+	if e == nil {
+		e = new(Event)
+	}
+	e.Raw = raw
+	id, idErr := MessageID(top.messageID)
 	var ok bool
-	if e.Type, ok = raw["type"].(string); !ok {
+	if e.Type, ok = top.typ.(string); !ok {
 		return nil, &InvalidError{MessageID: id, Field: "type", Reason: "missing or not a string"}
 	}
 	if idErr != nil {
@@ -211,15 +227,15 @@ func FromMap(raw map[string]any, receivedAt time.Time) (*Event, error) {
 	// whichever path the event came by (see ids.go).
 	var groupID, previousID string
 	var ie *InvalidError
-	e.UserID, ie = identifier(raw, "userId")
+	e.UserID, ie = identifier(raw, "userId", top.userID)
 	if ie == nil {
-		e.AnonymousID, ie = identifier(raw, "anonymousId")
+		e.AnonymousID, ie = identifier(raw, "anonymousId", top.anonymousID)
 	}
 	if ie == nil && e.Type == TypeGroup {
-		groupID, ie = identifier(raw, "groupId")
+		groupID, ie = identifier(raw, "groupId", top.groupID)
 	}
 	if ie == nil && e.Type == TypeAlias {
-		previousID, ie = identifier(raw, "previousId")
+		previousID, ie = identifier(raw, "previousId", top.previousID)
 	}
 	if ie != nil {
 		ie.MessageID = e.MessageID
@@ -230,10 +246,10 @@ func FromMap(raw map[string]any, receivedAt time.Time) (*Event, error) {
 	}
 	switch e.Type {
 	case TypeTrack:
-		name, isStr := raw["event"].(string)
+		name, isStr := top.event.(string)
 		switch {
-		case raw["event"] != nil && !isStr:
-			return nil, bad("event", fmt.Sprintf("must be a string, got %s", jsonKind(raw["event"])))
+		case top.event != nil && !isStr:
+			return nil, bad("event", fmt.Sprintf("must be a string, got %s", jsonKind(top.event)))
 		case name == "":
 			return nil, bad("event", "a track call needs a non-empty event name")
 		case len(name) > MaxEventNameBytes:
@@ -248,31 +264,36 @@ func FromMap(raw map[string]any, receivedAt time.Time) (*Event, error) {
 			return nil, bad("previousId", "an alias call needs a previousId")
 		}
 	}
-	for _, f := range []string{"traits", "properties", "context", "integrations"} {
-		v, present := raw[f]
-		if !present || v == nil {
-			continue
+	// Each of these must be an object when present; the first that is
+	// not is the reason.
+	var objErr error
+	object := func(field string, v any) map[string]any {
+		m, isObj := v.(map[string]any)
+		if !isObj && v != nil && objErr == nil {
+			objErr = bad(field, "must be an object")
 		}
-		if _, isObj := v.(map[string]any); !isObj {
-			return nil, bad(f, "must be an object")
-		}
+		return m
 	}
-	e.Context, _ = raw["context"].(map[string]any)
-	e.Integrations, _ = raw["integrations"].(map[string]any)
-	e.Properties, _ = raw["properties"].(map[string]any)
+	traits := object("traits", top.traits)
+	e.Properties = object("properties", top.properties)
+	e.Context = object("context", top.context)
+	e.Integrations = object("integrations", top.integrations)
+	if objErr != nil {
+		return nil, objErr
+	}
 	switch e.Type {
 	case TypeIdentify, TypeGroup:
-		e.Traits, _ = raw["traits"].(map[string]any)
+		e.Traits = traits
 	default:
 		e.Traits, _ = e.Context["traits"].(map[string]any)
 	}
-	ts, err := CorrectTimestamp(raw, receivedAt)
+	ts, err := correctTimestamp(top, receivedAt)
 	if err != nil {
 		return nil, &InvalidError{MessageID: e.MessageID, Field: err.field, Reason: err.reason}
 	}
 	e.Timestamp = ts
 	e.ReceivedAt = receivedAt.UTC()
-	if t, ok := ParseTime(raw["receivedAt"]); ok {
+	if t, ok := ParseTime(top.receivedAt); ok {
 		e.ReceivedAt = t.UTC()
 	}
 	return e, nil

@@ -51,14 +51,13 @@ func MessageID(v any) (string, error) {
 	return "", &InvalidError{Field: "messageId", Reason: fmt.Sprintf("must be a string (Segment spec), got %s: send it quoted", jsonKind(v))}
 }
 
-// identifier reads the identifier field of raw: "" when absent, null or
+// identifier reads v, the identifier field of raw: "" when absent, null or
 // empty; a string as it is; a number in its exact digits (numeric user ids
 // are common, and every tool wants strings). Any other JSON type, or more
 // than MaxIDBytes bytes, is an error naming the field. A non-empty id is
 // stored back into raw in its string form, so that expressions and the
 // stored event see what tools will receive.
-func identifier(raw map[string]any, field string) (string, *InvalidError) {
-	v := raw[field]
+func identifier(raw map[string]any, field string, v any) (string, *InvalidError) {
 	switch v.(type) {
 	case nil, string, float64, int64, json.Number:
 	default:

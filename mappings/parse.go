@@ -4,8 +4,6 @@ import (
 	"math"
 	"strconv"
 	"sync"
-	"unicode/utf16"
-	"unicode/utf8"
 )
 
 // parseEvent is the single-pass decoder of Decode: it reads one JSON object
@@ -23,13 +21,16 @@ import (
 // number beyond float64, a top level that is not an object, and the
 // caller decodes those with the exact path, so that a refused event's
 // reason never depends on which decoder saw it first. FuzzDecodePaths
-// holds the two to the same values.
-func parseEvent(data []byte, lim Limits, keep *Projection) (m map[string]any, ok bool) {
+// holds the two to the same values. When top is not nil, it is given the
+// values of the top-level members FromMap reads, noted as they are built.
+func parseEvent(data []byte, lim Limits, keep *Projection, top *eventTop) (m map[string]any, ok bool) {
 	p := parsers.Get().(*eventParser)
 	p.s, p.i, p.depth, p.lim, p.keep = string(data), 0, 0, lim, keep
-	// About one string value per 24 bytes of a typical event: one slab
-	// holds them, a longer run of strings takes another.
-	p.box = slabs{chunk: len(data)/24 + 4}
+	// About one string value per 24 bytes of a typical event: the
+	// event's block (box.go) holds the first 33, and a longer run of
+	// strings takes a slab sized for the rest of that estimate.
+	var ev *Event
+	p.box, ev = newEventSlabs(max(16, len(data)/24+4-33))
 	p.skipSpace()
 	if p.i < len(p.s) && p.s[p.i] == '{' {
 		m, ok = p.object()
@@ -38,14 +39,18 @@ func parseEvent(data []byte, lim Limits, keep *Projection) (m map[string]any, ok
 		p.skipSpace()
 		ok = p.i == len(p.s)
 	}
-	// The stacks are popped without clearing as the parse goes: clear what
-	// they held once, so that a pooled parser keeps no event alive.
-	// A failed parse leaves its members pushed: lengths only grow between
-	// the pops drop notes, so the larger of the two is the most they held.
-	clear(p.keys[:max(p.hiKeys, len(p.keys))])
-	clear(p.vals[:max(p.hiVals, len(p.vals))])
-	p.keys, p.vals, p.hiKeys, p.hiVals = p.keys[:0], p.vals[:0], 0, 0
-	p.s, p.box, p.keep = "", slabs{}, nil
+	// The stack is popped without clearing as the parse goes: clear what
+	// it held once, so that a pooled parser keeps no event alive. A
+	// failed parse leaves its members pushed: the length only grows
+	// between the pops drop notes, so the larger of the two is the most
+	// it held.
+	clear(p.stack[:max(p.hi, len(p.stack))])
+	p.stack, p.hi = p.stack[:0], 0
+	if ok && top != nil {
+		*top = p.top
+		top.into = ev
+	}
+	p.s, p.box, p.keep, p.top = "", slabs{}, nil, eventTop{}
 	parsers.Put(p)
 	if !ok {
 		return nil, false
@@ -53,7 +58,7 @@ func parseEvent(data []byte, lim Limits, keep *Projection) (m map[string]any, ok
 	return m, true
 }
 
-// eventParser is the state of one parseEvent. Its stacks are reused across
+// eventParser is the state of one parseEvent. Its stack is reused across
 // events (parsers): members and elements of the open containers are
 // collected there, so that each map and list is made once, at its size.
 type eventParser struct {
@@ -61,30 +66,51 @@ type eventParser struct {
 	i     int
 	depth int
 	lim   Limits
-	keys  []string
-	vals  []any
-	// hiKeys and hiVals are the most the stacks held during this event:
-	// what parseEvent clears at its end.
-	hiKeys, hiVals int
-	buf            []byte // unescaping
-	box            slabs  // the event's boxes, handed over with its values
+	stack []member
+	// hi is the most the stack held during this event: what parseEvent
+	// clears at its end.
+	hi  int
+	buf []byte // unescaping
+	box slabs  // the event's boxes, handed over with its values
 	// keep, when not nil, names the top-level members decoded; the others
 	// are read through (skip) and checked, not built (project.go).
 	keep *Projection
+	// top is where the top-level members FromMap reads are noted
+	// (top.go), copied out at the end: a pointer to the caller's would
+	// make it escape, an allocation per event.
+	top eventTop
+}
+
+// member is a member of an open object, or (k unused) an element of an
+// open array: one push per member, where a stack of keys and one of
+// values took two.
+type member struct {
+	k string
+	v any
 }
 
 var parsers = sync.Pool{New: func() any {
-	return &eventParser{keys: make([]string, 0, 64), vals: make([]any, 0, 64), buf: make([]byte, 0, 256)}
+	return &eventParser{stack: make([]member, 0, 64), buf: make([]byte, 0, 256)}
 }}
 
-func (p *eventParser) skipSpace() {
-	i, s := p.i, p.s
-	// Most events hold no whitespace: one comparison says so.
-	for i < len(s) && s[i] <= ' ' && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
+// space returns the index of the first byte of s from i that is not JSON
+// whitespace. Most events hold no whitespace: one comparison says so, and
+// the call is inlined.
+func space(s string, i int) int {
+	if i < len(s) && s[i] > ' ' {
+		return i
+	}
+	return spaces(s, i)
+}
+
+func spaces(s string, i int) int {
+	for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
 		i++
 	}
-	p.i = i
+	return i
 }
+
+func (p *eventParser) skipSpace() { p.i = space(p.s, p.i) }
 
 // enter opens a container: checkShape refuses one opened at MaxDepth.
 func (p *eventParser) enter() bool {
@@ -102,16 +128,21 @@ func (p *eventParser) value() (any, bool) {
 	}
 	switch c := p.s[p.i]; {
 	case c == '"':
-		s, ok := p.str()
+		s, j, ok := p.str(p.i)
 		if !ok {
 			return nil, false
 		}
+		p.i = j
 		return p.box.str(s), true
 	case c == '{':
 		m, ok := p.object()
 		return m, ok
 	case c == '[':
-		return p.array()
+		l, ok := p.array()
+		if !ok {
+			return nil, false
+		}
+		return p.box.list(l), true
 	case c == '-' || (c >= '0' && c <= '9'):
 		return p.number()
 	case c == 't':
@@ -132,64 +163,76 @@ func (p *eventParser) literal(word string) bool {
 	return true
 }
 
+// object reads an object at p.i. Between the values it reads, the cursor
+// is the local i (p.s does not change during a parse): most members are
+// a key and a string, read here without a store to p.i.
 func (p *eventParser) object() (map[string]any, bool) {
 	if !p.enter() {
 		return nil, false
 	}
-	kbase, vbase := len(p.keys), len(p.vals)
-	p.skipSpace()
-	if p.i < len(p.s) && p.s[p.i] == '}' {
-		p.i++
+	s := p.s
+	base := len(p.stack)
+	i := space(s, p.i)
+	if i < len(s) && s[i] == '}' {
+		p.i = i + 1
 		p.depth--
 		return map[string]any{}, true
 	}
 	for n := 1; ; n++ {
-		if n > p.lim.MaxProperties {
+		if n > p.lim.MaxProperties || i >= len(s) || s[i] != '"' {
 			return nil, false
 		}
-		if p.i >= len(p.s) || p.s[p.i] != '"' {
-			return nil, false
-		}
-		k, ok := p.str()
+		k, j, ok := p.str(i)
 		if !ok {
 			return nil, false
 		}
-		p.skipSpace()
-		if p.i >= len(p.s) || p.s[p.i] != ':' {
+		if i = space(s, j); i >= len(s) || s[i] != ':' {
 			return nil, false
 		}
-		p.i++
-		p.skipSpace()
-		if p.keep != nil && p.depth == 1 && !p.keep.has(k) {
+		i = space(s, i+1)
+		var v any
+		switch {
+		case p.keep != nil && p.depth == 1 && !p.keep.has(k):
+			p.i = i
 			if !p.skipMember(k) {
 				return nil, false
 			}
-		} else {
-			v, ok := p.value()
+			i = p.i
+			goto next
+		case i < len(s) && s[i] == '"':
+			str, j, ok := p.str(i)
 			if !ok {
 				return nil, false
 			}
-			p.keys = append(p.keys, k)
-			p.vals = append(p.vals, v)
+			v, i = p.box.str(str), j
+		default:
+			p.i = i
+			if v, ok = p.value(); !ok {
+				return nil, false
+			}
+			i = p.i
 		}
-		p.skipSpace()
-		if p.i >= len(p.s) {
+		p.stack = append(p.stack, member{k, v})
+		if p.depth == 1 {
+			p.top.note(k, v)
+		}
+	next:
+		if i = space(s, i); i >= len(s) {
 			return nil, false
 		}
-		switch p.s[p.i] {
+		switch s[i] {
 		case ',':
-			p.i++
-			p.skipSpace()
+			i = space(s, i+1)
 			continue
 		case '}':
-			p.i++
+			p.i = i + 1
 			p.depth--
-			keys, vals := p.keys[kbase:], p.vals[vbase:]
-			m := make(map[string]any, len(keys))
-			for j, k := range keys {
-				m[k] = vals[j] // a repeated key: the last wins, as in encoding/json
+			members := p.stack[base:]
+			m := make(map[string]any, len(members))
+			for _, e := range members {
+				m[e.k] = e.v // a repeated key: the last wins, as in encoding/json
 			}
-			p.drop(kbase, vbase)
+			p.drop(base)
 			return m, true
 		}
 		return nil, false
@@ -200,7 +243,7 @@ func (p *eventParser) array() ([]any, bool) {
 	if !p.enter() {
 		return nil, false
 	}
-	base := len(p.vals)
+	base := len(p.stack)
 	p.skipSpace()
 	if p.i < len(p.s) && p.s[p.i] == ']' {
 		p.i++
@@ -215,7 +258,7 @@ func (p *eventParser) array() ([]any, bool) {
 		if !ok {
 			return nil, false
 		}
-		p.vals = append(p.vals, v)
+		p.stack = append(p.stack, member{v: v})
 		p.skipSpace()
 		if p.i >= len(p.s) {
 			return nil, false
@@ -228,190 +271,111 @@ func (p *eventParser) array() ([]any, bool) {
 		case ']':
 			p.i++
 			p.depth--
-			list := append([]any(nil), p.vals[base:]...)
-			p.drop(len(p.keys), base)
+			elems := p.stack[base:]
+			list := make([]any, len(elems))
+			for j, e := range elems {
+				list[j] = e.v
+			}
+			p.drop(base)
 			return list, true
 		}
 		return nil, false
 	}
 }
 
-// drop pops what a closed container pushed on the stacks, noting how far
-// they reached (the stacks are at their highest when a container closes).
-// A container that fails leaves its members on the stacks: the parse is
+// drop pops what a closed container pushed on the stack, noting how far
+// it reached (the stack is at its highest when a container closes). A
+// container that fails leaves its members on the stack: the parse is
 // over then, and parseEvent clears all it used, the failed members too.
-func (p *eventParser) drop(keys, vals int) {
-	p.hiKeys = max(p.hiKeys, len(p.keys))
-	p.hiVals = max(p.hiVals, len(p.vals))
-	p.keys = p.keys[:keys]
-	p.vals = p.vals[:vals]
-}
-
-// str reads a string at p.i (its opening quote). Without escapes it is a
-// slice of p.s; with them it is unescaped as encoding/json does.
-func (p *eventParser) str() (string, bool) {
-	s := p.s // a local: the loop below is the decoder's hottest
-	start := p.i + 1
-	j := start
-	for {
-		for j < len(s) && plain[s[j]] {
-			j++
-		}
-		if j >= len(s) {
-			return "", false
-		}
-		switch c := s[j]; {
-		case c == '"':
-			p.i = j + 1
-			return s[start:j], true
-		case c == '\\':
-			return p.unescape(start, j)
-		case c < 0x20:
-			return "", false // a control character must be escaped
-		default:
-			r, size := utf8.DecodeRuneInString(s[j:])
-			if r == utf8.RuneError && size == 1 {
-				return "", false // encoding/json reads it as U+FFFD: the exact path's business
-			}
-			j += size
-		}
-	}
-}
-
-// plain marks the bytes a string holds as they are: not the closing
-// quote, a backslash, a control character or the start of a multi-byte
-// UTF-8 sequence (which is checked).
-var plain = func() (t [256]bool) {
-	for c := 0x20; c < utf8.RuneSelf; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return t
-}()
-
-// unescape reads the rest of a string from j, its first backslash, after
-// the plain bytes from start, following encoding/json's unquote: a \u
-// escape of half a surrogate pair that no valid second half follows is
-// U+FFFD, and the next escape is read on its own.
-func (p *eventParser) unescape(start, j int) (string, bool) {
-	b := append(p.buf[:0], p.s[start:j]...)
-	defer func() { p.buf = b[:0] }()
-	for j < len(p.s) {
-		c := p.s[j]
-		switch {
-		case c == '"':
-			p.i = j + 1
-			return string(b), true
-		case c < 0x20:
-			return "", false
-		case c >= utf8.RuneSelf:
-			r, size := utf8.DecodeRuneInString(p.s[j:])
-			if r == utf8.RuneError && size == 1 {
-				return "", false
-			}
-			b = append(b, p.s[j:j+size]...)
-			j += size
-			continue
-		case c != '\\':
-			b = append(b, c)
-			j++
-			continue
-		}
-		if j+1 >= len(p.s) {
-			return "", false
-		}
-		switch e := p.s[j+1]; e {
-		case '"', '\\', '/':
-			b = append(b, e)
-		case 'b':
-			b = append(b, '\b')
-		case 'f':
-			b = append(b, '\f')
-		case 'n':
-			b = append(b, '\n')
-		case 'r':
-			b = append(b, '\r')
-		case 't':
-			b = append(b, '\t')
-		case 'u':
-			r := hex4(p.s[j+2:])
-			if r < 0 {
-				return "", false
-			}
-			j += 6
-			if utf16.IsSurrogate(r) {
-				if r2 := u4(p.s[j:]); r2 >= 0 {
-					if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
-						b = utf8.AppendRune(b, dec)
-						j += 6
-						continue
-					}
-				}
-				r = utf8.RuneError
-			}
-			b = utf8.AppendRune(b, r)
-			continue
-		default:
-			return "", false
-		}
-		j += 2
-	}
-	return "", false
-}
-
-// u4 reads a \uXXXX escape at the start of s, -1 when there is none.
-func u4(s string) rune {
-	if len(s) < 6 || s[0] != '\\' || s[1] != 'u' {
-		return -1
-	}
-	return hex4(s[2:])
-}
-
-// hex4 reads four hex digits at the start of s, -1 when there are not.
-func hex4(s string) rune {
-	if len(s) < 4 {
-		return -1
-	}
-	var r rune
-	for _, c := range []byte(s[:4]) {
-		switch {
-		case c >= '0' && c <= '9':
-			c -= '0'
-		case c >= 'a' && c <= 'f':
-			c = c - 'a' + 10
-		case c >= 'A' && c <= 'F':
-			c = c - 'A' + 10
-		default:
-			return -1
-		}
-		r = r*16 + rune(c)
-	}
-	return r
+func (p *eventParser) drop(base int) {
+	p.hi = max(p.hi, len(p.stack))
+	p.stack = p.stack[:base]
 }
 
 // number reads a JSON number and types it as normaliseNumbers types a
 // json.Number: int64 when it is an integer that fits, else float64 (an
 // integral one within 2^53 as int64). A number beyond float64 is refused.
+//
+// Nearly every number of an event is an integer of at most 18 digits or
+// a decimal of at most 15 without an exponent: those are read here in
+// one pass over their digits; numberToken reads the others (and finds
+// what is malformed) from the start again.
 func (p *eventParser) number() (any, bool) {
-	tok, digits, integer, ok := p.scanNumber()
+	s, i := p.s, p.i
+	negative := s[i] == '-'
+	if negative {
+		i++
+	}
+	first := i
+	var m int64 // wraps past 19 digits: read only up to 18
+	for i < len(s) && s[i]-'0' <= 9 {
+		m = m*10 + int64(s[i]-'0')
+		i++
+	}
+	whole := i - first
+	if whole == 0 || whole > 1 && s[first] == '0' {
+		return p.numberToken() // not JSON: it says so
+	}
+	frac, dot := 0, i < len(s) && s[i] == '.'
+	if dot {
+		i++
+		for i < len(s) && s[i]-'0' <= 9 {
+			m = m*10 + int64(s[i]-'0')
+			i++
+			frac++
+		}
+	}
+	switch {
+	case dot && frac == 0, i < len(s) && s[i]|0x20 == 'e', whole+frac > 18:
+		return p.numberToken()
+	case !dot:
+		p.i = i
+		if negative {
+			m = -m
+		}
+		return p.box.int(m), true
+	case whole+frac > 15:
+		return p.numberToken()
+	}
+	p.i = i
+	// The digits make an integer below 10^15, exact in a float64, as is
+	// 10^k for k <= 22, and one IEEE division of the two is correctly
+	// rounded: f is the float64 nearest the number, which is what
+	// ParseFloat returns.
+	f := float64(m) / pow10[frac]
+	if negative {
+		f = -f
+	}
+	// As wholeFloat types it.
+	if f == math.Trunc(f) && math.Abs(f) <= 1<<53 {
+		return p.box.int(int64(f)), true
+	}
+	return p.box.float(f), true
+}
+
+// numberToken is number for what its one pass does not take.
+func (p *eventParser) numberToken() (any, bool) {
+	n, ok := p.scanNumber()
 	if !ok {
 		return nil, false
 	}
-	if integer {
-		if len(digits) <= 18 { // cannot overflow int64
-			var n int64
-			for _, c := range []byte(digits) {
-				n = n*10 + int64(c-'0')
+	negative := n.tok[0] == '-'
+	if n.integer() {
+		if len(n.digits) <= 18 { // cannot overflow int64
+			var v int64
+			for _, c := range []byte(n.digits) {
+				v = v*10 + int64(c-'0')
 			}
-			if len(digits) < len(tok) {
-				n = -n
+			if negative {
+				v = -v
 			}
-			return p.box.int(n), true
+			return p.box.int(v), true
 		}
-		if n, err := strconv.ParseInt(tok, 10, 64); err == nil {
-			return p.box.int(n), true
+		if v, err := strconv.ParseInt(n.tok, 10, 64); err == nil {
+			return p.box.int(v), true
 		}
 	}
-	f, err := strconv.ParseFloat(tok, 64)
+	f, err := strconv.ParseFloat(n.tok, 64)
 	if err != nil || math.IsInf(f, 0) {
 		return nil, false
 	}
@@ -422,53 +386,65 @@ func (p *eventParser) number() (any, bool) {
 	return p.box.float(f), true
 }
 
-// scanNumber reads the JSON number at p.i: tok is all of it, digits its
-// integer digits (without the sign), integer whether it has neither a
-// fraction nor an exponent.
-func (p *eventParser) scanNumber() (tok, digits string, integer, ok bool) {
+// pow10[k] is 10^k, exact in a float64.
+var pow10 = [16]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
+
+// numberToken is a JSON number as scanNumber found it: tok is all of it,
+// digits its integer digits (without the sign), frac its fraction's
+// digits ("" when it has none), exp whether it has an exponent.
+type numberToken struct {
+	tok, digits, frac string
+	exp               bool
+}
+
+func (n numberToken) integer() bool { return n.frac == "" && !n.exp }
+
+// scanNumber reads the JSON number at p.i.
+func (p *eventParser) scanNumber() (n numberToken, ok bool) {
+	s := p.s
 	start := p.i
 	j := p.i
-	if p.s[j] == '-' {
+	if s[j] == '-' {
 		j++
 	}
 	first := j
 	switch {
-	case j < len(p.s) && p.s[j] == '0':
+	case j < len(s) && s[j] == '0':
 		j++
-	case j < len(p.s) && p.s[j] >= '1' && p.s[j] <= '9':
-		for j < len(p.s) && p.s[j] >= '0' && p.s[j] <= '9' {
+	case j < len(s) && s[j] >= '1' && s[j] <= '9':
+		for j < len(s) && s[j] >= '0' && s[j] <= '9' {
 			j++
 		}
 	default:
-		return "", "", false, false
+		return n, false
 	}
-	digits = p.s[first:j]
-	integer = true
-	if j < len(p.s) && p.s[j] == '.' {
-		integer = false
+	n.digits = s[first:j]
+	if j < len(s) && s[j] == '.' {
 		j++
 		f := j
-		for j < len(p.s) && p.s[j] >= '0' && p.s[j] <= '9' {
+		for j < len(s) && s[j] >= '0' && s[j] <= '9' {
 			j++
 		}
 		if j == f {
-			return "", "", false, false
+			return n, false
 		}
+		n.frac = s[f:j]
 	}
-	if j < len(p.s) && (p.s[j] == 'e' || p.s[j] == 'E') {
-		integer = false
+	if j < len(s) && (s[j] == 'e' || s[j] == 'E') {
+		n.exp = true
 		j++
-		if j < len(p.s) && (p.s[j] == '+' || p.s[j] == '-') {
+		if j < len(s) && (s[j] == '+' || s[j] == '-') {
 			j++
 		}
 		e := j
-		for j < len(p.s) && p.s[j] >= '0' && p.s[j] <= '9' {
+		for j < len(s) && s[j] >= '0' && s[j] <= '9' {
 			j++
 		}
 		if j == e {
-			return "", "", false, false
+			return n, false
 		}
 	}
 	p.i = j
-	return p.s[start:j], digits, integer, true
+	n.tok = s[start:j]
+	return n, true
 }

@@ -103,13 +103,14 @@ func DecodeProjected(data []byte, receivedAt time.Time, lim Limits, keep *Projec
 	if len(data) > lim.MaxBytes {
 		return nil, &InvalidError{Reason: fmt.Sprintf("event is %d bytes, over the %d byte limit", len(data), lim.MaxBytes)}
 	}
-	raw, ok := parseEvent(data, lim, keep)
+	var top eventTop
+	raw, ok := parseEvent(data, lim, keep, &top)
 	if !ok {
 		// Refused, or left to the exact path: the whole event, or the
 		// whole reason.
 		return Decode(data, receivedAt, lim)
 	}
-	e, err := FromMap(raw, receivedAt)
+	e, err := fromTop(raw, &top, receivedAt)
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +139,8 @@ func (p *eventParser) skip() bool {
 	}
 	switch c := p.s[p.i]; {
 	case c == '"':
-		_, ok := p.str()
+		_, j, ok := p.str(p.i)
+		p.i = j
 		return ok
 	case c == '{':
 		return p.skipContainer('}', true)
@@ -176,9 +178,11 @@ func (p *eventParser) skipContainer(end byte, keyed bool) bool {
 			if p.i >= len(p.s) || p.s[p.i] != '"' {
 				return false
 			}
-			if _, ok := p.str(); !ok {
+			_, j, ok := p.str(p.i)
+			if !ok {
 				return false
 			}
+			p.i = j
 			p.skipSpace()
 			if p.i >= len(p.s) || p.s[p.i] != ':' {
 				return false
@@ -212,14 +216,14 @@ func (p *eventParser) skipContainer(end byte, keyed bool) bool {
 // number without an exponent whose integer part has at most 308 digits
 // is below float64's largest: only the rest is parsed to be sure.
 func (p *eventParser) skipNumber() bool {
-	tok, digits, integer, ok := p.scanNumber()
+	n, ok := p.scanNumber()
 	switch {
 	case !ok:
 		return false
-	case integer && len(digits) <= 18, !strings.ContainsAny(tok, "eE") && len(digits) <= 308:
+	case n.integer() && len(n.digits) <= 18, !n.exp && len(n.digits) <= 308:
 		return true
 	}
-	p.i -= len(tok)
+	p.i -= len(n.tok)
 	_, ok = p.number()
 	return ok
 }

@@ -17,9 +17,14 @@ type tsError struct{ field, reason string }
 // receivedAt wins over the fallback, which is the time the platform received
 // it (the stream time). A present but unparsable time is an error.
 func CorrectTimestamp(raw map[string]any, fallback time.Time) (time.Time, *tsError) {
-	get := func(f string) (time.Time, bool, *tsError) {
-		v, ok := raw[f]
-		if !ok || v == nil || v == "" {
+	top := topOf(raw)
+	return correctTimestamp(&top, fallback)
+}
+
+// correctTimestamp is CorrectTimestamp reading the times from top.
+func correctTimestamp(top *eventTop, fallback time.Time) (time.Time, *tsError) {
+	get := func(f string, v any) (time.Time, bool, *tsError) {
+		if v == nil || v == "" {
 			// SDKs in the wild send "" for an unknown time: absent.
 			return time.Time{}, false, nil
 		}
@@ -29,19 +34,19 @@ func CorrectTimestamp(raw map[string]any, fallback time.Time) (time.Time, *tsErr
 		}
 		return t, true, nil
 	}
-	orig, hasOrig, err := get("originalTimestamp")
+	orig, hasOrig, err := get("originalTimestamp", top.originalTimestamp)
 	if err != nil {
 		return time.Time{}, err
 	}
-	ts, hasTS, err := get("timestamp")
+	ts, hasTS, err := get("timestamp", top.timestamp)
 	if err != nil {
 		return time.Time{}, err
 	}
-	sent, hasSent, err := get("sentAt")
+	sent, hasSent, err := get("sentAt", top.sentAt)
 	if err != nil {
 		return time.Time{}, err
 	}
-	recv, hasRecv, err := get("receivedAt")
+	recv, hasRecv, err := get("receivedAt", top.receivedAt)
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -82,6 +87,9 @@ func ParseTime(v any) (time.Time, bool) {
 	case time.Time:
 		return x, true
 	case string:
+		if t, ok := parseUTC(x); ok {
+			return t, true
+		}
 		for _, l := range timeLayouts {
 			if t, err := time.Parse(l, x); err == nil {
 				return t, true
@@ -89,6 +97,76 @@ func ParseTime(v any) (time.Time, bool) {
 		}
 	}
 	return time.Time{}, false
+}
+
+// parseUTC reads the shape nearly every SDK sends, a UTC time such as
+// "2026-01-02T03:04:05.678Z" (a fraction of 1 to 9 digits, or none), to
+// the time time.Parse with time.RFC3339Nano gives (its parseRFC3339, the
+// same checks of every field's range), without the layout machinery:
+// Decode reads two or three times per event. ok is false for any other
+// shape, which ParseTime reads through its layouts.
+func parseUTC(s string) (time.Time, bool) {
+	if len(s) < 20 || s[len(s)-1] != 'Z' || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' {
+		return time.Time{}, false
+	}
+	// A byte minus '0' above 9 is not a digit: the largest of them says
+	// whether all were.
+	var most byte
+	d2 := func(i int) int {
+		a, b := s[i]-'0', s[i+1]-'0'
+		most = max(most, a, b)
+		return int(a)*10 + int(b)
+	}
+	year, month, day := d2(0)*100+d2(2), d2(5), d2(8)
+	hour, minute, sec := d2(11), d2(14), d2(17)
+	nsec := 0
+	if frac := s[19 : len(s)-1]; frac != "" {
+		if len(frac) < 2 || len(frac) > 10 || frac[0] != '.' {
+			return time.Time{}, false
+		}
+		for _, c := range []byte(frac[1:]) {
+			most = max(most, c-'0')
+			nsec = nsec*10 + int(c-'0')
+		}
+		nsec *= nanoScale[len(frac)-2]
+	}
+	if most > 9 {
+		return time.Time{}, false
+	}
+	if month < 1 || month > 12 || day < 1 || day > daysIn(month, year) || hour > 23 || minute > 59 || sec > 59 {
+		return time.Time{}, false
+	}
+	// Days since 1970-01-01 of the proleptic Gregorian date, as time.Date
+	// counts them (H. Hinnant, "chrono-Compatible Low-Level Date
+	// Algorithms", days_from_civil; years 0 to 9999, so the era is never
+	// below -1).
+	y := year
+	if month <= 2 {
+		y--
+	}
+	era := (y+400)/400 - 1
+	yoe := y - era*400
+	mp := (month + 9) % 12
+	doe := yoe*365 + yoe/4 - yoe/100 + (153*mp+2)/5 + day - 1
+	days := era*146097 + doe - 719468
+	unix := int64(days)*86400 + int64(hour*3600+minute*60+sec)
+	return time.Unix(unix, int64(nsec)).UTC(), true
+}
+
+// nanoScale[n-1] turns a fraction of n digits into nanoseconds.
+var nanoScale = [9]int{1e8, 1e7, 1e6, 1e5, 1e4, 1e3, 1e2, 1e1, 1}
+
+// daysIn is the number of days of month in year (time's daysIn).
+func daysIn(month, year int) int {
+	switch {
+	case month == 2 && year%4 == 0 && (year%100 != 0 || year%400 == 0):
+		return 29
+	case month == 2:
+		return 28
+	case month == 4 || month == 6 || month == 9 || month == 11:
+		return 30
+	}
+	return 31
 }
 
 // FormatTimestamp is t.UTC().Format(TimestampLayout), the form of every
@@ -101,35 +179,62 @@ func FormatTimestamp(t time.Time) string {
 	return string(AppendTimestamp(b[:0], t))
 }
 
-// AppendTimestamp appends FormatTimestamp(t) to dst.
+// AppendTimestamp appends FormatTimestamp(t) to dst. The route prints
+// two times per request and the environment one: the date is found from
+// the Unix time in one step (civil), not by t.Date and t.Clock apiece,
+// and each field is written two digits at a time.
 func AppendTimestamp(dst []byte, t time.Time) []byte {
-	t = t.UTC()
-	year, month, day := t.Date()
+	sec := t.Unix()
+	days, rem := sec/86400, sec%86400
+	if rem < 0 {
+		days, rem = days-1, rem+86400
+	}
+	year, month, day := civil(days)
 	if year < 0 || year > 9999 {
-		return t.AppendFormat(dst, TimestampLayout)
+		return t.UTC().AppendFormat(dst, TimestampLayout)
 	}
-	hour, minute, sec := t.Clock()
+	hour, minute, second := int(rem/3600), int(rem/60%60), int(rem%60)
 	ms := t.Nanosecond() / 1e6
-	var b [24]byte
-	put := func(i, v, digits int) {
-		for j := i + digits - 1; j >= i; j-- {
-			b[j] = byte('0' + v%10)
-			v /= 10
-		}
-	}
-	put(0, year, 4)
-	b[4] = '-'
-	put(5, int(month), 2)
-	b[7] = '-'
-	put(8, day, 2)
-	b[10] = 'T'
-	put(11, hour, 2)
-	b[13] = ':'
-	put(14, minute, 2)
-	b[16] = ':'
-	put(17, sec, 2)
-	b[19] = '.'
-	put(20, ms, 3)
-	b[23] = 'Z'
+	b := [24]byte{4: '-', 7: '-', 10: 'T', 13: ':', 16: ':', 19: '.', 23: 'Z'}
+	put := func(i, v int) { b[i], b[i+1] = digitPairs[2*v], digitPairs[2*v+1] }
+	put(0, year/100)
+	put(2, year%100)
+	put(5, month)
+	put(8, day)
+	put(11, hour)
+	put(14, minute)
+	put(17, second)
+	b[20] = byte('0' + ms/100)
+	put(21, ms%100)
 	return append(dst, b[:]...)
+}
+
+// digitPairs holds "00" to "99", each number's two digits at twice it.
+const digitPairs = "00010203040506070809" + "10111213141516171819" + "20212223242526272829" + "30313233343536373839" +
+	"40414243444546474849" + "50515253545556575859" + "60616263646566676869" + "70717273747576777879" +
+	"80818283848586878889" + "90919293949596979899"
+
+// civil is the proleptic Gregorian date of days since 1970-01-01 (H.
+// Hinnant, "chrono-Compatible Low-Level Date Algorithms",
+// civil_from_days), the inverse of parseUTC's count.
+func civil(days int64) (year, month, day int) {
+	z := days + 719468
+	era := z / 146097
+	if z < 0 && z%146097 != 0 {
+		era--
+	}
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	day = int(doy - (153*mp+2)/5 + 1)
+	month = int(mp + 3)
+	if month > 12 {
+		month -= 12
+	}
+	year = int(yoe + era*400)
+	if month <= 2 {
+		year++
+	}
+	return year, month, day
 }

@@ -1,0 +1,99 @@
+package mappings
+
+import (
+	"math/bits"
+	"math/rand/v2"
+	"strconv"
+	"testing"
+)
+
+// stops finds, in every word, the first byte the plain table refuses:
+// every byte value at every position, behind plain bytes and behind
+// other refused ones (where a borrow could mark a byte wrongly), and
+// random words.
+func TestStopsFindsTheFirstNonPlainByte(t *testing.T) {
+	first := func(w uint64) int {
+		for i := range 8 {
+			if !plain[byte(w>>(8*i))] {
+				return i
+			}
+		}
+		return 8
+	}
+	check := func(w uint64) {
+		t.Helper()
+		got := 8
+		if m := stops(w); m != 0 {
+			got = bits.TrailingZeros64(m) >> 3
+		}
+		if want := first(w); got != want {
+			t.Fatalf("stops(%#016x): first stop at byte %d, want %d", w, got, want)
+		}
+	}
+	const plainWord = 0x6161616161616161 // "aaaaaaaa"
+	for pos := range 8 {
+		for c := range 256 {
+			for _, behind := range []uint64{0x00, 0x1f, '"', '\\', 0x80, 0xff, 0x20, 0x21} {
+				w := uint64(plainWord)
+				w &^= 0xff << (8 * pos)
+				w |= uint64(c) << (8 * pos)
+				if pos < 7 {
+					w &^= 0xff << (8 * (pos + 1))
+					w |= behind << (8 * (pos + 1))
+				}
+				check(w)
+			}
+		}
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 1 << 20 {
+		check(r.Uint64())
+		// Mostly plain words, a stop byte now and then.
+		var w uint64
+		for i := range 8 {
+			c := uint64('a' + r.IntN(26))
+			if r.IntN(8) == 0 {
+				c = r.Uint64N(256)
+			}
+			w |= c << (8 * i)
+		}
+		check(w)
+	}
+}
+
+// number reads a decimal of up to 15 digits (its own fast path) to the
+// float64 strconv.ParseFloat gives it, and types it as normaliseNumbers
+// does: random decimals of every length and scale, signed, with
+// trailing zeros and leading zeros in the fraction.
+func TestNumberFastPathIsParseFloat(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	p := &eventParser{}
+	for i := range 500_000 {
+		total := 1 + r.IntN(15)
+		intDigits := r.IntN(total)
+		digits := make([]byte, total)
+		for j := range digits {
+			digits[j] = byte('0' + r.IntN(10))
+		}
+		if intDigits > 0 && digits[0] == '0' {
+			digits[0] = '1' // JSON allows no leading zero
+		}
+		whole := string(digits[:intDigits])
+		if whole == "" {
+			whole = "0"
+		}
+		tok := whole + "." + string(digits[intDigits:])
+		if i%2 == 1 {
+			tok = "-" + tok
+		}
+		p.s, p.i = tok, 0
+		got, ok := p.number()
+		f, err := strconv.ParseFloat(tok, 64)
+		if !ok || err != nil {
+			t.Fatalf("number(%q) = %v, %v; ParseFloat: %v", tok, got, ok, err)
+		}
+		if want, _ := normaliseNumbers(f); got != want {
+			t.Fatalf("number(%q) = %#v, want %#v", tok, got, want)
+		}
+	}
+}
