@@ -28,6 +28,7 @@ type Compiler struct {
 	limits  ExprLimits
 	options []expr.Option
 	pure    map[string]bool // functions whose value follows from their arguments (purity.go)
+	scoped  map[string]bool // event-scoped helpers (envInjector passes them $env)
 }
 
 // NewCompiler returns a compiler with every registered helper.
@@ -55,7 +56,7 @@ func newCompiler(limits ExprLimits, fastFetch bool) *Compiler {
 	if fastFetch {
 		opts = append(opts, expr.Patch(fetchPatcher{}))
 	}
-	return &Compiler{limits: limits, options: opts, pure: pureFunctions()}
+	return &Compiler{limits: limits, options: opts, pure: pureFunctions(), scoped: scoped}
 }
 
 // ExprError is an expression that does not compile, or fails at run time.
