@@ -25,6 +25,9 @@ func TestFetchReadsAsExprDoes(t *testing.T) {
 		`raw.event`, `settings.key`, `settings.missing.deeper`, `{"a": {"b": 1}}.a.b`, `["x"].y`,
 		`(context?.missing).url`, `properties.products[1:][0].price`, `context?.missing[1:].url`,
 		`len(properties.products) > 0 ? properties.products[0]["price"] : nil`, `properties["o"].p`,
+		`integrations?.["Airship"] ?? integrations?.Other`, `properties?.n?.x`, `properties?.s?.x`, `properties?.products?.x`,
+		`context?.page?.missing?.x ?? "d"`, `traits?.list?.x`, `properties?.o?.p?.q?.r`, `(properties?.o?.p).q`,
+		`raw?.properties?.revenue`, `settings?.key`, `settings?.missing?.x`, `$env?.properties?.revenue`,
 	}
 	settings := map[string]any{"key": "k"}
 	for _, src := range exprs {
@@ -86,6 +89,7 @@ func FuzzFetchAgrees(f *testing.F) {
 		`properties.o.p.q`, `properties?.o?.p.q`, `context.page.url ?? "x"`, `map(properties.products, .price)`,
 		`properties.s.x`, `properties.n.x`, `traits.list[0].a`, `(context?.missing).url`, `integrations.Airship.channel_id`,
 		`filter(properties.products, #.price > 1)[0].tags`, `{"a": {"b": 1}}.a.b`, `properties["o"].p?.q`,
+		`properties?.s?.x`, `context?.page?.missing?.x ?? "d"`, `map(properties?.products, #?.tags?.x)`,
 	} {
 		f.Add(s)
 	}
