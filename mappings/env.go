@@ -143,174 +143,85 @@ func (p envInjector) Visit(node *ast.Node) {
 	})
 }
 
-// expr calls a registered function with its arguments in a slice, taken
-// from a buffer the VM sizes, on each run, by counting the calls in the
-// whole bytecode (a preset's fields are one program of hundreds of
-// instructions), and allocates. helperCalls rewrites a call of a helper
-// with one or two arguments into a call of a func(any) any or
-// func(any, any) any wrapper, which the VM calls directly (OpCallTyped):
+// An event-scoped helper called with nothing but its event, email() or
+// traitsOf(), was called by expr as every registered function is: its
+// arguments in a slice, taken from a buffer the VM sizes, on each run,
+// by counting the calls in the whole bytecode (a preset's fields are one
+// program of hundreds of instructions), and allocates. helperCalls
+// rewrites such a call whose only signature is func(Env) any into a call
+// of a func(any) any wrapper, which the VM calls directly (OpCallTyped):
 // the same helper, the same value, its error raised as expr raises it.
-// A call is rewritten only where that changes nothing the checker judged:
-// the helper has one signature of that many arguments, whose result is
-// any; and each argument is one its parameter takes (any, the Env, a
-// value of unknown type, or one of the parameter's type). The purity check
-// (purity.go) tells a pure helper's wrapper from an event-scoped one's.
-type helperCalls struct {
-	wrapped map[string][3]any // by name, by number of arguments: the wrapper
-	params  map[string][3][]reflect.Type
-}
+// The static type stays any, so the checker judges the expression as
+// before.
+type helperCalls struct{ wrapped map[string]func(any) any }
 
 func newHelperCalls(hs []Helper) helperCalls {
-	p := helperCalls{wrapped: map[string][3]any{}, params: map[string][3][]reflect.Type{}}
+	p := helperCalls{wrapped: map[string]func(any) any{}}
 	for _, h := range hs {
-		var ws [3]any
-		var ps [3][]reflect.Type
-		for n := 1; n <= 2; n++ {
-			in, ok := onlySignature(h.Types, n)
-			if !ok {
-				continue
-			}
-			w := &wrapper{fn: h.Fn}
-			switch {
-			case n == 1 && h.EventScoped:
-				ws[n] = w.event1
-			case n == 1:
-				ws[n] = w.call1
-			case h.EventScoped:
-				ws[n] = w.event2
-			default:
-				ws[n] = w.call2
-			}
-			ps[n] = in
-		}
-		if ws[1] != nil || ws[2] != nil {
-			p.wrapped[h.Name], p.params[h.Name] = ws, ps
+		if h.EventScoped && onlyEnvAny(h.Types) {
+			p.wrapped[h.Name] = wrapHelper(h.Fn)
 		}
 	}
 	return p
 }
 
-var (
-	envType = reflect.TypeOf(Env{})
-	anyType = reflect.TypeOf((*any)(nil)).Elem()
-)
-
-// onlySignature returns the parameter types of the one signature among
-// types that takes n arguments, when there is exactly one, it is not
-// variadic and no variadic one could take n, and its result is any.
-func onlySignature(types []any, n int) ([]reflect.Type, bool) {
-	var found []reflect.Type
-	count := 0
-	for _, x := range types {
-		t := reflect.TypeOf(x)
-		if t == nil || t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Func {
-			return nil, false
-		}
-		f := t.Elem()
-		if f.IsVariadic() {
-			if f.NumIn()-1 <= n {
-				return nil, false
-			}
-			continue
-		}
-		if f.NumIn() != n {
-			continue
-		}
-		count++
-		if f.NumOut() != 1 || f.Out(0) != anyType {
-			return nil, false
-		}
-		found = nil
-		for i := range n {
-			found = append(found, f.In(i))
-		}
+// onlyEnvAny reports whether types is the one signature func(Env) any.
+func onlyEnvAny(types []any) bool {
+	if len(types) != 1 {
+		return false
 	}
-	return found, count == 1
+	t := reflect.TypeOf(types[0])
+	if t == nil || t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Func {
+		return false
+	}
+	f := t.Elem()
+	return !f.IsVariadic() && f.NumIn() == 1 && f.In(0) == reflect.TypeOf(Env{}) &&
+		f.NumOut() == 1 && f.Out(0).Kind() == reflect.Interface && f.Out(0).NumMethod() == 0
 }
 
-// wrapper calls one helper through its method values: a method per
-// arity, and per kind, so that a patched tree tells an event-scoped
-// helper's call (whose first argument is the $env envInjector passed) by
-// its code.
+// wrapper calls one helper as a func(any) any, through its method value.
 type wrapper struct{ fn func(...any) (any, error) }
 
-func (w *wrapper) call1(a any) any     { return raise(w.fn(a)) }
-func (w *wrapper) call2(a, b any) any  { return raise(w.fn(a, b)) }
-func (w *wrapper) event1(a any) any    { return raise(w.fn(a)) }
-func (w *wrapper) event2(a, b any) any { return raise(w.fn(a, b)) }
-
-func raise(v any, err error) any {
+func (w *wrapper) call(env any) any {
+	v, err := w.fn(env)
 	if err != nil {
 		panic(err) // as expr's VM does with a function's error
 	}
 	return v
 }
 
-var (
-	call1PC  = reflect.ValueOf((&wrapper{}).call1).Pointer()
-	call2PC  = reflect.ValueOf((&wrapper{}).call2).Pointer()
-	event1PC = reflect.ValueOf((&wrapper{}).event1).Pointer()
-	event2PC = reflect.ValueOf((&wrapper{}).event2).Pointer()
-)
+func wrapHelper(fn func(...any) (any, error)) func(any) any { return (&wrapper{fn: fn}).call }
 
-// isHelperCall reports whether n is a rewritten helper call, and whether
-// the helper is event-scoped.
-func isHelperCall(n *ast.CallNode) (ok, eventScoped bool) {
-	c, isConst := n.Callee.(*ast.ConstantNode)
-	if !isConst || c.Value == nil {
-		return false, false
+// wrappedPC identifies the wrappers in a patched tree: every method value
+// of wrapper.call has the same code.
+var wrappedPC = reflect.ValueOf(wrapHelper(nil)).Pointer()
+
+// isHelperCall reports whether n is a rewritten helper call; its one
+// argument is the $env envInjector passed.
+func isHelperCall(n *ast.CallNode) bool {
+	c, ok := n.Callee.(*ast.ConstantNode)
+	if !ok || len(n.Arguments) != 1 {
+		return false
 	}
-	v := reflect.ValueOf(c.Value)
-	if v.Kind() != reflect.Func {
-		return false, false
-	}
-	switch v.Pointer() {
-	case call1PC, call2PC:
-		return true, false
-	case event1PC, event2PC:
-		return true, true
-	}
-	return false, false
+	f, ok := c.Value.(func(any) any)
+	return ok && f != nil && reflect.ValueOf(f).Pointer() == wrappedPC
 }
 
 func (p helperCalls) Visit(node *ast.Node) {
 	c, ok := (*node).(*ast.CallNode)
-	if !ok || len(c.Arguments) < 1 || len(c.Arguments) > 2 {
+	if !ok || len(c.Arguments) != 1 {
 		return
 	}
 	id, ok := c.Callee.(*ast.IdentifierNode)
 	if !ok {
 		return
 	}
-	n := len(c.Arguments)
-	fn := p.wrapped[id.Value][n]
-	if fn == nil {
+	fn, ok := p.wrapped[id.Value]
+	if !ok {
 		return
 	}
-	for i, a := range c.Arguments {
-		if !takes(p.params[id.Value][n][i], a) {
-			return
-		}
+	if a, ok := c.Arguments[0].(*ast.IdentifierNode); !ok || a.Value != "$env" {
+		return
 	}
 	ast.Patch(node, &ast.CallNode{Callee: &ast.ConstantNode{Value: fn}, Arguments: c.Arguments})
-}
-
-// takes reports whether a parameter of type in takes the argument as it
-// is: the checker allowed it, and the compiler added no conversion.
-func takes(in reflect.Type, arg ast.Node) bool {
-	t := arg.Type()
-	switch {
-	case in == envType:
-		id, ok := arg.(*ast.IdentifierNode)
-		return ok && id.Value == "$env"
-	case t == nil || t.Kind() == reflect.Pointer:
-		return false
-	case in == anyType:
-		return true
-	case arg.Nature().Nil:
-		return false // nil is no string
-	case t.Kind() == reflect.Interface:
-		return true
-	}
-	return t.AssignableTo(in)
 }

@@ -123,8 +123,7 @@ func (v *elementReads) Visit(node *ast.Node) {
 			v.envs = append(v.envs, n)
 		}
 	case *ast.CallNode:
-		_, scoped := isHelperCall(n)
-		if id, ok := n.Callee.(*ast.IdentifierNode); ok && v.scoped[id.Value] && len(n.Arguments) > 0 || scoped {
+		if id, ok := n.Callee.(*ast.IdentifierNode); ok && v.scoped[id.Value] && len(n.Arguments) > 0 || isHelperCall(n) {
 			v.passed[n.Arguments[0]] = true
 		}
 	case *ast.BuiltinNode:

@@ -69,14 +69,6 @@ func (p *purity) Visit(node *ast.Node) {
 		if isFetchCall(n) || isOptionalCall(n) || isMatchesCall(n) {
 			return // a member read (fetch.go) or a matches (matches.go): pure
 		}
-		if ok, scoped := isHelperCall(n); ok {
-			// A helper called through its wrapper (env.go): pure unless
-			// event-scoped, as pureFunctions judges it by name.
-			if scoped {
-				p.ok = false
-			}
-			return
-		}
 		id, ok := n.Callee.(*ast.IdentifierNode)
 		if !ok || !p.pure[id.Value] {
 			p.ok = false
