@@ -35,8 +35,7 @@ type Compiler struct {
 func NewCompiler(limits ExprLimits) *Compiler { return newCompiler(limits, true) }
 
 // newCompiler is NewCompiler; without fastFetch, members are read by
-// expr's own reflection and helpers called as expr calls functions (tests
-// compare the two).
+// expr's own reflection (tests compare the two).
 func newCompiler(limits ExprLimits, fastFetch bool) *Compiler {
 	if limits.MaxNodes == 0 {
 		limits.MaxNodes = DefaultExprLimits.MaxNodes
@@ -53,11 +52,7 @@ func newCompiler(limits ExprLimits, fastFetch bool) *Compiler {
 		}
 	}
 	opts = append(opts, expr.Function("toJSON", toJSON, new(func(any) string))) // tojson.go
-	opts = append(opts, expr.Patch(envInjector{names: scoped}))
-	if fastFetch {
-		opts = append(opts, expr.Patch(newHelperCalls(Helpers())))
-	}
-	opts = append(opts, expr.Patch(matchesPatcher{}))
+	opts = append(opts, expr.Patch(envInjector{names: scoped}), expr.Patch(matchesPatcher{}))
 	if fastFetch {
 		opts = append(opts, expr.Patch(fetchPatcher{}))
 	}

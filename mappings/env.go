@@ -1,7 +1,6 @@
 package mappings
 
 import (
-	"reflect"
 	"time"
 
 	"github.com/expr-lang/expr/ast"
@@ -141,87 +140,4 @@ func (p envInjector) Visit(node *ast.Node) {
 		Callee:    c.Callee,
 		Arguments: append([]ast.Node{&ast.IdentifierNode{Value: "$env"}}, c.Arguments...),
 	})
-}
-
-// An event-scoped helper called with nothing but its event, email() or
-// traitsOf(), was called by expr as every registered function is: its
-// arguments in a slice, taken from a buffer the VM sizes, on each run,
-// by counting the calls in the whole bytecode (a preset's fields are one
-// program of hundreds of instructions), and allocates. helperCalls
-// rewrites such a call whose only signature is func(Env) any into a call
-// of a func(any) any wrapper, which the VM calls directly (OpCallTyped):
-// the same helper, the same value, its error raised as expr raises it.
-// The static type stays any, so the checker judges the expression as
-// before.
-type helperCalls struct{ wrapped map[string]func(any) any }
-
-func newHelperCalls(hs []Helper) helperCalls {
-	p := helperCalls{wrapped: map[string]func(any) any{}}
-	for _, h := range hs {
-		if h.EventScoped && onlyEnvAny(h.Types) {
-			p.wrapped[h.Name] = wrapHelper(h.Fn)
-		}
-	}
-	return p
-}
-
-// onlyEnvAny reports whether types is the one signature func(Env) any.
-func onlyEnvAny(types []any) bool {
-	if len(types) != 1 {
-		return false
-	}
-	t := reflect.TypeOf(types[0])
-	if t == nil || t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Func {
-		return false
-	}
-	f := t.Elem()
-	return !f.IsVariadic() && f.NumIn() == 1 && f.In(0) == reflect.TypeOf(Env{}) &&
-		f.NumOut() == 1 && f.Out(0).Kind() == reflect.Interface && f.Out(0).NumMethod() == 0
-}
-
-// wrapper calls one helper as a func(any) any, through its method value.
-type wrapper struct{ fn func(...any) (any, error) }
-
-func (w *wrapper) call(env any) any {
-	v, err := w.fn(env)
-	if err != nil {
-		panic(err) // as expr's VM does with a function's error
-	}
-	return v
-}
-
-func wrapHelper(fn func(...any) (any, error)) func(any) any { return (&wrapper{fn: fn}).call }
-
-// wrappedPC identifies the wrappers in a patched tree: every method value
-// of wrapper.call has the same code.
-var wrappedPC = reflect.ValueOf(wrapHelper(nil)).Pointer()
-
-// isHelperCall reports whether n is a rewritten helper call; its one
-// argument is the $env envInjector passed.
-func isHelperCall(n *ast.CallNode) bool {
-	c, ok := n.Callee.(*ast.ConstantNode)
-	if !ok || len(n.Arguments) != 1 {
-		return false
-	}
-	f, ok := c.Value.(func(any) any)
-	return ok && f != nil && reflect.ValueOf(f).Pointer() == wrappedPC
-}
-
-func (p helperCalls) Visit(node *ast.Node) {
-	c, ok := (*node).(*ast.CallNode)
-	if !ok || len(c.Arguments) != 1 {
-		return
-	}
-	id, ok := c.Callee.(*ast.IdentifierNode)
-	if !ok {
-		return
-	}
-	fn, ok := p.wrapped[id.Value]
-	if !ok {
-		return
-	}
-	if a, ok := c.Arguments[0].(*ast.IdentifierNode); !ok || a.Value != "$env" {
-		return
-	}
-	ast.Patch(node, &ast.CallNode{Callee: &ast.ConstantNode{Value: fn}, Arguments: c.Arguments})
 }

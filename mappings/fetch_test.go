@@ -121,36 +121,3 @@ func isNaN(v any) bool {
 	f, ok := v.(float64)
 	return ok && f != f
 }
-
-// Every helper called through its wrapper (helperCalls) gives what expr's
-// own call gives, value and error alike.
-func TestHelperCallsAsExprDoes(t *testing.T) {
-	fast, slow := newCompiler(ExprLimits{}, true), newCompiler(ExprLimits{}, false)
-	events := []*Event{
-		helperEvent(t, `{"type":"track","event":"Order Completed","userId":"u1","properties":{"revenue":"12.5","currency":"eur","products":[{"product_id":"p","price":"1.5","quantity":"2"}]},"context":{"page":{"url":"https://x/?utm_source=s"},"traits":{"email":"A@B.c","phone":"+1 555"},"device":{"type":"ios","advertisingId":"ad"},"os":{"name":"iOS"}}}`),
-		helperEvent(t, `{"type":"identify","anonymousId":"a","traits":{"email":"P@x.org","address":{"city":"Paris"},"birthday":"1990-01-02","createdAt":"nope"}}`),
-		helperEvent(t, `{"type":"page","anonymousId":"a","name":"Home","properties":{"products":"not a list"}}`),
-	}
-	wrapped := newHelperCalls(Helpers()).wrapped
-	if len(wrapped) < 10 {
-		t.Fatalf("only %d helpers are wrapped: the rewrite no longer applies", len(wrapped))
-	}
-	for name := range wrapped {
-		src := name + "()"
-		pf, errf := fast.Expr("f", src)
-		ps, errs := slow.Expr("f", src)
-		if errf != nil || errs != nil {
-			t.Fatalf("%s: %v / %v", src, errf, errs)
-		}
-		if !strings.Contains(pf.prog.Disassemble(), "OpCallTyped") {
-			t.Fatalf("%s is not called through its wrapper:\n%s", src, pf.prog.Disassemble())
-		}
-		for i, ev := range events {
-			vf, ef := pf.Eval(NewEnv(ev, "s", nil))
-			vs, es := ps.Eval(NewEnv(ev, "s", nil))
-			if !reflect.DeepEqual(vf, vs) || (ef == nil) != (es == nil) || (ef != nil && ef.Error() != es.Error()) {
-				t.Errorf("%s on event %d: %#v (%v), want %#v (%v)", src, i, vf, ef, vs, es)
-			}
-		}
-	}
-}

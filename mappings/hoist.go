@@ -123,7 +123,7 @@ func (v *elementReads) Visit(node *ast.Node) {
 			v.envs = append(v.envs, n)
 		}
 	case *ast.CallNode:
-		if id, ok := n.Callee.(*ast.IdentifierNode); ok && v.scoped[id.Value] && len(n.Arguments) > 0 || isHelperCall(n) {
+		if id, ok := n.Callee.(*ast.IdentifierNode); ok && v.scoped[id.Value] && len(n.Arguments) > 0 {
 			v.passed[n.Arguments[0]] = true
 		}
 	case *ast.BuiltinNode:
