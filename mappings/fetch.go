@@ -56,12 +56,6 @@ var mapStringAny = reflect.TypeOf(map[string]any(nil))
 type fetchPatcher struct{}
 
 func (fetchPatcher) Visit(node *ast.Node) {
-	if c, ok := (*node).(*ast.ChainNode); ok {
-		if n := optionalChain(c); n != nil {
-			ast.Patch(&c.Node, n)
-		}
-		return
-	}
 	m, ok := (*node).(*ast.MemberNode)
 	if !ok || m.Optional || m.Method {
 		return
@@ -94,9 +88,6 @@ func afterOptional(n ast.Node) bool {
 		case *ast.SliceNode:
 			n = x.Node
 		case *ast.CallNode:
-			if isOptionalCall(x) {
-				return true
-			}
 			if isFetchCall(x) {
 				n = x.Arguments[0]
 				continue
@@ -110,80 +101,4 @@ func afterOptional(n ast.Node) bool {
 			return false
 		}
 	}
-}
-
-// An optional chain of member reads, context?.device?.brand, ran as
-// expr's OpFetch, reflection as above, once per link: presets read a dozen
-// such chains per event. A chain whose every link is optional, reads a
-// map[string]any (or a value of unknown type) by a literal name, and is
-// no method call, has its links rewritten into nested calls of
-// fetchOptional. Each passes a nil (of any type: expr's runtime.IsNil) on
-// unchanged, as the chain's jump to its end leaves it, and the chain node
-// is kept, so that the compiler ends it as before: a typed nil becomes nil,
-// except as an operand of ??, which takes it as it is. A chain with a plain
-// link (x?.a.b) is left alone: there a nil before the plain link ends the
-// chain, which nested calls cannot express.
-
-// fetchOptional is one link of a rewritten optional chain.
-func fetchOptional(from, key any) any {
-	if m, ok := from.(map[string]any); ok {
-		if m == nil {
-			return from
-		}
-		if k, ok := key.(string); ok {
-			return m[k]
-		}
-	}
-	if runtime.IsNil(from) {
-		return from
-	}
-	return runtime.Fetch(from, key)
-}
-
-// fetchOptionalPC identifies fetchOptional in a patched tree.
-var fetchOptionalPC = reflect.ValueOf(fetchOptional).Pointer()
-
-// isOptionalCall reports whether n is a rewritten optional link.
-func isOptionalCall(n *ast.CallNode) bool {
-	c, ok := n.Callee.(*ast.ConstantNode)
-	if !ok || len(n.Arguments) != 2 {
-		return false
-	}
-	f, ok := c.Value.(func(any, any) any)
-	return ok && f != nil && reflect.ValueOf(f).Pointer() == fetchOptionalPC
-}
-
-// optionalChain returns the chain as nested fetchOptional calls, or nil
-// when a link is not of the kind described above.
-func optionalChain(c *ast.ChainNode) ast.Node {
-	var links []*ast.MemberNode
-	n := c.Node
-	for {
-		m, ok := n.(*ast.MemberNode)
-		if !ok {
-			break
-		}
-		if !m.Optional || m.Method {
-			return nil
-		}
-		if _, ok := m.Property.(*ast.StringNode); !ok {
-			return nil
-		}
-		if t := m.Node.Type(); t == nil || t.Kind() != reflect.Interface && t != mapStringAny {
-			return nil
-		}
-		links = append(links, m)
-		n = m.Node
-	}
-	if len(links) == 0 {
-		return nil
-	}
-	out := n
-	for i := len(links) - 1; i >= 0; i-- {
-		out = &ast.CallNode{
-			Callee:    &ast.ConstantNode{Value: fetchOptional},
-			Arguments: []ast.Node{out, links[i].Property},
-		}
-	}
-	return out
 }
