@@ -215,7 +215,8 @@ func (a *Action) Render(env *Env) (out []Rendered, failed []ItemFailure, err err
 	var shared *Shared
 	for i, it := range items {
 		env.Item, env.Index = it, i
-		if i == 0 {
+		if i == 0 && len(items) > 1 {
+			// One element renders whole: splitting it would cost a run.
 			shared = a.fields.shared(env)
 		}
 		r, err := a.renderOne(env, shared)
