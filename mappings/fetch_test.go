@@ -28,6 +28,11 @@ func TestFetchReadsAsExprDoes(t *testing.T) {
 		`integrations?.["Airship"] ?? integrations?.Other`, `properties?.n?.x`, `properties?.s?.x`, `properties?.products?.x`,
 		`context?.page?.missing?.x ?? "d"`, `traits?.list?.x`, `properties?.o?.p?.q?.r`, `(properties?.o?.p).q`,
 		`raw?.properties?.revenue`, `settings?.key`, `settings?.missing?.x`, `$env?.properties?.revenue`,
+		// Map literals of nine keys and more are built at their size (maplit.go).
+		`{"a": 1, "b": userId, "c": nil, "d": properties.revenue, "e": 2, "f": 3, "g": 4, "h": 5, "i": {"j": traits?.email}}`,
+		`{"a": 1, "a": 2, "b": 3, "c": 4, "d": 5, "e": 6, "f": 7, "g": 8, "h": 9, "a": 10}.a`,
+		`{"a": 1, "b": 2, "c": 3, "d": 4, "e": 5, "f": 6, "g": 7, "h": 8, (settings.key): 9}`,
+		`len({"a": 1, "b": 2, "c": 3, "d": 4, "e": 5, "f": 6, "g": 7, "h": 8, "i": properties.o.p.missing.x})`,
 	}
 	settings := map[string]any{"key": "k"}
 	for _, src := range exprs {
