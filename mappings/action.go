@@ -93,6 +93,8 @@ func (c *Compiler) Action(s ActionSpec) (*Action, error) {
 	if s.Fields != nil {
 		if a.fields, err = c.Fields("fields", s.Fields); err != nil {
 			errs.add(err)
+		} else if a.foreach != nil {
+			c.forEach("fields", a.fields)
 		}
 	}
 	if len(errs) > 0 {
@@ -184,7 +186,7 @@ func (a *Action) ForEachSource() string {
 // are restored afterwards.
 func (a *Action) Render(env *Env) (out []Rendered, failed []ItemFailure, err error) {
 	if a.foreach == nil {
-		r, err := a.renderOne(env)
+		r, err := a.renderOne(env, nil)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -210,9 +212,14 @@ func (a *Action) Render(env *Env) (out []Rendered, failed []ItemFailure, err err
 	saveItem, saveIndex := env.Item, env.Index
 	defer func() { env.Item, env.Index = saveItem, saveIndex }()
 	out = make([]Rendered, 0, len(items))
+	var shared *Shared
 	for i, it := range items {
 		env.Item, env.Index = it, i
-		r, err := a.renderOne(env)
+		if i == 0 && len(items) > 1 {
+			// One element renders whole: splitting it would cost a run.
+			shared = a.fields.shared(env)
+		}
+		r, err := a.renderOne(env, shared)
 		if err != nil {
 			failed = append(failed, ItemFailure{Index: i, Err: fmt.Errorf("item %d: %w", i, explainItem(it, err))})
 			continue
@@ -223,7 +230,9 @@ func (a *Action) Render(env *Env) (out []Rendered, failed []ItemFailure, err err
 	return out, failed, nil
 }
 
-func (a *Action) renderOne(env *Env) (Rendered, error) {
+// renderOne renders the action for env; sh, when set, holds the values
+// its fields share across the elements of its foreach.
+func (a *Action) renderOne(env *Env, sh *Shared) (Rendered, error) {
 	r := Rendered{Action: a.Name, Method: a.Method}
 	var err error
 	if a.url != nil {
@@ -241,7 +250,7 @@ func (a *Action) renderOne(env *Env) (Rendered, error) {
 		}
 	}
 	if a.fields != nil {
-		if r.Body, err = a.fields.Render(env); err != nil {
+		if r.Body, err = a.fields.renderWith(env, sh); err != nil {
 			return r, err
 		}
 		// Only products() makes an *Unusable, and it marks the event when

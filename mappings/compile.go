@@ -28,6 +28,7 @@ type Compiler struct {
 	limits  ExprLimits
 	options []expr.Option
 	pure    map[string]bool // functions whose value follows from their arguments (purity.go)
+	scoped  map[string]bool // event-scoped helpers (envInjector passes them $env)
 }
 
 // NewCompiler returns a compiler with every registered helper.
@@ -53,9 +54,9 @@ func newCompiler(limits ExprLimits, fastFetch bool) *Compiler {
 	opts = append(opts, expr.Function("toJSON", toJSON, new(func(any) string))) // tojson.go
 	opts = append(opts, expr.Patch(envInjector{names: scoped}), expr.Patch(matchesPatcher{}))
 	if fastFetch {
-		opts = append(opts, expr.Patch(fetchPatcher{}))
+		opts = append(opts, expr.Patch(fetchPatcher{}), expr.Patch(mapLiterals{}))
 	}
-	return &Compiler{limits: limits, options: opts, pure: pureFunctions()}
+	return &Compiler{limits: limits, options: opts, pure: pureFunctions(), scoped: scoped}
 }
 
 // ExprError is an expression that does not compile, or fails at run time.

@@ -25,6 +25,14 @@ func TestFetchReadsAsExprDoes(t *testing.T) {
 		`raw.event`, `settings.key`, `settings.missing.deeper`, `{"a": {"b": 1}}.a.b`, `["x"].y`,
 		`(context?.missing).url`, `properties.products[1:][0].price`, `context?.missing[1:].url`,
 		`len(properties.products) > 0 ? properties.products[0]["price"] : nil`, `properties["o"].p`,
+		`integrations?.["Airship"] ?? integrations?.Other`, `properties?.n?.x`, `properties?.s?.x`, `properties?.products?.x`,
+		`context?.page?.missing?.x ?? "d"`, `traits?.list?.x`, `properties?.o?.p?.q?.r`, `(properties?.o?.p).q`,
+		`raw?.properties?.revenue`, `settings?.key`, `settings?.missing?.x`, `$env?.properties?.revenue`,
+		// Map literals of nine keys and more are built at their size (maplit.go).
+		`{"a": 1, "b": userId, "c": nil, "d": properties.revenue, "e": 2, "f": 3, "g": 4, "h": 5, "i": {"j": traits?.email}}`,
+		`{"a": 1, "a": 2, "b": 3, "c": 4, "d": 5, "e": 6, "f": 7, "g": 8, "h": 9, "a": 10}.a`,
+		`{"a": 1, "b": 2, "c": 3, "d": 4, "e": 5, "f": 6, "g": 7, "h": 8, (settings.key): 9}`,
+		`len({"a": 1, "b": 2, "c": 3, "d": 4, "e": 5, "f": 6, "g": 7, "h": 8, "i": properties.o.p.missing.x})`,
 	}
 	settings := map[string]any{"key": "k"}
 	for _, src := range exprs {
@@ -86,6 +94,7 @@ func FuzzFetchAgrees(f *testing.F) {
 		`properties.o.p.q`, `properties?.o?.p.q`, `context.page.url ?? "x"`, `map(properties.products, .price)`,
 		`properties.s.x`, `properties.n.x`, `traits.list[0].a`, `(context?.missing).url`, `integrations.Airship.channel_id`,
 		`filter(properties.products, #.price > 1)[0].tags`, `{"a": {"b": 1}}.a.b`, `properties["o"].p?.q`,
+		`properties?.s?.x`, `context?.page?.missing?.x ?? "d"`, `map(properties?.products, #?.tags?.x)`,
 	} {
 		f.Add(s)
 	}

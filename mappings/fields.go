@@ -19,6 +19,9 @@ type Fields struct {
 	// after. When it fails, the leaves run one by one to name the one at
 	// fault. nil when the tree has no expression leaf.
 	whole *Program
+	// split is set for the fields of an action with a foreach when some
+	// leaves read nothing of the element (hoist.go).
+	split *split
 }
 
 type fieldNode struct {

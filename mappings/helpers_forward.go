@@ -57,7 +57,7 @@ func forwardEvent(ev *Event, limit int) (map[string]any, error) {
 	}
 	out["timestamp"] = FormatTimestamp(ev.Timestamp)
 	out["messageId"] = ev.MessageID
-	if limit > 0 {
+	if limit > 0 && !fitsUnencoded(ev, limit) {
 		var buf bytes.Buffer
 		enc := json.NewEncoder(&buf)
 		enc.SetEscapeHTML(false) // as the router encodes bodies
@@ -69,4 +69,26 @@ func forwardEvent(ev *Event, limit int) (map[string]any, error) {
 		}
 	}
 	return out, nil
+}
+
+// The size check encodes the event only when its bytes could be over the
+// limit once encoded. The JSON of a value decoded from valid UTF-8 text is
+// at most forwardGrowth times as long as that text: a string's characters
+// come out at most three times as long (U+2028 is written \u2028, a raw
+// backspace escape "\b" at worst as \u0008), and a number at most 5.25
+// times (1e20 is written 100000000000000000000); structure is copied and
+// whitespace dropped. forwardEvent adds timestamp and messageId, well under
+// forwardSlack. Most events are far below the 32 KB a receiver takes, and
+// encoding each a second time (the body is encoded again when sent) was
+// half of what forwarding one cost.
+const (
+	forwardGrowth = 6
+	forwardSlack  = 256
+)
+
+// fitsUnencoded reports whether the event's JSON is certainly within limit
+// without encoding it: it was decoded in one pass from valid UTF-8 bytes
+// short enough that forwardGrowth times as many, and forwardSlack, fit.
+func fitsUnencoded(ev *Event, limit int) bool {
+	return ev.utf8Len > 0 && ev.utf8Len <= (limit-forwardSlack)/forwardGrowth
 }

@@ -359,7 +359,15 @@ func init() {
 	register(Helper{
 		Name: "merge",
 		Fn: func(params ...any) (any, error) {
-			out := map[string]any{}
+			// Sized for every key (presets merge properties with a literal
+			// of twenty): growing the map as it fills rehashed it each time.
+			n := 0
+			for _, p := range params {
+				if m, ok := p.(map[string]any); ok {
+					n += len(m)
+				}
+			}
+			out := make(map[string]any, n)
 			for i, p := range params {
 				m, err := mapArg("merge", p)
 				if err != nil {
@@ -399,10 +407,16 @@ func init() {
 	})
 }
 
-// compactValue copies v without nil values at any depth.
+// compactValue copies v without nil values at any depth. A part that has
+// none is its own compacted form and is kept, not copied (compact of the
+// properties with their five products copied every product): values are
+// never changed once built, so sharing one is as good as a copy.
 func compactValue(v any) any {
 	switch x := v.(type) {
 	case map[string]any:
+		if x != nil && compacted(x) {
+			return x
+		}
 		out := make(map[string]any, len(x))
 		for k, e := range x {
 			if e != nil {
@@ -411,6 +425,9 @@ func compactValue(v any) any {
 		}
 		return out
 	case []any:
+		if x != nil && compacted(x) {
+			return x
+		}
 		out := make([]any, 0, len(x))
 		for _, e := range x {
 			if e != nil {
@@ -420,4 +437,32 @@ func compactValue(v any) any {
 		return out
 	}
 	return v
+}
+
+// compacted reports whether compactValue(v) would equal v: no nil at any
+// depth, and no nil object or list (which compactValue makes empty).
+func compacted(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return false
+	case map[string]any:
+		if x == nil {
+			return false
+		}
+		for _, e := range x {
+			if !compacted(e) {
+				return false
+			}
+		}
+	case []any:
+		if x == nil {
+			return false
+		}
+		for _, e := range x {
+			if !compacted(e) {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -462,3 +462,28 @@ func BenchmarkSpecNameInTriggers(b *testing.B) {
 		}
 	}
 }
+
+// compactValue keeps a part without nils as it is and copies only what
+// holds one; a nil object or list still comes out empty, as a copy would.
+func TestCompactValueKeepsWhatHasNoNil(t *testing.T) {
+	clean := map[string]any{"a": 1, "l": []any{map[string]any{"b": "x"}}}
+	if got := compactValue(clean).(map[string]any); reflect.ValueOf(got).Pointer() != reflect.ValueOf(clean).Pointer() {
+		t.Error("a value without nils was copied")
+	}
+	inner := map[string]any{"b": "x"}
+	mixed := map[string]any{"drop": nil, "keep": inner, "empty": map[string]any(nil), "none": []any(nil)}
+	got := compactValue(mixed).(map[string]any)
+	if reflect.ValueOf(got["keep"]).Pointer() != reflect.ValueOf(inner).Pointer() {
+		t.Error("a clean part of a value with nils was copied")
+	}
+	want := map[string]any{"keep": inner, "empty": map[string]any{}, "none": []any{}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("compactValue = %#v, want %#v", got, want)
+	}
+	if _, ok := mixed["drop"]; !ok {
+		t.Error("compactValue changed its argument")
+	}
+	if m, ok := compactValue(map[string]any(nil)).(map[string]any); !ok || m == nil {
+		t.Errorf("compactValue of a nil object = %#v, want an empty object", m)
+	}
+}

@@ -66,7 +66,7 @@ type purity struct {
 func (p *purity) Visit(node *ast.Node) {
 	switch n := (*node).(type) {
 	case *ast.CallNode:
-		if isFetchCall(n) || isMatchesCall(n) {
+		if isFetchCall(n) || isMatchesCall(n) || isMapLiteral(n) {
 			return // a member read (fetch.go) or a matches (matches.go): pure
 		}
 		id, ok := n.Callee.(*ast.IdentifierNode)

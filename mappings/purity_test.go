@@ -26,6 +26,9 @@ func TestSettingsOnly(t *testing.T) {
 		{`str(now())`, false},                 // the clock
 		{`string(date("2024-01-01"))`, false}, // the machine's zone
 		{`map(settings.list, # + item)`, false},
+		// A literal of nine keys is built by a mapBuilder (maplit.go).
+		{`{"a": settings.a, "b": 1, "c": 2, "d": 3, "e": 4, "f": 5, "g": 6, "h": 7, "i": 8}`, true},
+		{`{"a": userId, "b": 1, "c": 2, "d": 3, "e": 4, "f": 5, "g": 6, "h": 7, "i": 8}`, false},
 	}
 	for _, tc := range cases {
 		p, err := c.Expr("t", tc.src)
