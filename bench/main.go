@@ -342,7 +342,7 @@ func (b *bench) drain(ctx context.Context, phase byte, n int, destName string, m
 		}
 	}
 	ok := rec.waitIdle(30 * time.Second)
-	others, machine := load.others(), load.ours()
+	others, procCPU := load.others(), load.ours()
 	t1, cpu1 := time.Unix(0, rec.last.Load()), r.cpu()
 	if perf != nil {
 		b.rep.profiles = append(b.rep.profiles, perf.stop(fmt.Sprintf("phase %c", phase)))
@@ -353,7 +353,7 @@ func (b *bench) drain(ctx context.Context, phase byte, n int, destName string, m
 	}
 	res := &phaseResult{
 		phase: phase, events: n, wall: t1.Sub(t0), cpu: cpu1 - cpu0, peakRSS: peak,
-		requests: rec.requests.Load(), dups: rec.dups.Load(), publishEPS: float64(n) / pub.Seconds(), runner: r.label(), others: others, machine: machine,
+		requests: rec.requests.Load(), dups: rec.dups.Load(), publishEPS: float64(n) / pub.Seconds(), runner: r.label(), others: others, procCPU: procCPU,
 	}
 	res.eps = float64(n) / res.wall.Seconds()
 	logf("phase %c: %d events in %s: %.0f events/s, %d requests, router CPU %s, other processes %.2f cores", phase, n, res.wall.Round(time.Millisecond), res.eps, res.requests, res.cpu, others)
@@ -486,14 +486,14 @@ func (b *bench) phaseB(ctx context.Context) error {
 		logf("raw HTTP ceiling: %d POSTs at concurrency %d", b.o.n, b.o.concurrency)
 		load := startLoad(nil)
 		eps, el, err := rawHTTPCeiling(b.sink.url("R"), bodies, b.o.concurrency)
-		others, machine := load.others(), load.ours()
+		others, procCPU := load.others(), load.ours()
 		if err != nil {
 			return fmt.Errorf("raw HTTP ceiling: %w", err)
 		}
 		if got := rec.distinct.Load(); got != int64(b.o.n) {
 			return fmt.Errorf("raw HTTP ceiling: the sink recorded %d of %d", got, b.o.n)
 		}
-		perOp := machine / time.Duration(b.o.n)
+		perOp := procCPU / time.Duration(b.o.n)
 		logf("raw HTTP ceiling: %.0f requests/s (%s; %.1f µs of CPU (bench and router) per request; other processes %.2f cores)", eps, el.Round(time.Millisecond), us(perOp), others)
 		rd.http = ceiling{name: fmt.Sprintf("POST, concurrency %d", b.o.concurrency), eps: eps, others: others, perOp: perOp}
 		// What consuming and acking B's events costs the machine with no

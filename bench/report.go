@@ -19,9 +19,9 @@ type phaseResult struct {
 	requests   int64
 	dups       int64
 	others     float64 // cores other processes used meanwhile
-	// machine is the CPU the router and this process (nats-server, the
+	// procCPU is the CPU the router and this process (nats-server, the
 	// sink) used during the drain.
-	machine time.Duration
+	procCPU time.Duration
 	// phase C
 	p50, p99, max time.Duration
 	latN          int
