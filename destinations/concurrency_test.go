@@ -227,11 +227,13 @@ func TestSenderAdaptiveConcurrency(t *testing.T) {
 func TestSenderSendingCountsAttemptsOnTheWire(t *testing.T) {
 	arrived := make(chan struct{}, 2)
 	answer := make(chan struct{})
+	answerAll := sync.OnceFunc(func() { close(answer) })
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		arrived <- struct{}{}
 		<-answer
 	}))
 	defer srv.Close()
+	defer answerAll() // before Close, which waits for the handlers, on every path
 	cfg := fastConfig("wire")
 	cfg.Attempts = 1
 	cfg.Rate = RateConfig{RPS: 1.0 / 60, Concurrency: 4} // the second turn is a minute after the first
@@ -250,9 +252,10 @@ func TestSenderSendingCountsAttemptsOnTheWire(t *testing.T) {
 		t.Fatalf("one request at the tool: Sending() = %d, want 1", n)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	second := make(chan Result, 1)
 	go func() { second <- s.Send(ctx, post(srv.URL)) }()
-	close(answer)
+	answerAll()
 	if res := <-first; res.Class != OK {
 		t.Fatalf("first send: %+v", res)
 	}

@@ -243,13 +243,16 @@ func TestAFlushWaitsForEarlierRoundsOnly(t *testing.T) {
 	a := newAcker(time.Hour)
 	var firstDone atomic.Bool
 	held := heldMsg{Msg: msgs[0], entered: make(chan struct{}), release: make(chan struct{}), done: &firstDone}
+	release := sync.OnceFunc(func() { close(held.release) })
 	a.ack(held, 1, log, "ack failed")
 	earlier := make(chan struct{})
 	go func() { defer close(earlier); a.flush() }() // round 0, held in its Ack
+	// On every path, the held round is let go and both flushes end.
+	defer func() { release(); <-earlier }()
 	<-held.entered
 
 	a.ack(msgs[1], 2, log, "ack failed")
-	later := make(chan bool)
+	later := make(chan bool, 1)
 	go func() { a.flush(); later <- firstDone.Load() }() // round 1: sent, then waits for round 0
 	// Round 1 goes out while round 0 is held: no lock keeps it back.
 	poll.Until(t, 10*time.Second, func() bool { return ackPending(t, ctx, c) == 1 },
@@ -259,7 +262,7 @@ func TestAFlushWaitsForEarlierRoundsOnly(t *testing.T) {
 		t.Fatal("the later flush returned while an earlier round was still being sent")
 	default:
 	}
-	close(held.release)
+	release()
 	if !<-later {
 		t.Fatal("the later flush returned before the earlier round was sent")
 	}

@@ -89,11 +89,13 @@ func TestMinPullWhileTheToolHoldsTheEvents(t *testing.T) {
 	const slots = 64
 	arrived := make(chan struct{}, slots)
 	answer := make(chan struct{})
+	answerAll := sync.OnceFunc(func() { close(answer) })
 	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
 		arrived <- struct{}{}
 		<-answer
 	}))
 	defer srv.Close()
+	defer answerAll() // before Close, which waits for the handlers, on every path
 	s, err := destinations.NewSender(destinations.SenderConfig{Name: "t", Attempts: 1, Rate: destinations.RateConfig{Concurrency: slots}})
 	if err != nil {
 		t.Fatal(err)
@@ -118,7 +120,7 @@ func TestMinPullWhileTheToolHoldsTheEvents(t *testing.T) {
 	if got := l.minPull(); got != slots/8 {
 		t.Fatalf("minPull %d with %d of %d on the wire, want %d", got, onWire, slots, slots/8)
 	}
-	close(answer)
+	answerAll()
 	wg.Wait()
 	if got := l.minPull(); got != slots/2 {
 		t.Fatalf("minPull %d once every answer is back, want %d", got, slots/2)
