@@ -76,6 +76,7 @@ type fanoutResult struct {
 	finished     map[string]time.Duration      // destination -> when it had settled every event
 	cpuAt        map[string]time.Duration      // destination -> the router's CPU by then (all lanes)
 	switches     int64                         // the router's context switches (a child only)
+	faults       int64                         // the router's minor page faults (a child only)
 	// roundsCPU is each run's CPU per event, in run order, when the
 	// figure is the median of several (phase E's 1 and 4 destinations).
 	roundsCPU []time.Duration
@@ -172,6 +173,10 @@ func (b *bench) fanout(ctx context.Context, phase string, dests []fanoutDest, n 
 		pid = c.cmd.Process.Pid
 	}
 	sw0 := ctxSwitches(pid)
+	var flt0 int64
+	if c, isChild := r.(*child); isChild {
+		flt0 = c.minorFaults()
+	}
 	var perf *perfRecord
 	if c, isChild := r.(*child); isChild && b.o.perf && (phase == "R" || phase == "E1" || phase == "E13") {
 		if perf, err = startPerf(c.cmd.Process.Pid, filepath.Join(b.dir, "perf-"+phase+".data")); err != nil {
@@ -237,8 +242,9 @@ func (b *bench) fanout(ctx context.Context, phase string, dests []fanoutDest, n 
 		}
 	}
 	res.wall, res.cpu = time.Since(t0), r.cpu()-cpu0
-	if pid != 0 {
+	if c, isChild := r.(*child); isChild {
 		res.switches = ctxSwitches(pid) - sw0
+		res.faults = c.minorFaults() - flt0
 	}
 	if perf != nil {
 		b.rep.profiles = append(b.rep.profiles, perf.stop("phase "+phase))
@@ -348,6 +354,15 @@ func (r *report) fanoutMarkdown() string {
 			}
 			fmt.Fprintf(&sb, "\n%d destinations: the run of median CPU per event of %d (%s µs, in run order).", len(f.dests), len(f.roundsCPU), strings.Join(parts, ", "))
 		}
+	}
+	if r.e[0].faults > 0 {
+		// perf put 17% of 13 destinations' CPU in these faults (the kernel
+		// zeroing the pages), against 5% of one's: docs/performance.md.
+		parts := make([]string, len(r.e))
+		for i, f := range r.e {
+			parts[i] = fmt.Sprintf("%d: %s (%.1f KB per event)", len(f.dests), num(float64(f.faults)), float64(f.faults)*float64(os.Getpagesize())/1024/float64(f.events))
+		}
+		fmt.Fprintf(&sb, "\nThe router's minor page faults over each run, pages its heap grew into or took back after returning them: %s.", strings.Join(parts, ", "))
 	}
 	sb.WriteString("\n")
 	last := r.e[len(r.e)-1]

@@ -130,12 +130,7 @@ func startChild(ctx context.Context, bin, cfgDir, dataDir, admin string) (*child
 func (c *child) label() string { return fmt.Sprintf("switchyard (pid %d)", c.cmd.Process.Pid) }
 
 func (c *child) cpu() time.Duration {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.cmd.Process.Pid))
-	if err != nil {
-		return 0
-	}
-	s := string(data)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	fields := c.stat()
 	// After "pid (comm)": state is field 3, utime 14, stime 15.
 	if len(fields) < 13 {
 		return 0
@@ -143,6 +138,28 @@ func (c *child) cpu() time.Duration {
 	ut, _ := strconv.ParseInt(fields[11], 10, 64)
 	st, _ := strconv.ParseInt(fields[12], 10, 64)
 	return time.Duration(ut+st) * time.Second / clockTicks
+}
+
+// minorFaults is the child's minor page faults so far (field 10 of
+// /proc/<pid>/stat): each is a first touch of a page, most of them pages
+// its heap grew into, or took back after the runtime returned them.
+func (c *child) minorFaults() int64 {
+	fields := c.stat()
+	if len(fields) < 8 {
+		return 0
+	}
+	n, _ := strconv.ParseInt(fields[7], 10, 64)
+	return n
+}
+
+// stat is /proc/<pid>/stat's fields after "pid (comm)", from the state on.
+func (c *child) stat() []string {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.cmd.Process.Pid))
+	if err != nil {
+		return nil
+	}
+	s := string(data)
+	return strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
 }
 
 func (c *child) rss() (now, peak int64) { return procStatus(c.cmd.Process.Pid) }
