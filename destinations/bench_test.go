@@ -29,7 +29,7 @@ var benchEvent = []byte(`{"event":"Order Completed","properties":{"order_id":"o-
 // HTTP ceiling's workers (bench/main.go -concurrency). The dispatcher sends
 // unbatched requests from at most that many workers (router/dispatch), so
 // the Sender is called by 32 goroutines, never queueing on its own slots.
-// (Until the fourth session this benchmark called it from 256, a lane's
+// (Until the fifth session this benchmark called it from 256, a lane's
 // max_in_flight, as the lane did before the dispatcher's workers: their
 // waits on the 32 slots were half the extra-cpu-ns/op it reported, 6.2-6.6
 // against 2.7-3.5 µs.)
