@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -181,12 +182,15 @@ func normaliseProduct(ev *Event, src map[string]any, index int) map[string]any {
 	}
 	// E-commerce v2: product_id is "Database id of the product"; id and sku
 	// stand in for it when a sender used those, as v1 of the spec did (id).
+	// (A value already in its canonical form is compared before it is
+	// boxed: boxing a string or a number to compare it cost an allocation
+	// per field of every product.)
 	if v := firstOf(productID, productIDCamel, id, sku); v != nil {
-		if s, ok := text(v); ok {
+		if s, ok := text(v); ok && !sameString(productID, s) {
 			set("product_id", productID, s)
 		}
 	}
-	if s, ok := text(sku); ok {
+	if s, ok := text(sku); ok && !sameString(sku, s) {
 		set("sku", sku, s)
 	}
 	if v := firstOf(image, imageCamel); v != nil {
@@ -206,6 +210,7 @@ func normaliseProduct(ev *Event, src map[string]any, index int) map[string]any {
 			own()
 			out[key] = &Unusable{Path: path + "." + key, Reason: err.Error()}
 			ev.markUnusable()
+		case ok && sameNumber(cur, v, whole):
 		case ok && whole:
 			set(key, cur, wholeOrFloat(v))
 		case ok:
@@ -241,6 +246,26 @@ func sameScalar(a, b any) bool {
 		return a == b // b of another type is unequal, without comparing values
 	}
 	return false
+}
+
+// sameString reports whether cur is the string s: sameScalar(cur, s)
+// without boxing s.
+func sameString(cur any, s string) bool {
+	c, ok := cur.(string)
+	return ok && c == s
+}
+
+// sameNumber reports whether cur is already f in its canonical form: the
+// int64 wholeOrFloat gives for a whole f when whole, else the float64.
+// It is sameScalar(cur, wholeOrFloat(f)) (or sameScalar(cur, f)) without
+// boxing the number.
+func sameNumber(cur any, f float64, whole bool) bool {
+	if whole && f == math.Trunc(f) && math.Abs(f) < 1<<53 {
+		c, ok := cur.(int64)
+		return ok && c == int64(f)
+	}
+	c, ok := cur.(float64)
+	return ok && c == f
 }
 
 // firstOf is the first of vs that is not nil.

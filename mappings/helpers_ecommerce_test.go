@@ -1,6 +1,7 @@
 package mappings
 
 import (
+	"math"
 	"reflect"
 	"testing"
 	"time"
@@ -243,5 +244,32 @@ func TestCanonicalProductsAreNotCopied(t *testing.T) {
 	}
 	if reflect.ValueOf(got[1]).UnsafePointer() == reflect.ValueOf(sent[1]).UnsafePointer() || sent[1].(map[string]any)["price"] != "2.5" {
 		t.Errorf("the product needing a change was not copied, or the event changed: %v", sent[1])
+	}
+}
+
+// TestSameStringAndNumberAreSameScalar holds the unboxed comparisons
+// normaliseProduct makes before writing a canonical value to sameScalar of
+// the boxed value they stand for: a difference would keep a sender's value
+// where the canonical one belongs, or copy a product that needed none.
+func TestSameStringAndNumberAreSameScalar(t *testing.T) {
+	curs := []any{nil, "", "sku-1", " sku-1", "1", int64(0), int64(1), int64(2), int64(-3), float64(0), math.Copysign(0, -1),
+		float64(1), float64(2.5), float64(1 << 53), float64(1<<53 + 2), true, map[string]any{}, []any{}}
+	for _, cur := range curs {
+		for _, s := range []string{"", "sku-1", "1"} {
+			if got, want := sameString(cur, s), sameScalar(cur, s); got != want {
+				t.Errorf("sameString(%#v, %q) = %v, sameScalar says %v", cur, s, got, want)
+			}
+		}
+		for _, f := range []float64{0, math.Copysign(0, -1), 1, 2, 2.5, -3, 1 << 53, 1<<53 + 2, 1e300} {
+			for _, whole := range []bool{false, true} {
+				var canonical any = f
+				if whole {
+					canonical = wholeOrFloat(f)
+				}
+				if got, want := sameNumber(cur, f, whole), sameScalar(cur, canonical); got != want {
+					t.Errorf("sameNumber(%#v, %v, whole %v) = %v, sameScalar(%#v) says %v", cur, f, whole, got, canonical, want)
+				}
+			}
+		}
 	}
 }
