@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/switchyard/switchyard/internal/poll"
 	"github.com/switchyard/switchyard/router"
 )
 
@@ -324,8 +325,30 @@ delivery:
 		e.publish("web", track(fmt.Sprintf("m-%d", i), "u1", "Clicked", nil))
 	}
 	waitFor(t, 10*time.Second, func() bool { return len(tl.all()) >= 5 }, func() string { return "requests not in flight" })
-	go func() { time.Sleep(200 * time.Millisecond); close(release) }()
+	// The held sends are answered (503) while the router stops, not
+	// before: answered before, they would be nak'd, redelivered 50 ms later
+	// to a running lane and delivered, and the test would say nothing of a
+	// stop. Stop takes the lanes off the router (DestinationStatusOf no
+	// longer finds it) just before it cancels their pulls; the release
+	// waits for that, not for a time.
+	stopped := make(chan struct{})
+	go func() {
+		defer close(release)
+		tick := time.NewTicker(poll.Interval)
+		defer tick.Stop()
+		for {
+			if _, running := r.DestinationStatusOf("hook"); !running {
+				return
+			}
+			select {
+			case <-stopped: // (Stop cannot return before; for safety)
+				return
+			case <-tick.C:
+			}
+		}
+	}()
 	r.Stop()
+	close(stopped)
 	if d := e.count("hook", router.Delivered) + e.count("hook", router.DeadLettered); d != 0 {
 		t.Errorf("%d events settled as done though none was delivered", d)
 	}
