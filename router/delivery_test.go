@@ -1,6 +1,7 @@
 package router_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -217,7 +218,22 @@ delivery:
 		return track(fmt.Sprintf("m-%06d", i), fmt.Sprintf("u%d", i%100), "Order Completed", map[string]any{"revenue": 10, "currency": "USD"})
 	})
 	waitFor(t, 20*time.Second, func() bool { return testutil.ToFloat64(r.Metrics().Breaker.WithLabelValues("hook")) == 2 }, func() string { return "breaker never opened" })
-	time.Sleep(2 * time.Second) // the lane sits idle with the breaker open
+	// The lane sits idle with the breaker open: what it pulled before the
+	// breaker opened was refused and nak'd, and it holds at most the
+	// half-open probe. Waited for, not slept on: the heap is measured with
+	// the lane in that state.
+	held := func() int {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		c, err := r.Consumer(ctx, "hook")
+		if err != nil {
+			return -1
+		}
+		return c.Held
+	}
+	waitFor(t, 20*time.Second, func() bool { h := held(); return h >= 0 && h <= 1 }, func() string {
+		return fmt.Sprintf("the lane holds %d events with the breaker open", held())
+	})
 	runtime.GC()
 	var during runtime.MemStats
 	runtime.ReadMemStats(&during)
@@ -228,6 +244,14 @@ delivery:
 	}
 	if inflight := testutil.ToFloat64(r.Metrics().InFlight.WithLabelValues("hook")); inflight > 1024 {
 		t.Errorf("lane holds %v events with the breaker open", inflight)
+	}
+	// The backlog waits in JetStream: most events were never pulled.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	cs, err := r.Consumer(ctx, "hook")
+	cancel()
+	must(t, err)
+	if cs.Pending < n/2 {
+		t.Errorf("%d of %d events left in JetStream with the breaker open (%+v): the lane kept pulling", cs.Pending, n, cs)
 	}
 	requestsWhileDown := len(tl.all())
 	down.Store(false)
@@ -240,7 +264,7 @@ delivery:
 	if len(got) != n {
 		t.Errorf("tool saw %d distinct events, want %d", len(got), n)
 	}
-	t.Logf("requests while down: %d; total: %d", requestsWhileDown, len(tl.all()))
+	t.Logf("requests while down: %d, events left in JetStream then: %d; total requests: %d", requestsWhileDown, cs.Pending, len(tl.all()))
 }
 
 func TestPerUserOrderingHoldsBackOnlyThatUser(t *testing.T) {
