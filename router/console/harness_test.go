@@ -274,7 +274,8 @@ func (tl *tool) count() int {
 // round's page views: an open breaker stops crm's pulls, so whatever came
 // after them would stay pending or not, as the lane's timing fell (the
 // golden files caught 9 page views pending once). It returns once crm's
-// breaker is open and its dead letter stored.
+// breaker is open, its dead letter stored and the two events that opened
+// it nak'd.
 func failingWorld(t *testing.T, token string) (w *world, crm, hook *tool) {
 	t.Helper()
 	t.Setenv("CRM_API_KEY", "sk-console-canary-0123456789")
@@ -355,12 +356,25 @@ delivery:
 			waitFor(t, 10*time.Second, func() bool { return w.count("crm", "dead_lettered") == 1 }, func() string { return "bad-1 not dead-lettered" })
 		}
 	}
+	// The breaker opens inside the send of down-2, before its lane has
+	// seen the 503: the state alone does not say that down-2 was counted
+	// retried, sampled and nak'd (the golden files pin retried 2, held 0,
+	// retrying 2 and the 503 as the last failure). Wait for those too.
+	held := func() int {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		c, err := w.r.Consumer(ctx, "crm")
+		if err != nil {
+			return -1
+		}
+		return c.Held
+	}
 	waitFor(t, 10*time.Second, func() bool {
 		s, _ := w.r.DestinationStatusOf("crm")
-		return s.State == router.StateOpen
+		return s.State == router.StateOpen && w.count("crm", "retried") == 2 && held() == 0
 	}, func() string {
 		s, _ := w.r.DestinationStatusOf("crm")
-		return "crm breaker " + s.Breaker
+		return fmt.Sprintf("crm breaker %s, retried %v, held %d", s.Breaker, w.count("crm", "retried"), held())
 	})
 	return w, crm, hook
 }
