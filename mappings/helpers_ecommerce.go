@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"math"
 	"strconv"
 	"strings"
 )
@@ -211,6 +210,7 @@ func normaliseProduct(ev *Event, src map[string]any, index int) map[string]any {
 			out[key] = &Unusable{Path: path + "." + key, Reason: err.Error()}
 			ev.markUnusable()
 		case ok && sameNumber(cur, v, whole):
+			// Already in its canonical form: nothing to write.
 		case ok && whole:
 			set(key, cur, wholeOrFloat(v))
 		case ok:
@@ -260,7 +260,7 @@ func sameString(cur any, s string) bool {
 // It is sameScalar(cur, wholeOrFloat(f)) (or sameScalar(cur, f)) without
 // boxing the number.
 func sameNumber(cur any, f float64, whole bool) bool {
-	if whole && f == math.Trunc(f) && math.Abs(f) < 1<<53 {
+	if whole && exactWhole(f) {
 		c, ok := cur.(int64)
 		return ok && c == int64(f)
 	}

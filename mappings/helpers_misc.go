@@ -137,11 +137,15 @@ func toNumber(v any) (f float64, ok bool, err error) {
 
 // wholeOrFloat returns int64 for whole numbers within range, else f.
 func wholeOrFloat(f float64) any {
-	if f == math.Trunc(f) && math.Abs(f) < 1<<53 {
+	if exactWhole(f) {
 		return int64(f)
 	}
 	return f
 }
+
+// exactWhole reports whether f is a whole number an int64 holds exactly
+// (below 2^53 in magnitude, where every whole float64 is one).
+func exactWhole(f float64) bool { return f == math.Trunc(f) && math.Abs(f) < 1<<53 }
 
 // kindOf names a value's JSON kind for error messages.
 func kindOf(v any) string {
