@@ -88,6 +88,11 @@ func TestSuppressionsReachEveryIndex(t *testing.T) {
 		t.Error("u-2 is unsuppressed at slack, so not everywhere")
 	}
 	submit(t, st, regulations.Suppress, nil, plan.User{UserID: "u-3"})
+	// The first index follows within moments, not at once: b's count is
+	// compared with a's once a has it (a CI run compared them before a had
+	// seen u-3: 4 ids against 3).
+	waitFor(t, 5*time.Second, func() bool { return a.SuppressedEverywhere("u-3", "") },
+		func() string { return "the first index did not see u-3's suppression" })
 	b, err := regulations.Watch(ctx, st.KV())
 	if err != nil {
 		t.Fatal(err)
