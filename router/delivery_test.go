@@ -378,6 +378,7 @@ delivery:
 	}()
 	r.Stop()
 	close(stopped)
+	<-release // the releasing goroutine has ended (it closes release last)
 	if d := e.count("hook", router.Delivered) + e.count("hook", router.DeadLettered); d != 0 {
 		t.Errorf("%d events settled as done though none was delivered", d)
 	}
