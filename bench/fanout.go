@@ -168,18 +168,18 @@ func (b *bench) fanout(ctx context.Context, phase string, dests []fanoutDest, n 
 	// now, and the clock and the CPU count run from before the first.
 	load := startLoad(childCPU(r))
 	t0, cpu0 := time.Now(), r.cpu()
+	// A child's context switches and page faults are counted; an
+	// in-process router's are not (pid 0 reads as none).
+	c, isChild := r.(*child)
 	pid := 0
-	if c, isChild := r.(*child); isChild {
-		pid = c.cmd.Process.Pid
+	var flt0 int64
+	if isChild {
+		pid, flt0 = c.cmd.Process.Pid, c.minorFaults()
 	}
 	sw0 := ctxSwitches(pid)
-	var flt0 int64
-	if c, isChild := r.(*child); isChild {
-		flt0 = c.minorFaults()
-	}
 	var perf *perfRecord
-	if c, isChild := r.(*child); isChild && b.o.perf && (phase == "R" || phase == "E1" || phase == "E13") {
-		if perf, err = startPerf(c.cmd.Process.Pid, filepath.Join(b.dir, "perf-"+phase+".data")); err != nil {
+	if isChild && b.o.perf && (phase == "R" || phase == "E1" || phase == "E13") {
+		if perf, err = startPerf(pid, filepath.Join(b.dir, "perf-"+phase+".data")); err != nil {
 			r.stop()
 			return nil, err
 		}
@@ -242,7 +242,7 @@ func (b *bench) fanout(ctx context.Context, phase string, dests []fanoutDest, n 
 		}
 	}
 	res.wall, res.cpu = time.Since(t0), r.cpu()-cpu0
-	if c, isChild := r.(*child); isChild {
+	if isChild {
 		res.switches = ctxSwitches(pid) - sw0
 		res.faults = c.minorFaults() - flt0
 	}
