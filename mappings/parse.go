@@ -27,11 +27,9 @@ import (
 func parseEvent(data []byte, lim Limits, keep *Projection, top *eventTop) (m map[string]any, ok bool) {
 	p := parsers.Get().(*eventParser)
 	p.s, p.i, p.depth, p.lim, p.keep = string(data), 0, 0, lim, keep
-	// About one string value per 24 bytes of a typical event: the
-	// event's block (box.go) holds the first 33, and a longer run of
-	// strings takes a slab sized for the rest of that estimate.
+	// The event and its first boxes in one allocation (box.go).
 	var ev *Event
-	p.box, ev = newEventSlabs(max(16, len(data)/24+4-33))
+	p.box, ev = newEventSlabs(len(data))
 	p.skipSpace()
 	if p.i < len(p.s) && p.s[p.i] == '{' {
 		m, ok = p.object()
@@ -311,7 +309,7 @@ func (p *eventParser) array() ([]any, bool) {
 			p.i++
 			p.depth--
 			elems := p.stack[base:]
-			list := make([]any, len(elems))
+			list := p.box.listOf(len(elems))
 			for j, e := range elems {
 				list[j] = e.v
 			}
