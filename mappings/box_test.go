@@ -4,7 +4,9 @@ import (
 	"math"
 	"reflect"
 	"runtime"
+	"strings"
 	"testing"
+	"unsafe"
 )
 
 // The boxes of the slabs are the values the runtime's own boxing makes:
@@ -75,5 +77,60 @@ func TestDecodeBoxesSurviveCollection(t *testing.T) {
 	t.Logf("parseEvent: %.0f allocations", allocs)
 	if allocs > 24 {
 		t.Errorf("parseEvent of the bench event: %.0f allocations, want at most 24 (values boxed one by one?)", allocs)
+	}
+}
+
+// The event blocks fill the size classes their comments name: a string
+// more would take the next class (the allocator adds an 8-byte header to
+// an object of more than 512 bytes that holds pointers).
+func TestEventBlocksFillTheirSizeClasses(t *testing.T) {
+	perBlock := func(alloc func()) uint64 {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		for range 1000 {
+			alloc()
+		}
+		runtime.ReadMemStats(&after)
+		return (after.TotalAlloc - before.TotalAlloc) / 1000
+	}
+	var keep any
+	small := perBlock(func() { keep = new(eventBlock) })
+	large := perBlock(func() { keep = new(eventBlockLarge) })
+	_ = keep
+	if small != 896 || large != 1152 {
+		t.Fatalf("an eventBlock takes %d bytes, an eventBlockLarge %d: want 896 and 1152", small, large)
+	}
+	const header, str = 8, int(unsafe.Sizeof(""))
+	if s := int(unsafe.Sizeof(eventBlock{})) + header; s > 896 || s+str <= 896 {
+		t.Errorf("an eventBlock is %d bytes with its header: room for a string more, or over 896", s)
+	}
+	if s := int(unsafe.Sizeof(eventBlockLarge{})) + header; s > 1152 || s+str <= 1152 {
+		t.Errorf("an eventBlockLarge is %d bytes with its header: room for a string more, or over 1152", s)
+	}
+}
+
+// Lists share the large block's element slab, each with no room past its
+// end: appending to one copies it and leaves the next list as it was, and
+// the lists that do not fit the slab get arrays of their own.
+func TestListsFromTheElementSlabAreApart(t *testing.T) {
+	data := []byte(`{"pad":"` + strings.Repeat("x", largeEvent) + `","a":[1,2,3],"b":["x","y"],"c":[4,5,6,7,8,9]}`)
+	raw, ok := parseEvent(data, DefaultLimits, nil, nil)
+	if !ok {
+		t.Fatal("the single pass refuses the event")
+	}
+	a, b, c := raw["a"].([]any), raw["b"].([]any), raw["c"].([]any)
+	for _, l := range [][]any{a, b, c} {
+		if cap(l) != len(l) {
+			t.Fatalf("list %v has room past its end: cap %d", l, cap(l))
+		}
+	}
+	_ = append(a, "over")
+	a[0] = int64(10)
+	if want := []any{"x", "y"}; !reflect.DeepEqual(b, want) {
+		t.Fatalf("b = %#v after writing to a, want %#v", b, want)
+	}
+	if want := []any{int64(4), int64(5), int64(6), int64(7), int64(8), int64(9)}; !reflect.DeepEqual(c, want) {
+		t.Fatalf("c = %#v, want %#v", c, want)
 	}
 }

@@ -2,6 +2,7 @@ package mappings
 
 import (
 	"math"
+	"math/bits"
 	"strconv"
 	"sync"
 )
@@ -26,11 +27,9 @@ import (
 func parseEvent(data []byte, lim Limits, keep *Projection, top *eventTop) (m map[string]any, ok bool) {
 	p := parsers.Get().(*eventParser)
 	p.s, p.i, p.depth, p.lim, p.keep = string(data), 0, 0, lim, keep
-	// About one string value per 24 bytes of a typical event: the
-	// event's block (box.go) holds the first 33, and a longer run of
-	// strings takes a slab sized for the rest of that estimate.
+	// The event and its first boxes in one allocation (box.go).
 	var ev *Event
-	p.box, ev = newEventSlabs(max(16, len(data)/24+4-33))
+	p.box, ev = newEventSlabs(len(data))
 	p.skipSpace()
 	if p.i < len(p.s) && p.s[p.i] == '{' {
 		m, ok = p.object()
@@ -178,21 +177,45 @@ func (p *eventParser) object() (map[string]any, bool) {
 		p.depth--
 		return map[string]any{}, true
 	}
+	limit, top := p.lim.MaxProperties, p.depth == 1
+	skipping := top && p.keep != nil
 	for n := 1; ; n++ {
-		if n > p.lim.MaxProperties || i >= len(s) || s[i] != '"' {
+		if n > limit || i >= len(s) || s[i] != '"' {
 			return nil, false
 		}
-		k, j, ok := p.str(i)
-		if !ok {
+		// The key, as str reads it, inlined (as is the string value
+		// below): most keys and values are short plain strings, and a
+		// call spills every live register in Go's ABI.
+		j := i + 1
+		for ; j+8 <= len(s); j += 8 {
+			if m := stops(load8(s, j)); m != 0 {
+				j += bits.TrailingZeros64(m) >> 3
+				break
+			}
+		}
+		// Every byte before j is plain: a quote at j closes the key.
+		var k string
+		var ok bool
+		if j < len(s) && s[j] == '"' {
+			k, i = s[i+1:j], j+1
+		} else if k, i, ok = p.strRest(i+1, j); !ok {
 			return nil, false
 		}
-		if i = space(s, j); i >= len(s) || s[i] != ':' {
+		// Most events hold no whitespace: the colon and the value's
+		// first byte are looked for where they are then.
+		if i < len(s) && s[i] == ':' {
+			i++
+		} else if i = space(s, i); i < len(s) && s[i] == ':' {
+			i++
+		} else {
 			return nil, false
 		}
-		i = space(s, i+1)
+		if i < len(s) && s[i] <= ' ' {
+			i = spaces(s, i)
+		}
 		var v any
 		switch {
-		case p.keep != nil && p.depth == 1 && !p.keep.has(k):
+		case skipping && !p.keep.has(k):
 			p.i = i
 			if !p.skipMember(k) {
 				return nil, false
@@ -200,11 +223,20 @@ func (p *eventParser) object() (map[string]any, bool) {
 			i = p.i
 			goto next
 		case i < len(s) && s[i] == '"':
-			str, j, ok := p.str(i)
-			if !ok {
+			j := i + 1
+			for ; j+8 <= len(s); j += 8 {
+				if m := stops(load8(s, j)); m != 0 {
+					j += bits.TrailingZeros64(m) >> 3
+					break
+				}
+			}
+			var str string
+			if j < len(s) && s[j] == '"' {
+				str, i = s[i+1:j], j+1
+			} else if str, i, ok = p.strRest(i+1, j); !ok {
 				return nil, false
 			}
-			v, i = p.box.str(str), j
+			v = p.box.str(str)
 		default:
 			p.i = i
 			if v, ok = p.value(); !ok {
@@ -213,16 +245,21 @@ func (p *eventParser) object() (map[string]any, bool) {
 			i = p.i
 		}
 		p.stack = append(p.stack, member{k, v})
-		if p.depth == 1 {
+		if top {
 			p.top.note(k, v)
 		}
 	next:
-		if i = space(s, i); i >= len(s) {
+		if i < len(s) && s[i] <= ' ' {
+			i = spaces(s, i)
+		}
+		if i >= len(s) {
 			return nil, false
 		}
 		switch s[i] {
 		case ',':
-			i = space(s, i+1)
+			if i++; i < len(s) && s[i] <= ' ' {
+				i = spaces(s, i)
+			}
 			continue
 		case '}':
 			p.i = i + 1
@@ -272,7 +309,7 @@ func (p *eventParser) array() ([]any, bool) {
 			p.i++
 			p.depth--
 			elems := p.stack[base:]
-			list := make([]any, len(elems))
+			list := p.box.listOf(len(elems))
 			for j, e := range elems {
 				list[j] = e.v
 			}

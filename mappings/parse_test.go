@@ -3,7 +3,9 @@ package mappings
 import (
 	"math/bits"
 	"math/rand/v2"
+	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -94,6 +96,40 @@ func TestNumberFastPathIsParseFloat(t *testing.T) {
 		}
 		if want, _ := normaliseNumbers(f); got != want {
 			t.Fatalf("number(%q) = %#v, want %#v", tok, got, want)
+		}
+	}
+}
+
+// TestObjectReadsStringsAtEveryOffset holds object's inlined string
+// reading (a key's or a value's plain run, eight bytes at a time, then the
+// bytes past the last whole word) to the exact path: keys and values of
+// every length up to three words, ending at every offset from the end of
+// the event, with an escape, a multi-byte character or whitespace at every
+// position.
+func TestObjectReadsStringsAtEveryOffset(t *testing.T) {
+	lim := DefaultLimits
+	check := func(data string) {
+		t.Helper()
+		exact, errExact := decodeExact([]byte(data), lim)
+		fast, ok := parseEvent([]byte(data), lim, nil, nil)
+		if !ok || errExact != nil || !reflect.DeepEqual(fast, exact) {
+			t.Fatalf("%q: single pass %#v (%v), exact %#v (%v)", data, fast, ok, exact, errExact)
+		}
+	}
+	for n := 0; n <= 24; n++ {
+		plain := strings.Repeat("abcdefgh", 3)[:n]
+		for _, mark := range []string{"", `\"`, `\\`, `\u00e9`, "é", "\t", " "} {
+			for at := 0; at <= n; at++ {
+				str := plain[:at] + mark + plain[at:]
+				if mark == "\t" || mark == " " {
+					// Whitespace outside the strings, where object
+					// looks for the colon and the comma.
+					check(`{"` + plain + `"` + mark + `:` + mark + `"` + plain + `"` + mark + `,` + mark + `"k":1}`)
+					continue
+				}
+				check(`{"` + str + `":"` + str + `"}`)
+				check(`{"k":"` + str + `","` + str + `":{"` + str + `":"` + str + `"}}`)
+			}
 		}
 	}
 }

@@ -24,8 +24,9 @@ func CorrectTimestamp(raw map[string]any, fallback time.Time) (time.Time, *tsErr
 // correctTimestamp is CorrectTimestamp reading the times from top.
 func correctTimestamp(top *eventTop, fallback time.Time) (time.Time, *tsError) {
 	get := func(f string, v any) (time.Time, bool, *tsError) {
-		if v == nil || v == "" {
+		if str, isStr := v.(string); v == nil || isStr && str == "" {
 			// SDKs in the wild send "" for an unknown time: absent.
+			// (Compared as a string: v == "" is a call to efaceeq.)
 			return time.Time{}, false, nil
 		}
 		t, ok := ParseTime(v)
@@ -105,33 +106,38 @@ func ParseTime(v any) (time.Time, bool) {
 // same checks of every field's range), without the layout machinery:
 // Decode reads two or three times per event. ok is false for any other
 // shape, which ParseTime reads through its layouts.
+//
+// The first 19 bytes are read as three words, bytes 0-7 ("2026-01-"),
+// 8-15 ("02T03:04") and 11-18 ("03:04:05"): each must hold its
+// separators where the shape puts them and digits everywhere else, which
+// a few word operations check at once (digitsAt).
 func parseUTC(s string) (time.Time, bool) {
-	if len(s) < 20 || s[len(s)-1] != 'Z' || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' {
+	if len(s) < 20 || s[len(s)-1] != 'Z' {
 		return time.Time{}, false
 	}
-	// A byte minus '0' above 9 is not a digit: the largest of them says
-	// whether all were.
-	var most byte
-	d2 := func(i int) int {
-		a, b := s[i]-'0', s[i+1]-'0'
-		most = max(most, a, b)
-		return int(a)*10 + int(b)
+	w0, w1, w2 := load8(s, 0), load8(s, 8), load8(s, 11)
+	if w0&seps0 != '-'<<32|'-'<<56 || w1&seps12 != 'T'<<16|':'<<40 || w2&seps12 != ':'<<16|':'<<40 ||
+		!digitsAt(w0, ^uint64(seps0)) || !digitsAt(w1, ^uint64(seps12)) || !digitsAt(w2, ^uint64(seps12)) {
+		return time.Time{}, false
 	}
-	year, month, day := d2(0)*100+d2(2), d2(5), d2(8)
-	hour, minute, sec := d2(11), d2(14), d2(17)
+	// Each digit xor '0' is its value (a subtraction would borrow
+	// across the separators).
+	d0, d1, d2 := w0^ones*'0', w1^ones*'0', w2^ones*'0'
+	year := digit(d0, 0)*1000 + digit(d0, 1)*100 + digit(d0, 2)*10 + digit(d0, 3)
+	month, day := digit(d0, 5)*10+digit(d0, 6), digit(d1, 0)*10+digit(d1, 1)
+	hour, minute, sec := digit(d2, 0)*10+digit(d2, 1), digit(d2, 3)*10+digit(d2, 4), digit(d2, 6)*10+digit(d2, 7)
 	nsec := 0
 	if frac := s[19 : len(s)-1]; frac != "" {
 		if len(frac) < 2 || len(frac) > 10 || frac[0] != '.' {
 			return time.Time{}, false
 		}
 		for _, c := range []byte(frac[1:]) {
-			most = max(most, c-'0')
+			if c-'0' > 9 {
+				return time.Time{}, false
+			}
 			nsec = nsec*10 + int(c-'0')
 		}
 		nsec *= nanoScale[len(frac)-2]
-	}
-	if most > 9 {
-		return time.Time{}, false
 	}
 	if month < 1 || month > 12 || day < 1 || day > daysIn(month, year) || hour > 23 || minute > 59 || sec > 59 {
 		return time.Time{}, false
@@ -152,6 +158,27 @@ func parseUTC(s string) (time.Time, bool) {
 	unix := int64(days)*86400 + int64(hour*3600+minute*60+sec)
 	return time.Unix(unix, int64(nsec)).UTC(), true
 }
+
+// The separators of parseUTC's words: bytes 4 and 7 of the first ('-'),
+// 2 and 5 of the others ('T' and ':', ':' and ':').
+const (
+	seps0  = 0xff<<32 | 0xff<<56
+	seps12 = 0xff<<16 | 0xff<<40
+)
+
+// digitsAt reports whether every byte of w that mask marks (0xff) is an
+// ASCII digit. Such a byte minus '0' (as an xor: '0' is 0x30 and the
+// digits 0x30-0x39) is at most 9, and x+0x76 has its high bit set just
+// when x is 10 or more, up to 0x89; from 0x80 x has its own high bit, so
+// the carry of x+0x76 into the next byte (x >= 0x8a) never hides a
+// refusal. The bytes mask leaves out are 0 after the mask and stay 0.
+func digitsAt(w, mask uint64) bool {
+	x := (w ^ ones*'0') & mask
+	return (x|(x+(ones*0x76)&mask))&highs == 0
+}
+
+// digit is byte k of d, a word of digit values.
+func digit(d uint64, k uint) int { return int(d >> (8 * k) & 0xff) }
 
 // nanoScale[n-1] turns a fraction of n digits into nanoseconds.
 var nanoScale = [9]int{1e8, 1e7, 1e6, 1e5, 1e4, 1e3, 1e2, 1e1, 1}
