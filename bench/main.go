@@ -33,6 +33,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -42,6 +43,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/switchyard/switchyard/bench/workload"
+	"github.com/switchyard/switchyard/router"
 )
 
 type options struct {
@@ -424,7 +426,10 @@ func (r roundA) ratio() float64 { return r.res.eps / bestOf(r.js).eps }
 type roundB struct {
 	res               *phaseResult
 	http, js          ceiling
-	decodeNs, routeNs float64
+	decodeNs, routeNs float64 // at router.GCPercent
+	// decodeOwnGC and routeOwnGC are the same costs at the bench's own
+	// GOGC, measured just before.
+	decodeOwnGC, routeOwnGC float64
 }
 
 func (r roundB) ratio() float64 { return r.res.eps / r.http.eps }
@@ -445,6 +450,14 @@ func median[R any](rounds []R, ratio func(R) float64) R {
 	return sorted[(len(sorted)-1)/2]
 }
 
+// currentGCPercent is this process's GOGC (SetGCPercent reads it by
+// setting it: it is set back at once).
+func currentGCPercent() int {
+	p := debug.SetGCPercent(100)
+	debug.SetGCPercent(p)
+	return p
+}
+
 // medianOf is the median of xs (the lower middle of an even count).
 func medianOf(xs []float64) float64 {
 	s := slices.Clone(xs)
@@ -458,7 +471,7 @@ func medianOf(xs []float64) float64 {
 // the medians of the rounds' means.
 func (b *bench) phaseB(ctx context.Context) error {
 	var rounds []roundB
-	var dec, route []float64
+	var dec, route, decOwn, routeOwn []float64
 	for k := range max(1, b.o.rounds) {
 		res, err := b.drain(ctx, 'B', b.o.n, "mapped", func(url string) string {
 			return workload.MappedDestination("pb", url, b.o.concurrency, b.o.inFlight)
@@ -473,15 +486,31 @@ func (b *bench) phaseB(ctx context.Context) error {
 		// The drain's garbage (the sink's, the nats-server's) is collected
 		// first, so that the mapping's own collections are what its time
 		// includes, round after round.
+		//
+		// It is measured twice: at this process's GOGC (the Go default,
+		// unless the environment sets one), and at the router's,
+		// router.GCPercent, which is what a lane pays and what the target
+		// is checked against (B's account splits the drain with it).
 		runtime.GC()
+		_, d, rt, err := mappedBodies(filepath.Join(b.dir, "config-B"), b.o.seed, b.o.n, 'R', "pb")
+		if err != nil {
+			return err
+		}
+		rd.decodeOwnGC = float64(d.Nanoseconds()) / float64(b.o.n)
+		rd.routeOwnGC = float64(rt.Nanoseconds()) / float64(b.o.n)
+		runtime.GC()
+		prevGC := debug.SetGCPercent(router.GCPercent)
 		bodies, d, rt, err := mappedBodies(filepath.Join(b.dir, "config-B"), b.o.seed, b.o.n, 'R', "pb")
+		debug.SetGCPercent(prevGC)
 		if err != nil {
 			return err
 		}
 		rd.decodeNs = float64(d.Nanoseconds()) / float64(b.o.n)
 		rd.routeNs = float64(rt.Nanoseconds()) / float64(b.o.n)
 		dec, route = append(dec, rd.decodeNs), append(route, rd.routeNs)
-		logf("mapping in process: decoding %.1f µs, routing %.1f µs per event", rd.decodeNs/1000, rd.routeNs/1000)
+		decOwn, routeOwn = append(decOwn, rd.decodeOwnGC), append(routeOwn, rd.routeOwnGC)
+		logf("mapping in process: decoding %.1f µs, routing %.1f µs per event at the router's GOGC %d (%.1f and %.1f at GOGC %d)",
+			rd.decodeNs/1000, rd.routeNs/1000, router.GCPercent, rd.decodeOwnGC/1000, rd.routeOwnGC/1000, currentGCPercent())
 		rec := b.sink.record("R", b.o.n, 200)
 		logf("raw HTTP ceiling: %d POSTs at concurrency %d", b.o.n, b.o.concurrency)
 		load := startLoad(nil)
@@ -510,6 +539,7 @@ func (b *bench) phaseB(ctx context.Context) error {
 	b.rep.b, b.rep.http, b.rep.bJS = m.res, m.http, m.js
 	b.rep.bDecodeNs, b.rep.bRouteNs = m.decodeNs, m.routeNs
 	b.rep.decodeNs, b.rep.routeNs = medianOf(dec), medianOf(route)
+	b.rep.decodeOwnGC, b.rep.routeOwnGC, b.rep.ownGC = medianOf(decOwn), medianOf(routeOwn), currentGCPercent()
 	b.rep.mapRounds = len(rounds)
 	return nil
 }

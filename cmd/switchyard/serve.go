@@ -72,10 +72,8 @@ func runServe(o serveOptions, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if os.Getenv("GOGC") == "" {
-		// A router's heap is mostly short-lived event maps: collecting less
-		// often buys throughput for memory it has (docs/performance.md).
-		// GOGC in the environment still wins.
-		debug.SetGCPercent(300)
+		// router.GCPercent: GOGC in the environment still wins.
+		debug.SetGCPercent(router.GCPercent)
 	}
 	if os.Getenv("GOMEMLIMIT") == "" && router.NATSURL(cfg) == "" {
 		// The embedded shape: nats-server's buffers and caches share the
