@@ -284,6 +284,36 @@ func firstOf(vs ...any) any {
 	return nil
 }
 
+// currencyBoxes are currency()'s values for common ISO 4217 codes, each
+// boxed once: senders often send the code in lower case ("usd"), and
+// upper-casing it and boxing the result were two allocations per call.
+// A code not listed takes the general way; the value is the same.
+var currencyBoxes = func() map[string]any {
+	m := map[string]any{}
+	for _, c := range strings.Fields("USD EUR GBP JPY CNY CAD AUD NZD CHF SEK NOK DKK PLN CZK HUF RON BGN " +
+		"INR BRL MXN ARS CLP COP PEN ZAR TRY RUB UAH ILS AED SAR KRW HKD SGD TWD THB MYR IDR PHP VND NGN EGP KES") {
+		m[c] = c
+	}
+	return m
+}()
+
+// commonCurrency is strings.ToUpper(c) as currency() returns it when c, a
+// trimmed code, is one of currencyBoxes in any case, without allocating.
+func commonCurrency(c string) (any, bool) {
+	if len(c) != 3 {
+		return nil, false
+	}
+	var b [3]byte
+	for i := range b {
+		b[i] = c[i]
+		if 'a' <= b[i] && b[i] <= 'z' {
+			b[i] -= 'a' - 'A'
+		}
+	}
+	v, ok := currencyBoxes[string(b[:])] // the conversion does not allocate in an index
+	return v, ok
+}
+
 func init() {
 	money := func(name, doc string, keys ...string) {
 		eventHelper(name, name+"() float64",
@@ -325,7 +355,11 @@ func init() {
 				return "USD", nil
 			case string:
 				orig := ev.Properties["currency"]
-				if c = strings.ToUpper(strings.TrimSpace(c)); c == "" {
+				c = strings.TrimSpace(c)
+				if v, ok := commonCurrency(c); ok {
+					return v, nil
+				}
+				if c = strings.ToUpper(c); c == "" {
 					return "USD", nil
 				}
 				return reboxed(orig, c), nil

@@ -359,3 +359,28 @@ func TestProductsValueIsTheMemoizedList(t *testing.T) {
 		}
 	}
 }
+
+// commonCurrency must give what upper-casing gives, for every spelling of
+// the codes it knows, and nothing for anything else (which then takes
+// strings.ToUpper: non-ASCII letters, other lengths, unknown codes).
+func TestCommonCurrencyIsToUpper(t *testing.T) {
+	for code := range currencyBoxes {
+		for mask := range 8 {
+			b := []byte(code)
+			for i := range b {
+				if mask&(1<<i) != 0 {
+					b[i] += 'a' - 'A'
+				}
+			}
+			v, ok := commonCurrency(string(b))
+			if !ok || v != strings.ToUpper(string(b)) {
+				t.Errorf("commonCurrency(%q) = %#v, %v; want %q", b, v, ok, strings.ToUpper(string(b)))
+			}
+		}
+	}
+	for _, c := range []string{"", "US", "USDX", "XYZ", "u\u017fd", "ü$d", "U D", "usd "} {
+		if v, ok := commonCurrency(c); ok {
+			t.Errorf("commonCurrency(%q) = %#v; want it left to ToUpper", c, v)
+		}
+	}
+}
