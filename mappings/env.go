@@ -62,28 +62,58 @@ func NewEnv(e *Event, source string, settings map[string]any) *Env {
 // Reset points env at another event, so a lane can reuse one Env.
 func (env *Env) Reset(e *Event, source string, settings map[string]any) {
 	r := e.Raw
+	t := &e.top
+	var looked envTop
+	if !t.noted {
+		looked = lookUpTop(r)
+		t = &looked
+	}
 	*env = Env{
 		Type:              e.Type,
-		Event:             r["event"],
-		UserID:            idValue(r["userId"], e.UserID),
-		AnonymousID:       idValue(r["anonymousId"], e.AnonymousID),
+		Event:             t.event,
+		UserID:            idValue(t.userID, e.UserID),
+		AnonymousID:       idValue(t.anonymousID, e.AnonymousID),
 		MessageID:         e.MessageID,
 		Timestamp:         FormatTimestamp(e.Timestamp),
-		Traits:            asMap(r["traits"]),
+		Traits:            asMap(t.traits),
 		Properties:        e.Properties,
 		Context:           e.Context,
 		Name:              r["name"],
 		Category:          r["category"],
-		GroupID:           r["groupId"],
-		PreviousID:        r["previousId"],
+		GroupID:           t.groupID,
+		PreviousID:        t.previousID,
 		Integrations:      e.Integrations,
-		SentAt:            r["sentAt"],
-		ReceivedAt:        r["receivedAt"],
-		OriginalTimestamp: r["originalTimestamp"],
+		SentAt:            t.sentAt,
+		ReceivedAt:        t.receivedAt,
+		OriginalTimestamp: t.originalTimestamp,
 		Raw:               r,
 		Source:            source,
 		Settings:          settings,
 		ev:                e,
+	}
+}
+
+// envTop holds the members of an event's Raw that Env holds and the
+// decoder's eventTop notes (top.go): Reset looked each of them up in Raw,
+// nine map look-ups per route that evaluates an expression, while fromTop
+// had them all in hand. fromTop copies them from its eventTop, where the
+// single pass (or topOf) put the value Raw holds under each key, nil when
+// absent or null, as a look-up gives; noted says it did. An Event made
+// otherwise (WithRaw's view for a filter, a literal) has them looked up by
+// each Reset, as before. name and category, which eventTop does not note,
+// are still looked up.
+type envTop struct {
+	event, userID, anonymousID, traits, groupID, previousID any
+	sentAt, receivedAt, originalTimestamp                   any
+	noted                                                   bool
+}
+
+// lookUpTop reads envTop's members from raw.
+func lookUpTop(raw map[string]any) envTop {
+	return envTop{
+		event: raw["event"], userID: raw["userId"], anonymousID: raw["anonymousId"], traits: raw["traits"],
+		groupID: raw["groupId"], previousID: raw["previousId"],
+		sentAt: raw["sentAt"], receivedAt: raw["receivedAt"], originalTimestamp: raw["originalTimestamp"],
 	}
 }
 

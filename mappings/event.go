@@ -96,6 +96,8 @@ type Event struct {
 	Integrations map[string]any
 
 	memo memo // what is derived from the event alone (memo.go)
+	// top is what Env.Reset reads of Raw, as fromTop found it (env.go).
+	top envTop
 	// projection names the top-level members Raw holds when the event was
 	// decoded in part (DecodeProjected); nil when whole.
 	projection *Projection
@@ -107,9 +109,9 @@ type Event struct {
 
 // WithRaw returns a new event that is e with its fields replaced by raw
 // (a destination filter's view of it): Context, Properties and Traits are
-// read from raw again, and nothing derived from e (its memo) carries over,
-// since products() of the original may hold what raw left out. e itself is
-// unchanged.
+// read from raw again, and nothing derived from e (its memo, the members
+// fromTop noted for Env.Reset) carries over, since products() of the
+// original may hold what raw left out. e itself is unchanged.
 func (e *Event) WithRaw(raw map[string]any) *Event {
 	out := &Event{
 		Raw:          raw,
@@ -295,6 +297,12 @@ func fromTop(raw map[string]any, top *eventTop, receivedAt time.Time) (*Event, e
 	e.ReceivedAt = receivedAt.UTC()
 	if t, ok := ParseTime(top.receivedAt); ok {
 		e.ReceivedAt = t.UTC()
+	}
+	e.top = envTop{
+		event: top.event, userID: top.userID, anonymousID: top.anonymousID, traits: top.traits,
+		groupID: top.groupID, previousID: top.previousID,
+		sentAt: top.sentAt, receivedAt: top.receivedAt, originalTimestamp: top.originalTimestamp,
+		noted: true,
 	}
 	return e, nil
 }

@@ -109,15 +109,17 @@ func normalisedProducts(ev *Event) ([]any, error) {
 		if !carriesOneProduct(ev) {
 			return []any{}, nil
 		}
-		return []any{normaliseProduct(ev, ev.Properties, -1)}, nil
+		var box slabs
+		return []any{normaliseProduct(ev, ev.Properties, -1, &box)}, nil
 	}
 	out := make([]any, 0, len(list))
+	var box slabs // the event's prices, parsed or made float64, boxed together
 	for i, e := range list {
 		m, isObj := e.(map[string]any)
 		if !isObj {
 			continue // the spec's products are objects; a stray string or null is noise
 		}
-		out = append(out, normaliseProduct(ev, m, i))
+		out = append(out, normaliseProduct(ev, m, i, &box))
 	}
 	return out, nil
 }
@@ -128,8 +130,10 @@ func normalisedProducts(ev *Event) ([]any, error) {
 // for a sender following the spec), else a copy, made at the first change
 // (src, being the event, is shared and never changed). index is the
 // product's place in properties.products, -1 for one described by
-// properties itself.
-func normaliseProduct(ev *Event, src map[string]any, index int) map[string]any {
+// properties itself. box holds the numbers it writes (box.go): most
+// prices are written, as senders send them as text or whole numbers, and a
+// box each was an allocation per product.
+func normaliseProduct(ev *Event, src map[string]any, index int, box *slabs) map[string]any {
 	var out map[string]any // nil until the first change: then src's copy
 	own := func() {
 		if out == nil {
@@ -211,10 +215,12 @@ func normaliseProduct(ev *Event, src map[string]any, index int) map[string]any {
 			ev.markUnusable()
 		case ok && sameNumber(cur, v, whole):
 			// Already in its canonical form: nothing to write.
-		case ok && whole:
-			set(key, cur, wholeOrFloat(v))
+		case ok && whole && exactWhole(v):
+			own()
+			out[key] = box.int(int64(v))
 		case ok:
-			set(key, cur, v)
+			own()
+			out[key] = box.float(v)
 		case absent != nil:
 			own()
 			out[key] = absent
@@ -278,6 +284,36 @@ func firstOf(vs ...any) any {
 	return nil
 }
 
+// currencyBoxes are currency()'s values for common ISO 4217 codes, each
+// boxed once: senders often send the code in lower case ("usd"), and
+// upper-casing it and boxing the result were two allocations per call.
+// A code not listed takes the general way; the value is the same.
+var currencyBoxes = func() map[string]any {
+	m := map[string]any{}
+	for _, c := range strings.Fields("USD EUR GBP JPY CNY CAD AUD NZD CHF SEK NOK DKK PLN CZK HUF RON BGN " +
+		"INR BRL MXN ARS CLP COP PEN ZAR TRY RUB UAH ILS AED SAR KRW HKD SGD TWD THB MYR IDR PHP VND NGN EGP KES") {
+		m[c] = c
+	}
+	return m
+}()
+
+// commonCurrency is strings.ToUpper(c) as currency() returns it when c, a
+// trimmed code, is one of currencyBoxes in any case, without allocating.
+func commonCurrency(c string) (any, bool) {
+	if len(c) != 3 {
+		return nil, false
+	}
+	var b [3]byte
+	for i := range b {
+		b[i] = c[i]
+		if 'a' <= b[i] && b[i] <= 'z' {
+			b[i] -= 'a' - 'A'
+		}
+	}
+	v, ok := currencyBoxes[string(b[:])] // the conversion does not allocate in an index
+	return v, ok
+}
+
 func init() {
 	money := func(name, doc string, keys ...string) {
 		eventHelper(name, name+"() float64",
@@ -319,7 +355,11 @@ func init() {
 				return "USD", nil
 			case string:
 				orig := ev.Properties["currency"]
-				if c = strings.ToUpper(strings.TrimSpace(c)); c == "" {
+				c = strings.TrimSpace(c)
+				if v, ok := commonCurrency(c); ok {
+					return v, nil
+				}
+				if c = strings.ToUpper(c); c == "" {
 					return "USD", nil
 				}
 				return reboxed(orig, c), nil
@@ -343,7 +383,7 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
-			return ev.memoProducts()
+			return ev.productsValue()
 		},
 		Types:     []any{new(func(Env) []any)},
 		Signature: "products() list",

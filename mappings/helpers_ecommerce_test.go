@@ -1,8 +1,11 @@
 package mappings
 
 import (
+	"fmt"
 	"math"
 	"reflect"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -270,6 +273,114 @@ func TestSameStringAndNumberAreSameScalar(t *testing.T) {
 					t.Errorf("sameNumber(%#v, %v, whole %v) = %v, sameScalar(%#v) says %v", cur, f, whole, got, canonical, want)
 				}
 			}
+		}
+	}
+}
+
+// The numbers normaliseProduct writes are boxed in the event's slabs
+// (box.go): each must be the value and type the runtime's own box holds,
+// past the first slab and outside the static boxes of 0..255 too.
+func TestProductNumbersBoxedTogether(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"type":"track","event":"Order Completed","messageId":"m","userId":"u","properties":{"products":[`)
+	const n = 20 // more numbers than one slab of words holds
+	for i := range n {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `{"product_id":"p%d","price":"%d.25","quantity":"%d","position":%d}`, i, i, 250+i, 1000+i)
+	}
+	b.WriteString(`]}}`)
+	ev, err := Decode([]byte(b.String()), time.Now(), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := normalisedProducts(ev)
+	if err != nil || len(got) != n {
+		t.Fatalf("products: %d, %v", len(got), err)
+	}
+	for i, p := range got {
+		m := p.(map[string]any)
+		want := map[string]any{"product_id": fmt.Sprintf("p%d", i), "price": float64(i) + 0.25,
+			"quantity": int64(250 + i), "position": int64(1000 + i)}
+		if !reflect.DeepEqual(m, want) {
+			t.Errorf("product %d = %#v; want %#v", i, m, want)
+		}
+	}
+}
+
+// products() hands the VM the memoized list itself, boxed without a copy:
+// every call of one event sees the same products, also from goroutines
+// routing it at once (go test -race checks the memo's publication).
+func TestProductsValueIsTheMemoizedList(t *testing.T) {
+	raw := []byte(`{"type":"track","event":"Order Completed","messageId":"m","userId":"u","properties":{"products":[` +
+		`{"product_id":"p1","price":"2.5"},{"sku":"s2","price":3,"quantity":"2"}]}}`)
+	ev, err := Decode(raw, time.Now(), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := normalisedProducts(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	vals := make([]any, 8)
+	for i := range vals {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v, err := ev.productsValue()
+			if err != nil {
+				t.Error(err)
+			}
+			vals[i] = v
+		}()
+	}
+	wg.Wait()
+	list, _ := ev.memoProducts()
+	for i, v := range vals {
+		l, ok := v.([]any)
+		if !ok || !reflect.DeepEqual(l, want) {
+			t.Fatalf("call %d: products() = %#v; want %#v", i, v, want)
+		}
+	}
+	v, _ := ev.productsValue()
+	if l := v.([]any); len(l) != len(list) || &l[0] != &list[0] {
+		t.Error("products() of a memoized event is not the memo's list")
+	}
+	// An error is memoized and returned alike.
+	bad, err := Decode([]byte(`{"type":"track","event":"x","messageId":"m","userId":"u","properties":{"products":7}}`), time.Now(), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if v, err := bad.productsValue(); v != nil || err == nil || err.Error() != "properties.products: not a list: a number" {
+			t.Errorf("products() of a bad list = %#v, %v", v, err)
+		}
+	}
+}
+
+// commonCurrency must give what upper-casing gives, for every spelling of
+// the codes it knows, and nothing for anything else (which then takes
+// strings.ToUpper: non-ASCII letters, other lengths, unknown codes).
+func TestCommonCurrencyIsToUpper(t *testing.T) {
+	for code := range currencyBoxes {
+		for mask := range 8 {
+			b := []byte(code)
+			for i := range b {
+				if mask&(1<<i) != 0 {
+					b[i] += 'a' - 'A'
+				}
+			}
+			v, ok := commonCurrency(string(b))
+			if !ok || v != strings.ToUpper(string(b)) {
+				t.Errorf("commonCurrency(%q) = %#v, %v; want %q", b, v, ok, strings.ToUpper(string(b)))
+			}
+		}
+	}
+	for _, c := range []string{"", "US", "USDX", "XYZ", "u\u017fd", "ü$d", "U D", "usd "} {
+		if v, ok := commonCurrency(c); ok {
+			t.Errorf("commonCurrency(%q) = %#v; want it left to ToUpper", c, v)
 		}
 	}
 }

@@ -22,7 +22,18 @@ const (
 // on every other call, the group call included, the user's traits travel in
 // context.traits (a group call's own traits describe the group, not the
 // person: Segment Group spec).
+//
+// fromTop has read both already: ev.Traits is the traits of an identify or
+// group call and context.traits of any other (each an object or nil, as it
+// validated them), so for an event it validated (top.noted) they are taken
+// from there, not looked up again by each of an action's person helpers.
 func personTraits(ev *Event) [2]map[string]any {
+	switch {
+	case ev.top.noted && ev.Type == TypeIdentify:
+		return [2]map[string]any{ev.Traits, asMap(ev.Context["traits"])}
+	case ev.top.noted && ev.Type != TypeGroup:
+		return [2]map[string]any{ev.Traits, nil}
+	}
 	ctx := asMap(ev.Context["traits"])
 	if ev.Type == TypeIdentify {
 		return [2]map[string]any{asMap(ev.Raw["traits"]), ctx}

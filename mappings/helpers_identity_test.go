@@ -1,6 +1,10 @@
 package mappings
 
-import "testing"
+import (
+	"reflect"
+	"testing"
+	"time"
+)
 
 func TestIdentityHelpers(t *testing.T) {
 	const (
@@ -127,4 +131,27 @@ func TestContextHelpers(t *testing.T) {
 		{"utm absent", bare, `utm("source")`, nil, ""},
 		{"utm unknown field", full, `utm("sorce")`, nil, `utm: unknown campaign field "sorce"`},
 	})
+}
+
+// personTraits takes a validated event's trait objects from what fromTop
+// derived (Event.Traits); they must be those it looks up otherwise.
+func TestPersonTraitsOfAValidatedEvent(t *testing.T) {
+	for _, data := range []string{
+		`{"type":"identify","messageId":"m","userId":"u","traits":{"email":"a@b.c"},"context":{"traits":{"phone":"1"}}}`,
+		`{"type":"identify","messageId":"m","userId":"u","context":{"traits":{"phone":"1"}}}`,
+		`{"type":"identify","messageId":"m","userId":"u","traits":{"email":"a@b.c"}}`,
+		`{"type":"track","event":"x","messageId":"m","userId":"u","traits":{"email":"raw"},"context":{"traits":{"email":"ctx"}}}`,
+		`{"type":"track","event":"x","messageId":"m","userId":"u","context":{"traits":"not an object"}}`,
+		`{"type":"page","messageId":"m","userId":"u","context":{"traits":{"firstName":"Ada"}}}`,
+		`{"type":"group","messageId":"m","userId":"u","groupId":"g","traits":{"name":"Acme"},"context":{"traits":{"email":"a@b.c"}}}`,
+		`{"type":"alias","messageId":"m","userId":"u","previousId":"p"}`,
+	} {
+		ev, err := Decode([]byte(data), time.Now(), Limits{})
+		if err != nil {
+			t.Fatalf("%s: %v", data, err)
+		}
+		if got, want := personTraits(ev), personTraits(ev.WithRaw(ev.Raw)); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: personTraits = %v; looked up it is %v", data, got, want)
+		}
+	}
 }

@@ -126,6 +126,9 @@ func toNumber(v any) (f float64, ok bool, err error) {
 		if s == "" {
 			return 0, false, nil
 		}
+		if f, ok := plainDecimal(s); ok {
+			return f, true, nil
+		}
 		f, err := strconv.ParseFloat(s, 64)
 		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
 			return 0, false, fmt.Errorf("not a number: %q", x)
@@ -133,6 +136,47 @@ func toNumber(v any) (f float64, ok bool, err error) {
 		return f, true, nil
 	}
 	return 0, false, fmt.Errorf("not a number: %s", kindOf(v))
+}
+
+// plainDecimal reads the prices and quantities senders send as text
+// ("12.50", "2", "-3.5") without strconv.ParseFloat, whose general reader
+// (signs, exponents, hex, underscores, inf) cost most of a product's
+// normalisation: s of an optional '-', one to fifteen digits in all and
+// an optional '.' between digits. Fifteen digits make an integer below
+// 10^15, exact in a float64, as is 10^k for the k digits after the point,
+// so one correctly rounded division gives the float64 nearest the number:
+// what ParseFloat returns (it takes the same exact path for such input).
+// ok is false for anything else, which ParseFloat then reads.
+func plainDecimal(s string) (f float64, ok bool) {
+	i, neg := 0, false
+	if len(s) > 0 && s[0] == '-' {
+		i, neg = 1, true
+	}
+	var m int64
+	digits, frac, point := 0, 0, false
+	for ; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			m = m*10 + int64(c-'0')
+			digits++
+			if point {
+				frac++
+			}
+		case c == '.' && !point && digits > 0 && i+1 < len(s):
+			point = true
+		default:
+			return 0, false
+		}
+	}
+	if digits == 0 || digits > 15 {
+		return 0, false
+	}
+	f = float64(m) / pow10[frac]
+	if neg {
+		f = -f // "-0" is -0, as ParseFloat reads it
+	}
+	return f, true
 }
 
 // wholeOrFloat returns int64 for whole numbers within range, else f.

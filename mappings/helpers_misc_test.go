@@ -3,9 +3,11 @@ package mappings
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -486,4 +488,61 @@ func TestCompactValueKeepsWhatHasNoNil(t *testing.T) {
 	if m, ok := compactValue(map[string]any(nil)).(map[string]any); !ok || m == nil {
 		t.Errorf("compactValue of a nil object = %#v, want an empty object", m)
 	}
+}
+
+// plainDecimal is toNumber's way around strconv.ParseFloat for the common
+// text numbers: whatever it accepts, it must read bit for bit as
+// ParseFloat does (signed zeros included), and it must leave everything
+// else to ParseFloat.
+func TestPlainDecimalIsParseFloat(t *testing.T) {
+	cases := []string{
+		"0", "-0", "0.0", "-0.0", "7", "007", "12.50", "9", "59.90", "129", "5.5", "0.1", "0.3",
+		"-3.25", "123456789012345", "-999999999999999", "1.00000000000001", "0.000000000000001",
+		"9007199254740993", "1234567890123456", "12345678901234.5", "0.1234567890123456",
+		"", "-", ".", "5.", ".5", "-.5", "+5", "1e5", "1E-3", "1_000", "0x10", "1.2.3", "--1",
+		"inf", "NaN", " 1", "1 ", "١", "1,5",
+	}
+	for _, s := range cases {
+		checkPlainDecimal(t, s)
+	}
+	for _, s := range []string{"12.50", "-0", "7", "123456789012345", "0.00000000000001"} {
+		if _, ok := plainDecimal(s); !ok {
+			t.Errorf("plainDecimal(%q) leaves it to ParseFloat; it is what it is for", s)
+		}
+	}
+	// Every short string over the characters it reads.
+	alphabet := "-.0159"
+	var walk func(prefix string, n int)
+	walk = func(prefix string, n int) {
+		checkPlainDecimal(t, prefix)
+		if n == 0 {
+			return
+		}
+		for i := range len(alphabet) {
+			walk(prefix+alphabet[i:i+1], n-1)
+		}
+	}
+	walk("", 5)
+}
+
+func checkPlainDecimal(t *testing.T, s string) {
+	t.Helper()
+	f, ok := plainDecimal(s)
+	if !ok {
+		return
+	}
+	want, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		t.Fatalf("plainDecimal(%q) = %v, but ParseFloat refuses it: %v", s, f, err)
+	}
+	if math.Float64bits(f) != math.Float64bits(want) {
+		t.Fatalf("plainDecimal(%q) = %v (%x), ParseFloat %v (%x)", s, f, math.Float64bits(f), want, math.Float64bits(want))
+	}
+}
+
+func FuzzPlainDecimal(f *testing.F) {
+	for _, s := range []string{"12.50", "-0", "1e5", "123456789012345", "0.000000000000001"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) { checkPlainDecimal(t, s) })
 }
