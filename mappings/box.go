@@ -27,7 +27,8 @@ type eface struct {
 	data unsafe.Pointer
 }
 
-// The five uses of unsafe below are the whole of it (gosec G103, audited:
+// The five uses of unsafe below, and memo.go's box of the products list,
+// are the whole of it (gosec G103, audited:
 // the layout is the runtime's eface, TestBoxedValues checks every box
 // against what the runtime makes, and the race detector's checkptr runs
 // over them in make test).
@@ -64,12 +65,13 @@ type slabs struct {
 // 512 bytes, allocated with a type header (runtime heapSetType), whose
 // type tells the collector which words are pointers (not the numbers').
 // The Event lives as long as its values do and they as long as it, in
-// practice: one lifetime. Its 36 strings fill the 896-byte size class
+// practice: one lifetime. Its 32 strings fill the 1024-byte size class
 // the allocator rounds it up to, with the 8-byte header
-// (TestEventBlocksFillTheirSizeClasses).
+// (TestEventBlocksFillTheirSizeClasses; an Event that grows or shrinks
+// moves them).
 type eventBlock struct {
 	event Event
-	strs  [36]string
+	strs  [32]string
 	words [8]uint64
 	lists [2][]any
 }
@@ -78,19 +80,19 @@ type eventBlock struct {
 // bytes, which holds more strings than eventBlock does (about one per 24
 // bytes) and more often lists: a typical 1 KB Order Completed holds about
 // forty strings and a list of products, which took two allocations more
-// (a second string slab and the list's array): in one 1152-byte block
-// they take fewer bytes than the 896 of an eventBlock, a 256-byte slab and
-// the list's array.
+// (a second string slab and the list's array): in one 1408-byte block
+// (48 strings) they take fewer bytes than the 1024 of an eventBlock, a
+// 256-byte slab and the list's array.
 type eventBlockLarge struct {
 	event Event
-	strs  [44]string
+	strs  [48]string
 	words [8]uint64
 	lists [2][]any
 	elems [8]any
 }
 
 // largeEvent is the size above which an event takes an eventBlockLarge:
-// where the estimate of its strings (below) passes eventBlock's 36.
+// where the estimate of its strings (below) passes eventBlock's 32.
 const largeEvent = 32 * 24
 
 // newEventSlabs allocates the block of an event of n bytes and returns

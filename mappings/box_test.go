@@ -98,15 +98,15 @@ func TestEventBlocksFillTheirSizeClasses(t *testing.T) {
 	small := perBlock(func() { keep = new(eventBlock) })
 	large := perBlock(func() { keep = new(eventBlockLarge) })
 	_ = keep
-	if small != 896 || large != 1152 {
-		t.Fatalf("an eventBlock takes %d bytes, an eventBlockLarge %d: want 896 and 1152", small, large)
+	if small != 1024 || large != 1408 {
+		t.Fatalf("an eventBlock takes %d bytes, an eventBlockLarge %d: want 1024 and 1408", small, large)
 	}
 	const header, str = 8, int(unsafe.Sizeof(""))
-	if s := int(unsafe.Sizeof(eventBlock{})) + header; s > 896 || s+str <= 896 {
-		t.Errorf("an eventBlock is %d bytes with its header: room for a string more, or over 896", s)
+	if s := int(unsafe.Sizeof(eventBlock{})) + header; s > 1024 || s+str <= 1024 {
+		t.Errorf("an eventBlock is %d bytes with its header: room for a string more, or over 1024", s)
 	}
-	if s := int(unsafe.Sizeof(eventBlockLarge{})) + header; s > 1152 || s+str <= 1152 {
-		t.Errorf("an eventBlockLarge is %d bytes with its header: room for a string more, or over 1152", s)
+	if s := int(unsafe.Sizeof(eventBlockLarge{})) + header; s > 1408 || s+str <= 1408 {
+		t.Errorf("an eventBlockLarge is %d bytes with its header: room for a string more, or over 1408", s)
 	}
 }
 
