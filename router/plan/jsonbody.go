@@ -123,11 +123,9 @@ func appendJSONObject(b []byte, m map[string]any, depth int) ([]byte, error) {
 		slices.SortFunc(ms, func(a, b member) int { return strings.Compare(a.k, b.k) })
 	} else {
 		for i := 1; i < len(ms); i++ {
-			x, j := ms[i], i
-			for ; j > 0 && x.before(&ms[j-1]); j-- {
-				ms[j] = ms[j-1]
+			for j := i; j > 0 && ms[j].before(&ms[j-1]); j-- {
+				ms[j], ms[j-1] = ms[j-1], ms[j]
 			}
-			ms[j] = x
 		}
 	}
 	b = append(b, '{')

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	fastjson "github.com/goccy/go-json"
 )
 
 // stdJSON is what encodeJSON must write: encoding/json's bytes with HTML
@@ -131,39 +129,4 @@ func FuzzEncodeJSON(f *testing.F) {
 		sameAsEncodingJSON(t, s)
 		sameAsEncodingJSON(t, map[string]any{s: s, "k": []any{s, len(s)}})
 	})
-}
-
-// BenchmarkEncodeBody encodes the 10-field action's body (bench/workload's
-// TenFields over a typical order) here and with goccy/go-json, which
-// encoded bodies before: go test -run '^$' -bench EncodeBody ./router/plan
-func BenchmarkEncodeBody(b *testing.B) {
-	body := map[string]any{
-		"message_id": "4f0a0c5e-2b8e-4d6a-9a51-3c1d2e0f7b11", "user_id": "user-1234", "email": "ada.lovelace1234@example.com",
-		"first_name": "Ada", "last_name": "Lovelace", "phone": "+1 555 1001234", "event": "Order Completed",
-		"revenue": 59.97, "currency": "USD",
-		"products": []any{
-			map[string]any{"id": "sku-1", "price": 19.99, "quantity": 1},
-			map[string]any{"id": "sku-22", "price": 9.5, "quantity": 2.0},
-			map[string]any{"id": "sku-333", "price": 21.0, "quantity": 1},
-		},
-	}
-	want, _ := stdJSON(body)
-	for name, enc := range map[string]func(any) ([]byte, error){
-		"plan": encodeJSON,
-		"goccy": func(v any) ([]byte, error) {
-			return fastjson.MarshalWithOption(v, fastjson.DisableHTMLEscape())
-		},
-	} {
-		b.Run(name, func(b *testing.B) {
-			if got, err := enc(body); err != nil || !bytes.Equal(got, want) {
-				b.Fatalf("%s: %s (%v), want %s", name, got, err, want)
-			}
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := enc(body); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
 }
