@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/switchyard/switchyard/ingest"
 	"github.com/switchyard/switchyard/internal/natstest"
+	"github.com/switchyard/switchyard/internal/poll"
 )
 
 // Write keys of the test sources.
@@ -95,10 +97,30 @@ func (h *harness) createStream(cfg jetstream.StreamConfig) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := h.js.CreateStream(ctx, cfg); err != nil {
-		h.t.Fatal(err)
+	// A test that deleted EVENTS creates it again at once. nats-server
+	// renames a deleted stream's directory and removes it in the
+	// background, and a CI dry run once had the new stream's store fail
+	// to be created (10049, "error creating store for stream"): that one
+	// answer is retried until the deadline, any other fails the test.
+	var storeFailed *jetstream.APIError
+	for {
+		_, err := h.js.CreateStream(ctx, cfg)
+		if err == nil {
+			return
+		}
+		if !errors.As(err, &storeFailed) || storeFailed.ErrorCode != jsErrCodeStreamStoreFailed || ctx.Err() != nil {
+			h.t.Fatal(err)
+		}
+		select {
+		case <-ctx.Done():
+			h.t.Fatalf("creating EVENTS: %v (still, after 10 s)", err)
+		case <-time.After(poll.Interval):
+		}
 	}
 }
+
+// jsErrCodeStreamStoreFailed is nats-server's JSStreamStoreFailedF.
+const jsErrCodeStreamStoreFailed jetstream.ErrorCode = 10049
 
 // response is a decoded answer of the intake.
 type response struct {
