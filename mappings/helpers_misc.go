@@ -142,11 +142,9 @@ func toNumber(v any) (f float64, ok bool, err error) {
 // ("12.50", "2", "-3.5") without strconv.ParseFloat, whose general reader
 // (signs, exponents, hex, underscores, inf) cost most of a product's
 // normalisation: s of an optional '-', one to fifteen digits in all and
-// an optional '.' between digits. Fifteen digits make an integer below
-// 10^15, exact in a float64, as is 10^k for the k digits after the point,
-// so one correctly rounded division gives the float64 nearest the number:
-// what ParseFloat returns (it takes the same exact path for such input).
-// ok is false for anything else, which ParseFloat then reads.
+// an optional '.' between digits, read as the decoder reads a short JSON
+// number (exactDecimal: what ParseFloat returns). ok is false for
+// anything else, which ParseFloat then reads.
 func plainDecimal(s string) (f float64, ok bool) {
 	i, neg := 0, false
 	if len(s) > 0 && s[0] == '-' {
@@ -172,11 +170,7 @@ func plainDecimal(s string) (f float64, ok bool) {
 	if digits == 0 || digits > 15 {
 		return 0, false
 	}
-	f = float64(m) / pow10[frac]
-	if neg {
-		f = -f // "-0" is -0, as ParseFloat reads it
-	}
-	return f, true
+	return exactDecimal(m, frac, neg), true
 }
 
 // wholeOrFloat returns int64 for whole numbers within range, else f.

@@ -375,14 +375,7 @@ func (p *eventParser) number() (any, bool) {
 		return p.numberToken()
 	}
 	p.i = i
-	// The digits make an integer below 10^15, exact in a float64, as is
-	// 10^k for k <= 22, and one IEEE division of the two is correctly
-	// rounded: f is the float64 nearest the number, which is what
-	// ParseFloat returns.
-	f := float64(m) / pow10[frac]
-	if negative {
-		f = -f
-	}
+	f := exactDecimal(m, frac, negative)
 	// As wholeFloat types it.
 	if f == math.Trunc(f) && math.Abs(f) <= 1<<53 {
 		return p.box.int(int64(f)), true
@@ -421,6 +414,20 @@ func (p *eventParser) numberToken() (any, bool) {
 		return p.box.int(int64(f)), true
 	}
 	return p.box.float(f), true
+}
+
+// exactDecimal is the number of the digits m with frac of them after the
+// point, for m below 10^15 and frac at most 15: m is exact in a float64, as
+// is 10^frac, and one IEEE division of the two is correctly rounded, so
+// the result is the float64 nearest the number, which is what
+// strconv.ParseFloat returns. negative makes it negative ("-0" is -0, as
+// ParseFloat reads it).
+func exactDecimal(m int64, frac int, negative bool) float64 {
+	f := float64(m) / pow10[frac]
+	if negative {
+		f = -f
+	}
+	return f
 }
 
 // pow10[k] is 10^k, exact in a float64.
