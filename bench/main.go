@@ -32,8 +32,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime"
-	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -450,14 +448,6 @@ func median[R any](rounds []R, ratio func(R) float64) R {
 	return sorted[(len(sorted)-1)/2]
 }
 
-// currentGCPercent is this process's GOGC (SetGCPercent reads it by
-// setting it: it is set back at once).
-func currentGCPercent() int {
-	p := debug.SetGCPercent(100)
-	debug.SetGCPercent(p)
-	return p
-}
-
 // medianOf is the median of xs (the lower middle of an even count).
 func medianOf(xs []float64) float64 {
 	s := slices.Clone(xs)
@@ -483,30 +473,12 @@ func (b *bench) phaseB(ctx context.Context) error {
 		// The raw HTTP ceiling: B's exact bodies, mapped here as the lane
 		// maps them, POSTed to the same sink at the same concurrency.
 		logf("mapping %d events in process (decode + Plan.Route)", b.o.n)
-		// The drain's garbage (the sink's, the nats-server's) is collected
-		// first, so that the mapping's own collections are what its time
-		// includes, round after round.
-		//
-		// It is measured twice: at this process's GOGC (the Go default,
-		// unless the environment sets one), and at the router's,
-		// router.GCPercent, which is what a lane pays and what the target
-		// is checked against (B's account splits the drain with it).
-		runtime.GC()
-		_, d, rt, err := mappedBodies(filepath.Join(b.dir, "config-B"), b.o.seed, b.o.n, 'R', "pb")
+		bodies, atRouter, atOwn, err := mapInProcess(filepath.Join(b.dir, "config-B"), b.o.seed, b.o.n, "pb")
 		if err != nil {
 			return err
 		}
-		rd.decodeOwnGC = float64(d.Nanoseconds()) / float64(b.o.n)
-		rd.routeOwnGC = float64(rt.Nanoseconds()) / float64(b.o.n)
-		runtime.GC()
-		prevGC := debug.SetGCPercent(router.GCPercent)
-		bodies, d, rt, err := mappedBodies(filepath.Join(b.dir, "config-B"), b.o.seed, b.o.n, 'R', "pb")
-		debug.SetGCPercent(prevGC)
-		if err != nil {
-			return err
-		}
-		rd.decodeNs = float64(d.Nanoseconds()) / float64(b.o.n)
-		rd.routeNs = float64(rt.Nanoseconds()) / float64(b.o.n)
+		rd.decodeNs, rd.routeNs = atRouter.decodeNs, atRouter.routeNs
+		rd.decodeOwnGC, rd.routeOwnGC = atOwn.decodeNs, atOwn.routeNs
 		dec, route = append(dec, rd.decodeNs), append(route, rd.routeNs)
 		decOwn, routeOwn = append(decOwn, rd.decodeOwnGC), append(routeOwn, rd.routeOwnGC)
 		logf("mapping in process: decoding %.1f µs, routing %.1f µs per event at the router's GOGC %d (%.1f and %.1f at GOGC %d)",

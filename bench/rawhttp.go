@@ -6,12 +6,15 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/mappings"
+	"github.com/switchyard/switchyard/router"
 	"github.com/switchyard/switchyard/router/plan"
 )
 
@@ -65,6 +68,43 @@ func mappedBodies(cfgDir string, seed uint64, n int, phase byte, source string) 
 		route += time.Since(t1)
 	}
 	return bodies, decode, route, nil
+}
+
+// inProcessCosts is what decoding and routing cost per event in process.
+type inProcessCosts struct{ decodeNs, routeNs float64 }
+
+// mapInProcess maps phase B's n events in this process, as its lane does
+// (mappedBodies), twice: at this process's GOGC (the Go default, unless
+// the environment sets one), then at the router's, router.GCPercent, which
+// is what a lane pays and what the targets are checked against (B's
+// account splits the drain with it). The drain's garbage (the sink's, the
+// nats-server's) is collected before each, so that the mapping's own
+// collections are what its time includes, round after round. bodies are
+// the second run's.
+func mapInProcess(cfgDir string, seed uint64, n int, source string) (bodies [][]byte, atRouter, atOwn inProcessCosts, err error) {
+	perEvent := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / float64(n) }
+	runtime.GC()
+	_, d, rt, err := mappedBodies(cfgDir, seed, n, 'R', source)
+	if err != nil {
+		return nil, atRouter, atOwn, err
+	}
+	atOwn = inProcessCosts{perEvent(d), perEvent(rt)}
+	runtime.GC()
+	prev := debug.SetGCPercent(router.GCPercent)
+	bodies, d, rt, err = mappedBodies(cfgDir, seed, n, 'R', source)
+	debug.SetGCPercent(prev)
+	if err != nil {
+		return nil, atRouter, atOwn, err
+	}
+	return bodies, inProcessCosts{perEvent(d), perEvent(rt)}, atOwn, nil
+}
+
+// currentGCPercent is this process's GOGC (SetGCPercent reads it by
+// setting it: it is set back at once).
+func currentGCPercent() int {
+	p := debug.SetGCPercent(100)
+	debug.SetGCPercent(p)
+	return p
 }
 
 // rawHTTPCeiling POSTs every body to url from `concurrency` workers on one
