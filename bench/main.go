@@ -306,6 +306,14 @@ func (b *bench) startRouter(ctx context.Context, phase, destName, dest string) (
 	return startChild(ctx, b.bin, cfgDir, data, admin)
 }
 
+// delta is b-a, or -1 when either was not counted.
+func delta(a, b int64) int64 {
+	if a < 0 || b < 0 {
+		return -1
+	}
+	return b - a
+}
+
 // drain is phases A and B: publish N events, then start the router and
 // time it from ready to the last event's arrival at the sink.
 // round counts a phase's repetitions: -perf profiles the first only.
@@ -330,10 +338,25 @@ func (b *bench) drain(ctx context.Context, phase byte, n int, destName string, m
 	if err != nil {
 		return nil, err
 	}
+	c, isChild := r.(*child)
+	counts := func() (switches, faults, gcs int64) {
+		if !isChild {
+			return -1, -1, -1
+		}
+		gcs = -1
+		if text, err := c.metrics(); err == nil {
+			if v, ok := metricValue(text, "go_gc_duration_seconds_count", ""); ok {
+				gcs = int64(v)
+			}
+		}
+		return ctxSwitches(c.cmd.Process.Pid), c.minorFaults(), gcs
+	}
+	// Read before the clock starts: the scrape's own CPU is not the drain's.
+	sw0, flt0, gc0 := counts()
 	load := startLoad(childCPU(r))
 	t0, cpu0 := time.Now(), r.cpu()
 	var perf *perfRecord
-	if c, isChild := r.(*child); isChild && b.o.perf && round == 0 {
+	if isChild && b.o.perf && round == 0 {
 		// perf takes a moment to attach: the first few hundred ms of the
 		// phase are not in the profile (they are in the figures).
 		if perf, err = startPerf(c.cmd.Process.Pid, filepath.Join(b.dir, fmt.Sprintf("perf-%c.data", phase))); err != nil {
@@ -344,6 +367,7 @@ func (b *bench) drain(ctx context.Context, phase byte, n int, destName string, m
 	ok := rec.waitIdle(30 * time.Second)
 	others, procCPU := load.others(), load.ours()
 	t1, cpu1 := time.Unix(0, rec.last.Load()), r.cpu()
+	sw1, flt1, gc1 := counts()
 	if perf != nil {
 		b.rep.profiles = append(b.rep.profiles, perf.stop(fmt.Sprintf("phase %c", phase)))
 	}
@@ -354,6 +378,7 @@ func (b *bench) drain(ctx context.Context, phase byte, n int, destName string, m
 	res := &phaseResult{
 		phase: phase, events: n, wall: t1.Sub(t0), cpu: cpu1 - cpu0, peakRSS: peak,
 		requests: rec.requests.Load(), dups: rec.dups.Load(), publishEPS: float64(n) / pub.Seconds(), runner: r.label(), others: others, procCPU: procCPU,
+		switches: delta(sw0, sw1), faults: delta(flt0, flt1), gcs: delta(gc0, gc1),
 	}
 	res.eps = float64(n) / res.wall.Seconds()
 	logf("phase %c: %d events in %s: %.0f events/s, %d requests, router CPU %s, other processes %.2f cores", phase, n, res.wall.Round(time.Millisecond), res.eps, res.requests, res.cpu, others)

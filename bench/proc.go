@@ -292,11 +292,15 @@ func mustRequest(method, path string) *http.Request {
 	return r
 }
 
-// metricValue finds one sample in Prometheus text: name{labels} value.
+// metricValue finds one sample in Prometheus text: name{labels} value,
+// or name value when labels is "".
 func metricValue(text, name, labels string) (float64, bool) {
 	prefix := name + "{" + labels + "}"
+	if labels == "" {
+		prefix = name
+	}
 	for _, line := range strings.Split(text, "\n") {
-		if strings.HasPrefix(line, prefix) {
+		if strings.HasPrefix(line, prefix+" ") {
 			v, err := strconv.ParseFloat(strings.TrimSpace(line[len(prefix):]), 64)
 			return v, err == nil
 		}

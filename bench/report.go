@@ -24,6 +24,10 @@ type phaseResult struct {
 	// procCPU is the CPU the router and this process (nats-server, the
 	// sink) used during the drain.
 	procCPU time.Duration
+	// The router child's context switches (every thread's), minor page
+	// faults and garbage collections over a drain (A, B, W); -1 when not
+	// counted (an in-process router, or its /metrics did not answer).
+	switches, faults, gcs int64
 	// phase C
 	p50, p99, max time.Duration
 	latN          int
@@ -205,6 +209,21 @@ func (r *report) markdown() string {
 	}
 	if len(pubs) > 0 {
 		w(" Publish rates (async, 4,096 pending): %s.", strings.Join(pubs, ", "))
+	}
+	var counted []string
+	for _, p := range []*phaseResult{r.a, r.b, r.w} {
+		if p != nil && p.events > 0 && p.switches >= 0 {
+			per := func(v int64) string {
+				if v < 0 {
+					return "—"
+				}
+				return fmt.Sprintf("%.1f", float64(v)*1000/float64(p.events))
+			}
+			counted = append(counted, fmt.Sprintf("%c %s / %s / %s", p.phase, per(p.switches), per(p.faults), per(p.gcs)))
+		}
+	}
+	if len(counted) > 0 {
+		w(" The router's context switches (all its threads, /proc/<pid>/task/*/status), minor page faults and garbage collections (`go_gc_duration_seconds_count` from its /metrics, read before and after) per 1,000 events of each drain: %s.", strings.Join(counted, "; "))
 	}
 	w("\n")
 
