@@ -108,8 +108,18 @@ func main() {
 	flag.StringVar(&o.trace, "latency-trace", "", "phase C: write each event's publish offset and latency (ms) as CSV here")
 	flag.BoolVar(&o.perf, "perf", false, "record the child's CPU with perf (perf record -e cpu-clock -g) during phases A and B (and R), and print the top of each profile (needs linux-perf)")
 	flag.DurationVar(&o.sinkDelay, "sink-delay", 0, "phases A and B: the sink answers after this long (a slow tool: the lane fills max_in_flight; for memory sizing)")
+	flag.Func("router-env", "KEY=VALUE added to the router child's environment only (repeatable), e.g. -router-env GOGC=1000: the ceilings, nats-server and sink keep the bench's", func(kv string) error {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			return fmt.Errorf("want KEY=VALUE, got %q", kv)
+		}
+		routerEnv = append(routerEnv, kv)
+		return nil
+	})
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (configs, child logs, NATS store)")
 	flag.Parse()
+	if len(routerEnv) > 0 && o.inprocess {
+		fatalf("-router-env sets the router child's environment: drop -inprocess")
+	}
 	if o.cpuprofile != "" && !o.inprocess {
 		fatalf("-cpuprofile profiles the router in this process: add -inprocess")
 	}

@@ -79,6 +79,11 @@ type child struct {
 	exited  chan struct{}
 }
 
+// routerEnv is what -router-env adds to the router child's environment
+// (KEY=VALUE each), and to nothing else: the bench process, its
+// nats-server, sink and ceilings keep their own.
+var routerEnv []string
+
 func startChild(ctx context.Context, bin, cfgDir, dataDir, admin string) (*child, error) {
 	logPath := filepath.Join(filepath.Dir(cfgDir), filepath.Base(cfgDir)+".log")
 	logf, err := os.Create(logPath)
@@ -93,6 +98,8 @@ func startChild(ctx context.Context, bin, cfgDir, dataDir, admin string) (*child
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
+	// -router-env comes last: it wins over the same variable inherited.
+	cmd.Env = append(cmd.Env, routerEnv...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		logf.Close()

@@ -248,10 +248,14 @@ func (r *report) markdown() string {
 }
 
 func (r *report) runner() string {
+	child := "the switchyard binary as a child process"
+	if len(routerEnv) > 0 {
+		child += " with " + strings.Join(routerEnv, " ") + " added to its environment (-router-env)"
+	}
 	for _, p := range []*phaseResult{r.a, r.b, r.w, r.c, r.d} {
 		if p != nil {
 			if strings.HasPrefix(p.runner, "switchyard") {
-				return "the switchyard binary as a child process"
+				return child
 			}
 			return p.runner
 		}
@@ -259,7 +263,7 @@ func (r *report) runner() string {
 	if r.opts.inprocess {
 		return "router.New in the bench process"
 	}
-	return "the switchyard binary as a child process"
+	return child
 }
 
 // num prints 123456.7 as 123,457.
