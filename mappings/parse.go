@@ -26,7 +26,7 @@ import (
 // values of the top-level members FromMap reads, noted as they are built.
 func parseEvent(data []byte, lim Limits, keep *Projection, top *eventTop) (m map[string]any, ok bool) {
 	p := parsers.Get().(*eventParser)
-	p.s, p.i, p.depth, p.lim, p.keep = string(data), 0, 0, lim, keep
+	p.s, p.i, p.depth, p.lim, p.keep, p.skipped = string(data), 0, 0, lim, keep, 0
 	// The event and its first boxes in one allocation (box.go).
 	var ev *Event
 	p.box, ev = newEventSlabs(len(data))
@@ -68,9 +68,12 @@ type eventParser struct {
 	stack []member
 	// hi is the most the stack held during this event: what parseEvent
 	// clears at its end.
-	hi  int
-	buf []byte // unescaping
-	box slabs  // the event's boxes, handed over with its values
+	hi int
+	// skipped counts the top-level members a projection skips: they
+	// count to MaxProperties too.
+	skipped int
+	buf     []byte // unescaping
+	box     slabs  // the event's boxes, handed over with its values
 	// keep, when not nil, names the top-level members decoded; the others
 	// are read through (skip) and checked, not built (project.go).
 	keep *Projection
@@ -165,6 +168,15 @@ func (p *eventParser) literal(word string) bool {
 // object reads an object at p.i. Between the values it reads, the cursor
 // is the local i (p.s does not change during a parse): most members are
 // a key and a string, read here without a store to p.i.
+//
+// The loop over the members holds as few values as it can (Go's ABI has
+// no callee-saved registers, and every value live across the loop was
+// reloaded from the frame on each member): the member count is the
+// stack's, checked against MaxProperties when the object closes (an
+// object over the limit is refused all the same, after at most MaxBytes
+// of reading), whether this is the top level is read from p when needed,
+// and the top-level members are noted for FromMap (top.go) as the map is
+// built, in their order, so that a repeated key's last value is noted.
 func (p *eventParser) object() (map[string]any, bool) {
 	if !p.enter() {
 		return nil, false
@@ -177,10 +189,8 @@ func (p *eventParser) object() (map[string]any, bool) {
 		p.depth--
 		return map[string]any{}, true
 	}
-	limit, top := p.lim.MaxProperties, p.depth == 1
-	skipping := top && p.keep != nil
-	for n := 1; ; n++ {
-		if n > limit || i >= len(s) || s[i] != '"' {
+	for {
+		if i >= len(s) || s[i] != '"' {
 			return nil, false
 		}
 		// The key, as str reads it, inlined (as is the string value
@@ -215,12 +225,13 @@ func (p *eventParser) object() (map[string]any, bool) {
 		}
 		var v any
 		switch {
-		case skipping && !p.keep.has(k):
+		case p.keep != nil && p.depth == 1 && !p.keep.has(k):
 			p.i = i
 			if !p.skipMember(k) {
 				return nil, false
 			}
 			i = p.i
+			p.skipped++
 			goto next
 		case i < len(s) && s[i] == '"':
 			j := i + 1
@@ -245,9 +256,6 @@ func (p *eventParser) object() (map[string]any, bool) {
 			i = p.i
 		}
 		p.stack = append(p.stack, member{k, v})
-		if top {
-			p.top.note(k, v)
-		}
 	next:
 		if i < len(s) && s[i] <= ' ' {
 			i = spaces(s, i)
@@ -263,12 +271,20 @@ func (p *eventParser) object() (map[string]any, bool) {
 			continue
 		case '}':
 			p.i = i + 1
-			p.depth--
 			members := p.stack[base:]
+			if n := len(members); n > p.lim.MaxProperties || p.depth == 1 && n+p.skipped > p.lim.MaxProperties {
+				return nil, false
+			}
 			m := make(map[string]any, len(members))
 			for _, e := range members {
 				m[e.k] = e.v // a repeated key: the last wins, as in encoding/json
 			}
+			if p.depth == 1 {
+				for _, e := range members {
+					p.top.note(e.k, e.v)
+				}
+			}
+			p.depth--
 			p.drop(base)
 			return m, true
 		}
