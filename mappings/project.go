@@ -207,9 +207,12 @@ func (p *eventParser) skipContainer(end byte, keyed bool) bool {
 	if !p.enter() {
 		return false
 	}
-	p.skipSpace()
-	if p.i < len(p.s) && p.s[p.i] == end {
-		p.i++
+	// The cursor is the local i between the values read here, as in
+	// object, and a string value is read through here, not by skip.
+	s := p.s
+	i := space(s, p.i)
+	if uint(i) < uint(len(s)) && s[i] == end {
+		p.i = i + 1
 		p.depth--
 		return true
 	}
@@ -218,35 +221,40 @@ func (p *eventParser) skipContainer(end byte, keyed bool) bool {
 			return false
 		}
 		if keyed {
-			if p.i >= len(p.s) || p.s[p.i] != '"' {
+			if uint(i) >= uint(len(s)) || s[i] != '"' {
 				return false
 			}
-			_, j, ok := p.str(p.i)
+			_, j, ok := p.str(i)
 			if !ok {
 				return false
 			}
-			p.i = j
-			p.skipSpace()
-			if p.i >= len(p.s) || p.s[p.i] != ':' {
+			if i = space(s, j); uint(i) >= uint(len(s)) || s[i] != ':' {
 				return false
 			}
-			p.i++
-			p.skipSpace()
+			i = space(s, i+1)
 		}
-		if !p.skip() {
+		if uint(i) < uint(len(s)) && s[i] == '"' {
+			_, j, ok := p.str(i)
+			if !ok {
+				return false
+			}
+			i = j
+		} else {
+			p.i = i
+			if !p.skip() {
+				return false
+			}
+			i = p.i
+		}
+		if i = space(s, i); uint(i) >= uint(len(s)) {
 			return false
 		}
-		p.skipSpace()
-		if p.i >= len(p.s) {
-			return false
-		}
-		switch p.s[p.i] {
+		switch s[i] {
 		case ',':
-			p.i++
-			p.skipSpace()
+			i = space(s, i+1)
 			continue
 		case end:
-			p.i++
+			p.i = i + 1
 			p.depth--
 			return true
 		}
