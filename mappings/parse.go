@@ -26,7 +26,7 @@ import (
 // values of the top-level members FromMap reads, noted as they are built.
 func parseEvent(data []byte, lim Limits, keep *Projection, top *eventTop) (m map[string]any, ok bool) {
 	p := parsers.Get().(*eventParser)
-	p.s, p.i, p.depth, p.lim, p.keep = string(data), 0, 0, lim, keep
+	p.s, p.i, p.depth, p.lim, p.keep, p.skipped = string(data), 0, 0, lim, keep, 0
 	// The event and its first boxes in one allocation (box.go).
 	var ev *Event
 	p.box, ev = newEventSlabs(len(data))
@@ -68,9 +68,12 @@ type eventParser struct {
 	stack []member
 	// hi is the most the stack held during this event: what parseEvent
 	// clears at its end.
-	hi  int
-	buf []byte // unescaping
-	box slabs  // the event's boxes, handed over with its values
+	hi int
+	// skipped counts the top-level members a projection skips: they
+	// count to MaxProperties too.
+	skipped int
+	buf     []byte // unescaping
+	box     slabs  // the event's boxes, handed over with its values
 	// keep, when not nil, names the top-level members decoded; the others
 	// are read through (skip) and checked, not built (project.go).
 	keep *Projection
@@ -95,15 +98,21 @@ var parsers = sync.Pool{New: func() any {
 // space returns the index of the first byte of s from i that is not JSON
 // whitespace. Most events hold no whitespace: one comparison says so, and
 // the call is inlined.
+//
+// The cursor is compared with len(s) as unsigned here, in object and in
+// number: a cursor is never negative, so uint(i) < uint(len(s)) says what
+// i < len(s) says, and it also tells the compiler that s[i] is in range,
+// which saves a bounds check (a compare and a branch) at each of the
+// dozen places a member looks at its next byte.
 func space(s string, i int) int {
-	if i < len(s) && s[i] > ' ' {
+	if uint(i) < uint(len(s)) && s[i] > ' ' {
 		return i
 	}
 	return spaces(s, i)
 }
 
 func spaces(s string, i int) int {
-	for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
+	for uint(i) < uint(len(s)) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
 		i++
 	}
 	return i
@@ -165,6 +174,15 @@ func (p *eventParser) literal(word string) bool {
 // object reads an object at p.i. Between the values it reads, the cursor
 // is the local i (p.s does not change during a parse): most members are
 // a key and a string, read here without a store to p.i.
+//
+// The loop over the members holds as few values as it can (Go's ABI has
+// no callee-saved registers, and every value live across the loop was
+// reloaded from the frame on each member): the member count is the
+// stack's, checked against MaxProperties when the object closes (an
+// object over the limit is refused all the same, after at most MaxBytes
+// of reading), whether this is the top level is read from p when needed,
+// and the top-level members are noted for FromMap (top.go) as the map is
+// built, in their order, so that a repeated key's last value is noted.
 func (p *eventParser) object() (map[string]any, bool) {
 	if !p.enter() {
 		return nil, false
@@ -172,15 +190,13 @@ func (p *eventParser) object() (map[string]any, bool) {
 	s := p.s
 	base := len(p.stack)
 	i := space(s, p.i)
-	if i < len(s) && s[i] == '}' {
+	if uint(i) < uint(len(s)) && s[i] == '}' {
 		p.i = i + 1
 		p.depth--
 		return map[string]any{}, true
 	}
-	limit, top := p.lim.MaxProperties, p.depth == 1
-	skipping := top && p.keep != nil
-	for n := 1; ; n++ {
-		if n > limit || i >= len(s) || s[i] != '"' {
+	for {
+		if uint(i) >= uint(len(s)) || s[i] != '"' {
 			return nil, false
 		}
 		// The key, as str reads it, inlined (as is the string value
@@ -196,33 +212,34 @@ func (p *eventParser) object() (map[string]any, bool) {
 		// Every byte before j is plain: a quote at j closes the key.
 		var k string
 		var ok bool
-		if j < len(s) && s[j] == '"' {
+		if uint(j) < uint(len(s)) && s[j] == '"' {
 			k, i = s[i+1:j], j+1
 		} else if k, i, ok = p.strRest(i+1, j); !ok {
 			return nil, false
 		}
 		// Most events hold no whitespace: the colon and the value's
 		// first byte are looked for where they are then.
-		if i < len(s) && s[i] == ':' {
+		if uint(i) < uint(len(s)) && s[i] == ':' {
 			i++
-		} else if i = space(s, i); i < len(s) && s[i] == ':' {
+		} else if i = space(s, i); uint(i) < uint(len(s)) && s[i] == ':' {
 			i++
 		} else {
 			return nil, false
 		}
-		if i < len(s) && s[i] <= ' ' {
+		if uint(i) < uint(len(s)) && s[i] <= ' ' {
 			i = spaces(s, i)
 		}
 		var v any
 		switch {
-		case skipping && !p.keep.has(k):
+		case p.keep != nil && p.depth == 1 && !p.keep.has(k):
 			p.i = i
 			if !p.skipMember(k) {
 				return nil, false
 			}
 			i = p.i
+			p.skipped++
 			goto next
-		case i < len(s) && s[i] == '"':
+		case uint(i) < uint(len(s)) && s[i] == '"':
 			j := i + 1
 			for ; j+8 <= len(s); j += 8 {
 				if m := stops(load8(s, j)); m != 0 {
@@ -231,7 +248,7 @@ func (p *eventParser) object() (map[string]any, bool) {
 				}
 			}
 			var str string
-			if j < len(s) && s[j] == '"' {
+			if uint(j) < uint(len(s)) && s[j] == '"' {
 				str, i = s[i+1:j], j+1
 			} else if str, i, ok = p.strRest(i+1, j); !ok {
 				return nil, false
@@ -245,30 +262,35 @@ func (p *eventParser) object() (map[string]any, bool) {
 			i = p.i
 		}
 		p.stack = append(p.stack, member{k, v})
-		if top {
-			p.top.note(k, v)
-		}
 	next:
-		if i < len(s) && s[i] <= ' ' {
+		if uint(i) < uint(len(s)) && s[i] <= ' ' {
 			i = spaces(s, i)
 		}
-		if i >= len(s) {
+		if uint(i) >= uint(len(s)) {
 			return nil, false
 		}
 		switch s[i] {
 		case ',':
-			if i++; i < len(s) && s[i] <= ' ' {
+			if i++; uint(i) < uint(len(s)) && s[i] <= ' ' {
 				i = spaces(s, i)
 			}
 			continue
 		case '}':
 			p.i = i + 1
-			p.depth--
 			members := p.stack[base:]
+			if n := len(members); n > p.lim.MaxProperties || p.depth == 1 && n+p.skipped > p.lim.MaxProperties {
+				return nil, false
+			}
 			m := make(map[string]any, len(members))
 			for _, e := range members {
 				m[e.k] = e.v // a repeated key: the last wins, as in encoding/json
 			}
+			if p.depth == 1 {
+				for _, e := range members {
+					p.top.note(e.k, e.v)
+				}
+			}
+			p.depth--
 			p.drop(base)
 			return m, true
 		}
@@ -345,7 +367,7 @@ func (p *eventParser) number() (any, bool) {
 	}
 	first := i
 	var m int64 // wraps past 19 digits: read only up to 18
-	for i < len(s) && s[i]-'0' <= 9 {
+	for uint(i) < uint(len(s)) && s[i]-'0' <= 9 {
 		m = m*10 + int64(s[i]-'0')
 		i++
 	}
@@ -353,17 +375,17 @@ func (p *eventParser) number() (any, bool) {
 	if whole == 0 || whole > 1 && s[first] == '0' {
 		return p.numberToken() // not JSON: it says so
 	}
-	frac, dot := 0, i < len(s) && s[i] == '.'
+	frac, dot := 0, uint(i) < uint(len(s)) && s[i] == '.'
 	if dot {
 		i++
-		for i < len(s) && s[i]-'0' <= 9 {
+		for uint(i) < uint(len(s)) && s[i]-'0' <= 9 {
 			m = m*10 + int64(s[i]-'0')
 			i++
 			frac++
 		}
 	}
 	switch {
-	case dot && frac == 0, i < len(s) && s[i]|0x20 == 'e', whole+frac > 18:
+	case dot && frac == 0, uint(i) < uint(len(s)) && s[i]|0x20 == 'e', whole+frac > 18:
 		return p.numberToken()
 	case !dot:
 		p.i = i

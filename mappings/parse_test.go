@@ -133,3 +133,48 @@ func TestObjectReadsStringsAtEveryOffset(t *testing.T) {
 		}
 	}
 }
+
+// TestObjectCountsMembersToTheLimit holds the single pass to checkShape's
+// MaxProperties, which object checks when an object closes: an object of
+// exactly the limit is taken and one of a member more is left to the exact
+// path (which refuses it), at the top level and nested, with repeated keys
+// (each counts, as checkShape counts them), and with the top-level members
+// a projection skips, which count as well.
+func TestObjectCountsMembersToTheLimit(t *testing.T) {
+	lim := Limits{MaxProperties: 3}.withDefaults()
+	for _, c := range []struct {
+		data string
+		ok   bool
+	}{
+		{`{"a":1,"b":2,"c":3}`, true},
+		{`{"a":1,"b":2,"c":3,"d":4}`, false},
+		{`{"a":1,"a":2,"a":3,"a":4}`, false},
+		{`{"a":{"x":1,"y":2,"z":3}}`, true},
+		{`{"a":{"x":1,"y":2,"z":3,"w":4}}`, false},
+		{`{"a":{"x":1,"x":2,"x":3,"x":4}}`, false},
+		{`{"a":[{"x":1,"y":2,"z":"s"},{"x":1,"y":2,"z":3,"w":"s"}]}`, false},
+	} {
+		_, errExact := decodeExact([]byte(c.data), lim)
+		if (errExact == nil) != c.ok {
+			t.Fatalf("%s: the exact path says %v, the test expects ok=%v", c.data, errExact, c.ok)
+		}
+		if _, ok := parseEvent([]byte(c.data), lim, nil, nil); ok != c.ok {
+			t.Errorf("%s: the single pass says ok=%v, want %v", c.data, ok, c.ok)
+		}
+	}
+	// Skipped members count: "properties" and "x" are skipped, the
+	// rest kept.
+	keep := Project()
+	for _, c := range []struct {
+		data string
+		ok   bool
+	}{
+		{`{"type":"t","properties":{"a":1},"x":2}`, true},
+		{`{"type":"t","properties":{"a":1},"x":2,"y":3}`, false},
+		{`{"properties":1,"x":2,"y":3,"z":4}`, false},
+	} {
+		if _, ok := parseEvent([]byte(c.data), lim, keep, nil); ok != c.ok {
+			t.Errorf("%s, projected: the single pass says ok=%v, want %v", c.data, ok, c.ok)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package mappings
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -133,5 +134,31 @@ func BenchmarkDecodeProjected(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestProjectionHasIsItsSet holds has, which reads the members every
+// projection keeps by a switch and its few others one by one, to the set
+// it stands for, with few and with many other members.
+func TestProjectionHasIsItsSet(t *testing.T) {
+	others := []string{"integrations", "context", "traits", "properties", "name", "channel", ""}
+	keys := slices.Concat(eventMembers, others, []string{"Type", "message", "types", "x"})
+	for n := 0; n <= len(others); n++ {
+		p := Project(others[:n]...)
+		for _, k := range keys {
+			if got, want := p.has(k), p.set[k]; got != want {
+				t.Errorf("Project(%q).has(%q) = %v, its set says %v", others[:n], k, got, want)
+			}
+		}
+	}
+	for k := range map[string]bool{"traits": true, "properties": true, "context": true, "integrations": true} {
+		if !isObjectMember(k) {
+			t.Errorf("isObjectMember(%q) = false", k)
+		}
+	}
+	for _, k := range eventMembers {
+		if isObjectMember(k) || !isEventMember(k) {
+			t.Errorf("%q: isObjectMember %v, isEventMember %v", k, isObjectMember(k), isEventMember(k))
+		}
 	}
 }
