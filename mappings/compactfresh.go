@@ -21,7 +21,9 @@ import (
 //
 // The callee is the function itself, a constant of the unnamed type
 // func(any) any, which expr's VM calls directly (OpCallTyped, as
-// fetch.go's member reads).
+// fetch.go's member reads). The patch runs before maplit.go's: a call a
+// patch makes among the values of a literal maplit.go already rewrote is
+// left untyped by expr's checker, and called through reflection.
 
 // compactOwned is compact of a value the caller built and holds alone.
 func compactOwned(v any) any {

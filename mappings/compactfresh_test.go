@@ -2,6 +2,7 @@ package mappings
 
 import (
 	"reflect"
+	"regexp"
 	"testing"
 
 	"github.com/expr-lang/expr/ast"
@@ -64,13 +65,17 @@ func TestCompactOwnedAgreesWithCompact(t *testing.T) {
 		`compact({"a": nil})`:                    true,
 		`compact(merge(properties, {"a": nil}))`: true,
 		`compact(omitKeys(properties, "a"))`:     true,
-		`compact({"a": 1, "b": 2, "c": 3, "d": 4, "e": 5, "f": 6, "g": 7, "h": 8, "i": nil})`: true,
+		`compact({"a": 1, "b": 2, "c": 3, "d": 4, "e": 5, "f": 6, "g": 7, "h": 8, "i": nil})`:        true,
+		`{"a": compact({"x": nil}), "b": 2, "c": 3, "d": 4, "e": 5, "f": 6, "g": 7, "h": 8, "i": 9}`: true,
 		`compact(properties)`:            false, // the event's own: compact copies it
 		`compact(pick(properties, "a"))`: false,
 	} {
 		p, err := fast.Expr("f", src)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if d := p.prog.Disassemble(); untypedCall.MatchString(d) {
+			t.Errorf("%s: a call through reflection:\n%s", src, d)
 		}
 		v := &compactSeen{}
 		root := p.prog.Node()
@@ -80,6 +85,9 @@ func TestCompactOwnedAgreesWithCompact(t *testing.T) {
 		}
 	}
 }
+
+// untypedCall is a call expr's VM makes through reflection (OpCall).
+var untypedCall = regexp.MustCompile(`OpCall\s+<`)
 
 type compactSeen struct{ found bool }
 
