@@ -70,6 +70,10 @@ func (compactFresh) Visit(node *ast.Node) {
 	if id, ok := c.Callee.(*ast.IdentifierNode); !ok || id.Value != "compact" {
 		return
 	}
+	if lit, ok := compactLiteralOf(c.Arguments[0]); ok {
+		ast.Patch(node, lit)
+		return
+	}
 	if !builtFresh(c.Arguments[0]) {
 		return
 	}
@@ -95,4 +99,70 @@ func builtFresh(n ast.Node) bool {
 		return ok && (id.Value == "merge" || id.Value == "omitKeys")
 	}
 	return false
+}
+
+// A literal whose keys are distinct string constants is not built with
+// its nil values and then rid of them (deleting from a map of more than
+// eight keys costs more than inserting: GA4's items hold a dozen optional
+// fields): compact({"k": v, ...}) is built by a compactLiteral from the
+// list of its values, with only the values that are not nil, each
+// compacted, in a map of their number.
+type compactLiteral struct{ keys []string }
+
+func (b *compactLiteral) build(values any) any {
+	vals := values.([]any)
+	n := 0
+	for _, v := range vals {
+		if v != nil {
+			n++
+		}
+	}
+	m := make(map[string]any, n)
+	for i, v := range vals {
+		if v != nil {
+			m[b.keys[i]] = compactValue(v)
+		}
+	}
+	return m
+}
+
+// compactLiteralPC identifies a rewritten compact of a literal.
+var compactLiteralPC = reflect.ValueOf((&compactLiteral{}).build).Pointer()
+
+// isCompactLiteral reports whether n is a rewritten compact of a literal.
+func isCompactLiteral(n *ast.CallNode) bool {
+	c, ok := n.Callee.(*ast.ConstantNode)
+	if !ok || c.Value == nil || len(n.Arguments) != 1 {
+		return false
+	}
+	v := reflect.ValueOf(c.Value)
+	return v.Kind() == reflect.Func && v.Pointer() == compactLiteralPC
+}
+
+// compactLiteralOf is the call that builds compact(n), when n is a map
+// literal whose keys are distinct string constants.
+func compactLiteralOf(n ast.Node) (*ast.CallNode, bool) {
+	m, ok := n.(*ast.MapNode)
+	if !ok {
+		return nil, false
+	}
+	b := &compactLiteral{keys: make([]string, len(m.Pairs))}
+	values := make([]ast.Node, len(m.Pairs))
+	seen := make(map[string]bool, len(m.Pairs))
+	for i, p := range m.Pairs {
+		pair, ok := p.(*ast.PairNode)
+		if !ok {
+			return nil, false
+		}
+		k, ok := pair.Key.(*ast.StringNode)
+		if !ok || seen[k.Value] {
+			return nil, false
+		}
+		seen[k.Value] = true
+		b.keys[i], values[i] = k.Value, pair.Value
+	}
+	return &ast.CallNode{
+		Callee:    &ast.ConstantNode{Value: b.build},
+		Arguments: []ast.Node{&ast.ArrayNode{Nodes: values}},
+	}, true
 }

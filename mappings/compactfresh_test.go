@@ -92,7 +92,7 @@ var untypedCall = regexp.MustCompile(`OpCall\s+<`)
 type compactSeen struct{ found bool }
 
 func (v *compactSeen) Visit(node *ast.Node) {
-	if c, ok := (*node).(*ast.CallNode); ok && isCompactOwned(c) {
+	if c, ok := (*node).(*ast.CallNode); ok && (isCompactOwned(c) || isCompactLiteral(c)) {
 		v.found = true
 	}
 }
