@@ -32,11 +32,15 @@ type Action struct {
 	trigger *Program
 	// types, when set, are the event types the trigger can hold for
 	// (triggerTypes): for any other, Matches is false without a VM run.
-	types   map[string]bool
-	foreach *Program
-	url     *Template
-	headers []compiledHeader
-	fields  *Fields
+	types map[string]bool
+	// typesExact: the trigger holds for exactly the types, without an
+	// error (triggerTypes), and Matches is true for them without a VM run
+	// too. always: the trigger is `true`.
+	typesExact, always bool
+	foreach            *Program
+	url                *Template
+	headers            []compiledHeader
+	fields             *Fields
 }
 
 type compiledHeader struct {
@@ -64,7 +68,7 @@ func (c *Compiler) Action(s ActionSpec) (*Action, error) {
 		if a.trigger, err = c.Bool("trigger", s.Trigger); err != nil {
 			errs.add(err)
 		} else {
-			a.types = triggerTypes(s.Trigger)
+			a.types, a.typesExact, a.always = triggerTypes(s.Trigger)
 		}
 	}
 	if strings.TrimSpace(s.ForEach) != "" {
@@ -140,8 +144,16 @@ func (a *Action) Matches(env *Env) (bool, error) {
 	if a.trigger == nil {
 		return true, nil
 	}
-	if a.types != nil && !a.types[env.Type] {
-		return false, nil
+	if a.types != nil {
+		if !a.types[env.Type] {
+			return false, nil
+		}
+		if a.typesExact {
+			return true, nil
+		}
+	}
+	if a.always {
+		return true, nil
 	}
 	return a.trigger.Bool(env)
 }

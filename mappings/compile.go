@@ -54,7 +54,7 @@ func newCompiler(limits ExprLimits, fastFetch bool) *Compiler {
 	opts = append(opts, expr.Function("toJSON", toJSON, new(func(any) string))) // tojson.go
 	opts = append(opts, expr.Patch(envInjector{names: scoped}), expr.Patch(matchesPatcher{}))
 	if fastFetch {
-		opts = append(opts, expr.Patch(fetchPatcher{}), expr.Patch(mapLiterals{}))
+		opts = append(opts, expr.Patch(fetchPatcher{}), expr.Patch(compactFresh{}), expr.Patch(mapLiterals{}))
 	}
 	return &Compiler{limits: limits, options: opts, pure: pureFunctions(), scoped: scoped}
 }

@@ -66,8 +66,8 @@ type purity struct {
 func (p *purity) Visit(node *ast.Node) {
 	switch n := (*node).(type) {
 	case *ast.CallNode:
-		if isFetchCall(n) || isMatchesCall(n) || isMapLiteral(n) {
-			return // a member read (fetch.go) or a matches (matches.go): pure
+		if isFetchCall(n) || isMatchesCall(n) || isMapLiteral(n) || isCompactOwned(n) || isCompactLiteral(n) {
+			return // a member read (fetch.go), a matches (matches.go), a map literal (maplit.go), a compact (compactfresh.go): pure
 		}
 		id, ok := n.Callee.(*ast.IdentifierNode)
 		if !ok || !p.pure[id.Value] {

@@ -96,16 +96,41 @@ func isTypeIdent(n ast.Node) bool {
 // the set, the trigger is false, and evaluating it raises no error, so the
 // VM run is skipped (Action.Matches): most of a catalog tool's triggers
 // begin with type == "...", and each event matches one or two of them.
-func triggerTypes(src string) map[string]bool {
+//
+// exact is set when the trigger is nothing but a test of the type (type ==
+// "identify", type in [...], or such tests joined by ||): it then holds,
+// without an error, exactly for the types in the set, and the VM run is
+// skipped for those too. always is set for the trigger `true`.
+func triggerTypes(src string) (types map[string]bool, exact, always bool) {
 	tree, err := parser.Parse(src)
 	if err != nil {
-		return nil
+		return nil, false, false
+	}
+	if b, ok := tree.Node.(*ast.BoolNode); ok && b.Value {
+		return nil, false, true
 	}
 	s, _, ok := typeSet(tree.Node)
 	if !ok {
-		return nil
+		return nil, false, false
 	}
-	return s
+	return s, exactTypes(tree.Node), false
+}
+
+// exactTypes reports whether n is true, without an error, exactly when the
+// event's type is in the set typeSet gives for it.
+func exactTypes(n ast.Node) bool {
+	b, ok := n.(*ast.BinaryNode)
+	if !ok {
+		return false
+	}
+	switch b.Operator {
+	case "==", "in":
+		_, _, ok := typeSet(b)
+		return ok
+	case "||", "or":
+		return exactTypes(b.Left) && exactTypes(b.Right)
+	}
+	return false
 }
 
 // typeSet returns S with ok when n is false, without an error, for every

@@ -57,6 +57,28 @@ func TestTriggerTypesAgreeWithTheRun(t *testing.T) {
 		`type == "track" && (properties.x.y == 1 && type == "page")`:                           {"track"},
 		`type == "track" and event == "Signed Up"`:                                             {"track"},
 	}
+	// The triggers Matches decides alone, the VM run skipped for every
+	// type: a test of the type and nothing else, and `true`.
+	decided := map[string]bool{
+		`type == "identify"`:                true,
+		`"track" == type`:                   true,
+		`type == "track" || type == "page"`: true,
+		`true`:                              true,
+		`type in ["identify", "track"]`:     true,
+		`type == "track" || (type == "page" || type in ["screen"])`: true,
+	}
+	triggers[`type in ["identify", "track"]`] = []string{"identify", "track"}
+	triggers[`type == "track" || (type == "page" || type in ["screen"])`] = []string{"track", "page", "screen"}
+	triggers[`type == "track" || type == "page" && event == "x"`] = []string{"track", "page"}
+	for src := range triggers {
+		a, err := c.Action(ActionSpec{Name: "a", Trigger: src, URL: "https://x"})
+		if err != nil {
+			t.Fatalf("%s: %v", src, err)
+		}
+		if got := a.typesExact || a.always; got != decided[src] {
+			t.Errorf("%s: decided without a run %v, want %v", src, got, decided[src])
+		}
+	}
 	var events []*Event
 	for _, typ := range EventTypes {
 		js := `{"type":"` + typ + `","userId":"u","event":"Signed Up","properties":{"x":null},"traits":{"email":"a@b.c"},"previousId":"p","groupId":"g"}`

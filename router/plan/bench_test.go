@@ -2,6 +2,7 @@ package plan_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -65,23 +66,41 @@ func BenchmarkRouteTenFieldAction(b *testing.B) {
 }
 
 // freshEvents hands out decoded events that were never routed, decoding
-// them in batches with the timer stopped.
+// them in batches with the timer stopped: the i-th event handed out is
+// raws[i % len(raws)], decoded anew for each batch.
 type freshEvents struct {
 	b    *testing.B
-	raw  []byte
+	raws [][]byte
 	evs  []*mappings.Event
 	used int
 }
 
+// newFreshEvents hands out the one event raw, again and again.
 func newFreshEvents(b *testing.B, raw []byte) *freshEvents {
-	return &freshEvents{b: b, raw: raw, evs: make([]*mappings.Event, 256), used: 256}
+	return newFreshSample(b, [][]byte{raw})
 }
 
+// newFreshSample hands out the events of raws in turn.
+func newFreshSample(b *testing.B, raws [][]byte) *freshEvents {
+	n := 256
+	if len(raws) > n {
+		n = len(raws)
+	}
+	return &freshEvents{b: b, raws: raws, evs: make([]*mappings.Event, n), used: n}
+}
+
+// next returns the next event; raw is its bytes as they came.
 func (f *freshEvents) next() *mappings.Event {
+	ev, _ := f.nextRaw()
+	return ev
+}
+
+// nextRaw is next with the event's bytes.
+func (f *freshEvents) nextRaw() (*mappings.Event, []byte) {
 	if f.used == len(f.evs) {
 		f.b.StopTimer()
 		for i := range f.evs {
-			ev, err := mappings.Decode(f.raw, time.Now(), mappings.Limits{})
+			ev, err := mappings.Decode(f.raws[i%len(f.raws)], time.Now(), mappings.Limits{})
 			if err != nil {
 				f.b.Fatal(err)
 			}
@@ -91,7 +110,7 @@ func (f *freshEvents) next() *mappings.Event {
 		f.b.StartTimer()
 	}
 	f.used++
-	return f.evs[f.used-1]
+	return f.evs[f.used-1], f.raws[(f.used-1)%len(f.raws)]
 }
 
 // BenchmarkDecodeAndRouteTenFieldAction is what a lane spends per event
@@ -282,4 +301,65 @@ func BenchmarkRouteMixDecodedOnce(b *testing.B) {
 			i++
 		}
 	})
+}
+
+// catalogMixSample is the events BenchmarkRouteCatalogMix routes: the
+// bench workload's mix (40% identify with traits, 30% Order Completed with
+// 3-5 products, 30% page), 256 events from a fixed seed.
+func catalogMixSample() [][]byte {
+	g := workload.New(42)
+	raws := make([][]byte, 256)
+	for i := range raws {
+		_, raws[i] = g.Next('E', i)
+	}
+	return raws
+}
+
+// BenchmarkRouteCatalogMix routes the workload's mix through each catalog
+// tool of bench phase E, with its default presets and the settings
+// workload.CatalogTools gives it, the destination file written as the
+// bench writes it (bench/fanout.go's catalogFanout): one op is one event,
+// never routed before by the plan, routed whatever its actions make of it.
+//
+// The events are decoded in batches with the timer stopped, which an
+// instruction counter (callgrind, /work/cgcount.sh) counts all the same:
+// the decode sub-benchmark runs the same loop without routing, and is
+// what to subtract from each tool's count.
+func BenchmarkRouteCatalogMix(b *testing.B) {
+	const secret = "BENCH_SECRET"
+	b.Setenv(secret, "bench-secret-not-a-real-key")
+	raws := catalogMixSample()
+	b.Run("decode", func(b *testing.B) {
+		events := newFreshSample(b, raws)
+		b.ReportAllocs()
+		for b.Loop() {
+			events.next()
+		}
+	})
+	for _, tool := range workload.CatalogTools(secret) {
+		p := planFromText(b, fmt.Sprintf("type: %s\nsources: [pe]\nstart: all\nsettings:\n  endpoint: %s\n%s", tool.Name, "http://127.0.0.1:9/sink", tool.Settings))
+		// The benchmark must measure requests being rendered: every tool
+		// renders at least one for the sample. Some fail some events, as
+		// in the bench (Iterable needs an email or a userId).
+		requests := 0
+		for _, raw := range raws {
+			ev, err := mappings.Decode(raw, time.Now(), mappings.Limits{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			requests += len(p.Route(ev, "pe", raw, &mappings.Env{}, plan.RouteOptions{}).Requests)
+		}
+		if requests == 0 {
+			b.Fatalf("%s renders no request for the sample", tool.Name)
+		}
+		b.Run(tool.Name, func(b *testing.B) {
+			env := &mappings.Env{}
+			events := newFreshSample(b, raws)
+			b.ReportAllocs()
+			for b.Loop() {
+				ev, raw := events.nextRaw()
+				p.Route(ev, "pe", raw, env, plan.RouteOptions{})
+			}
+		})
+	}
 }
