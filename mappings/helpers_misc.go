@@ -379,6 +379,8 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
+			// Always a new map: compact(omitKeys(...)) removes nils from it
+			// in place (compactfresh.go).
 			out := make(map[string]any, len(m))
 		next:
 			for k, v := range m {
@@ -409,6 +411,8 @@ func init() {
 					n += len(m)
 				}
 			}
+			// Always a new map, even for one argument: compact(merge(...))
+			// removes nils from it in place (compactfresh.go).
 			out := make(map[string]any, n)
 			for i, p := range params {
 				m, err := mapArg("merge", p)

@@ -202,42 +202,10 @@ func BenchmarkForwardBatched(b *testing.B) {
 	}
 }
 
-// BenchmarkRouteMix routes the benchmark's mix (identify, Order Completed,
-// page) through the catalog tools of bench phase E, each with its default
-// presets, as its lane routes them: per event, whatever each routes to.
-func BenchmarkRouteMix(b *testing.B) {
-	g := workload.New(1)
-	raws := make([][]byte, 300)
-	for i := range raws {
-		_, raws[i] = g.Next('M', i)
-	}
-	for _, tool := range workload.CatalogTools("K") {
-		p := planFromText(b, "type: "+tool.Name+"\nsettings:\n  endpoint: http://127.0.0.1:9/sink\n"+tool.Settings)
-		b.Run(tool.Name, func(b *testing.B) {
-			env := &mappings.Env{}
-			evs := make([]*mappings.Event, len(raws))
-			i := len(raws)
-			b.ReportAllocs()
-			for b.Loop() {
-				if i == len(raws) {
-					b.StopTimer()
-					for j, raw := range raws {
-						evs[j], _ = mappings.Decode(raw, time.Now(), mappings.Limits{})
-					}
-					i = 0
-					b.StartTimer()
-				}
-				p.Route(evs[i], "web", raws[i], env, plan.RouteOptions{})
-				i++
-			}
-		})
-	}
-}
-
-// BenchmarkDecodeMix is BenchmarkRouteMix's decoding alone: the loop
-// decodes each round of events with the timer stopped, which an
-// instruction counter (callgrind) counts all the same; subtract it to
-// count the routing.
+// BenchmarkDecodeMix decodes the bench's mix (identify, Order Completed,
+// page: 300 events of workload.New(1)), one event per op: the mean
+// decoding cost of what a lane reads, beside BenchmarkDecode's one
+// Order Completed.
 func BenchmarkDecodeMix(b *testing.B) {
 	g := workload.New(1)
 	raws := make([][]byte, 300)
@@ -303,7 +271,7 @@ func BenchmarkRouteMixDecodedOnce(b *testing.B) {
 	})
 }
 
-// catalogMixSample is the events BenchmarkRouteCatalogMix routes: the
+// catalogMixSample is the events BenchmarkRouteMix routes: the
 // bench workload's mix (40% identify with traits, 30% Order Completed with
 // 3-5 products, 30% page), 256 events from a fixed seed.
 func catalogMixSample() [][]byte {
@@ -315,17 +283,17 @@ func catalogMixSample() [][]byte {
 	return raws
 }
 
-// BenchmarkRouteCatalogMix routes the workload's mix through each catalog
+// BenchmarkRouteMix routes the workload's mix through each catalog
 // tool of bench phase E, with its default presets and the settings
 // workload.CatalogTools gives it, the destination file written as the
 // bench writes it (bench/fanout.go's catalogFanout): one op is one event,
 // never routed before by the plan, routed whatever its actions make of it.
 //
 // The events are decoded in batches with the timer stopped, which an
-// instruction counter (callgrind, /work/cgcount.sh) counts all the same:
+// instruction counter (callgrind, scripts/instructions.sh) counts all the same:
 // the decode sub-benchmark runs the same loop without routing, and is
 // what to subtract from each tool's count.
-func BenchmarkRouteCatalogMix(b *testing.B) {
+func BenchmarkRouteMix(b *testing.B) {
 	const secret = "BENCH_SECRET"
 	b.Setenv(secret, "bench-secret-not-a-real-key")
 	raws := catalogMixSample()
