@@ -130,6 +130,35 @@ func BenchmarkDecodeAndRouteTenFieldAction(b *testing.B) {
 	}
 }
 
+// BenchmarkDecodeAndRouteTenFieldMix is BenchmarkDecodeAndRouteTenFieldAction
+// over bench phase B's own mix (identify, Order Completed, page: 300
+// events of workload.New(1)), one event per op: the in-process decoding
+// and mapping that phase B's report measures, as one count. Each event is
+// decoded anew, so nothing memoized on it carries over.
+func BenchmarkDecodeAndRouteTenFieldMix(b *testing.B) {
+	p := planFromText(b, workload.MappedDestination("web", "http://127.0.0.1:9/sink", 16, 256))
+	g := workload.New(1)
+	raws := make([][]byte, 300)
+	for i := range raws {
+		_, raws[i] = g.Next('B', i)
+	}
+	now := time.Now()
+	env := &mappings.Env{}
+	i := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		raw := raws[i%len(raws)]
+		ev, err := mappings.Decode(raw, now, mappings.Limits{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if rt := p.Route(ev, "web", raw, env, plan.RouteOptions{}); len(rt.Requests) != 1 {
+			b.Fatalf("event %d: %d requests, want 1 (%+v)", i%len(raws), len(rt.Requests), rt)
+		}
+		i++
+	}
+}
+
 // BenchmarkRoutePresets routes, for every catalog tool, the first of its
 // golden cases (in name order) that renders at least one request, through
 // the tool's presets as that case's destination.yaml enables them.
