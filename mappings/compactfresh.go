@@ -130,14 +130,7 @@ func (b *compactLiteral) build(values any) any {
 var compactLiteralPC = reflect.ValueOf((&compactLiteral{}).build).Pointer()
 
 // isCompactLiteral reports whether n is a rewritten compact of a literal.
-func isCompactLiteral(n *ast.CallNode) bool {
-	c, ok := n.Callee.(*ast.ConstantNode)
-	if !ok || c.Value == nil || len(n.Arguments) != 1 {
-		return false
-	}
-	v := reflect.ValueOf(c.Value)
-	return v.Kind() == reflect.Func && v.Pointer() == compactLiteralPC
-}
+func isCompactLiteral(n *ast.CallNode) bool { return isRewrittenCall(n, compactLiteralPC) }
 
 // compactLiteralOf is the call that builds compact(n), when n is a map
 // literal whose keys are distinct string constants.

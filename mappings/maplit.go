@@ -30,13 +30,17 @@ func (b *mapBuilder) build(values any) map[string]any {
 var mapBuilderPC = reflect.ValueOf((&mapBuilder{}).build).Pointer()
 
 // isMapLiteral reports whether n is a rewritten map literal.
-func isMapLiteral(n *ast.CallNode) bool {
+func isMapLiteral(n *ast.CallNode) bool { return isRewrittenCall(n, mapBuilderPC) }
+
+// isRewrittenCall reports whether n is a call, with one argument, of a
+// method value a patch put in place whose code is at pc.
+func isRewrittenCall(n *ast.CallNode, pc uintptr) bool {
 	c, ok := n.Callee.(*ast.ConstantNode)
 	if !ok || c.Value == nil || len(n.Arguments) != 1 {
 		return false
 	}
 	v := reflect.ValueOf(c.Value)
-	return v.Kind() == reflect.Func && v.Pointer() == mapBuilderPC
+	return v.Kind() == reflect.Func && v.Pointer() == pc
 }
 
 // minMapLiteral is the size from which a literal is rewritten: a smaller
