@@ -2,6 +2,7 @@ package router_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -19,6 +20,7 @@ import (
 	"github.com/switchyard/switchyard/bench/workload"
 	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/internal/natstest"
+	"github.com/switchyard/switchyard/internal/poll"
 	"github.com/switchyard/switchyard/router"
 	"github.com/switchyard/switchyard/router/plan"
 )
@@ -98,20 +100,15 @@ func benchDrain(b *testing.B, drain bool) {
 	must(b, r.Start(ctx))
 	cons, err := js.Consumer(ctx, router.EventsStream, router.ConsumerName("web"))
 	must(b, err)
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		if answered.Load() >= int64(b.N) {
-			info, err := cons.Info(ctx)
-			must(b, err)
-			if info.NumAckPending == 0 && info.NumPending == 0 {
-				break
-			}
+	// Settled: the tool answered every request and the consumer holds no
+	// ack pending (poll's 5 ms interval adds at most that to the drain).
+	poll.Until(b, 2*time.Minute, func() bool {
+		if answered.Load() < int64(b.N) {
+			return false
 		}
-		if time.Now().After(deadline) {
-			b.Fatalf("after 2 minutes the tool answered %d of %d requests", answered.Load(), b.N)
-		}
-		time.Sleep(time.Millisecond)
-	}
+		info, err := cons.Info(ctx)
+		return err == nil && info.NumAckPending == 0 && info.NumPending == 0
+	}, func() string { return fmt.Sprintf("the tool answered %d of %d requests", answered.Load(), b.N) })
 	b.StopTimer()
 	r.Stop()
 	if got := answered.Load(); got != int64(b.N) {
