@@ -108,13 +108,7 @@ func main() {
 	flag.StringVar(&o.trace, "latency-trace", "", "phase C: write each event's publish offset and latency (ms) as CSV here")
 	flag.BoolVar(&o.perf, "perf", false, "record the child's CPU with perf (perf record -e cpu-clock -g) during phases A and B (and R), and print the top of each profile (needs linux-perf)")
 	flag.DurationVar(&o.sinkDelay, "sink-delay", 0, "phases A and B: the sink answers after this long (a slow tool: the lane fills max_in_flight; for memory sizing)")
-	flag.Func("router-env", "KEY=VALUE added to the router child's environment only (repeatable), e.g. -router-env GOGC=1000: the ceilings, nats-server and sink keep the bench's", func(kv string) error {
-		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
-			return fmt.Errorf("want KEY=VALUE, got %q", kv)
-		}
-		routerEnv = append(routerEnv, kv)
-		return nil
-	})
+	flag.Func("router-env", "KEY=VALUE added to the router child's environment only (repeatable), e.g. -router-env GOGC=1000: the ceilings, nats-server and sink keep the bench's", addRouterEnv)
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (configs, child logs, NATS store)")
 	flag.Parse()
 	if len(routerEnv) > 0 && o.inprocess {
@@ -316,14 +310,6 @@ func (b *bench) startRouter(ctx context.Context, phase, destName, dest string) (
 	return startChild(ctx, b.bin, cfgDir, data, admin)
 }
 
-// delta is b-a, or -1 when either was not counted.
-func delta(a, b int64) int64 {
-	if a < 0 || b < 0 {
-		return -1
-	}
-	return b - a
-}
-
 // drain is phases A and B: publish N events, then start the router and
 // time it from ready to the last event's arrival at the sink.
 // round counts a phase's repetitions: -perf profiles the first only.
@@ -349,20 +335,7 @@ func (b *bench) drain(ctx context.Context, phase byte, n int, destName string, m
 		return nil, err
 	}
 	c, isChild := r.(*child)
-	counts := func() (switches, faults, gcs int64) {
-		if !isChild {
-			return -1, -1, -1
-		}
-		gcs = -1
-		if text, err := c.metrics(); err == nil {
-			if v, ok := metricValue(text, "go_gc_duration_seconds_count", ""); ok {
-				gcs = int64(v)
-			}
-		}
-		return ctxSwitches(c.cmd.Process.Pid), c.minorFaults(), gcs
-	}
-	// Read before the clock starts: the scrape's own CPU is not the drain's.
-	sw0, flt0, gc0 := counts()
+	before := countsOf(r) // before the clock starts: the scrape's CPU is not the drain's
 	load := startLoad(childCPU(r))
 	t0, cpu0 := time.Now(), r.cpu()
 	var perf *perfRecord
@@ -377,7 +350,7 @@ func (b *bench) drain(ctx context.Context, phase byte, n int, destName string, m
 	ok := rec.waitIdle(30 * time.Second)
 	others, procCPU := load.others(), load.ours()
 	t1, cpu1 := time.Unix(0, rec.last.Load()), r.cpu()
-	sw1, flt1, gc1 := counts()
+	counted := before.to(countsOf(r))
 	if perf != nil {
 		b.rep.profiles = append(b.rep.profiles, perf.stop(fmt.Sprintf("phase %c", phase)))
 	}
@@ -388,7 +361,7 @@ func (b *bench) drain(ctx context.Context, phase byte, n int, destName string, m
 	res := &phaseResult{
 		phase: phase, events: n, wall: t1.Sub(t0), cpu: cpu1 - cpu0, peakRSS: peak,
 		requests: rec.requests.Load(), dups: rec.dups.Load(), publishEPS: float64(n) / pub.Seconds(), runner: r.label(), others: others, procCPU: procCPU,
-		switches: delta(sw0, sw1), faults: delta(flt0, flt1), gcs: delta(gc0, gc1),
+		counted: counted,
 	}
 	res.eps = float64(n) / res.wall.Seconds()
 	logf("phase %c: %d events in %s: %.0f events/s, %d requests, router CPU %s, other processes %.2f cores", phase, n, res.wall.Round(time.Millisecond), res.eps, res.requests, res.cpu, others)

@@ -79,6 +79,46 @@ type child struct {
 	exited  chan struct{}
 }
 
+// addRouterEnv is -router-env's flag function.
+func addRouterEnv(kv string) error {
+	if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+		return fmt.Errorf("want KEY=VALUE, got %q", kv)
+	}
+	routerEnv = append(routerEnv, kv)
+	return nil
+}
+
+// counts is what the bench reads of a router child around a drain: every
+// thread's context switches, its minor page faults, and its garbage
+// collections (go_gc_duration_seconds_count from its /metrics). -1 is
+// not counted: an in-process router, or /metrics did not answer.
+type counts struct{ switches, faults, gcs int64 }
+
+func countsOf(r routerRun) counts {
+	c, ok := r.(*child)
+	if !ok {
+		return counts{-1, -1, -1}
+	}
+	n := counts{switches: ctxSwitches(c.cmd.Process.Pid), faults: c.minorFaults(), gcs: -1}
+	if text, err := c.metrics(); err == nil {
+		if v, ok := metricValue(text, "go_gc_duration_seconds_count", ""); ok {
+			n.gcs = int64(v)
+		}
+	}
+	return n
+}
+
+// to is what was counted from a to b.
+func (a counts) to(b counts) counts {
+	d := func(x, y int64) int64 {
+		if x < 0 || y < 0 {
+			return -1
+		}
+		return y - x
+	}
+	return counts{d(a.switches, b.switches), d(a.faults, b.faults), d(a.gcs, b.gcs)}
+}
+
 // routerEnv is what -router-env adds to the router child's environment
 // (KEY=VALUE each), and to nothing else: the bench process, its
 // nats-server, sink and ceilings keep their own.

@@ -24,10 +24,8 @@ type phaseResult struct {
 	// procCPU is the CPU the router and this process (nats-server, the
 	// sink) used during the drain.
 	procCPU time.Duration
-	// The router child's context switches (every thread's), minor page
-	// faults and garbage collections over a drain (A, B, W); -1 when not
-	// counted (an in-process router, or its /metrics did not answer).
-	switches, faults, gcs int64
+	// counted is what the router child did over a drain (A, B, W).
+	counted counts
 	// phase C
 	p50, p99, max time.Duration
 	latN          int
@@ -212,14 +210,14 @@ func (r *report) markdown() string {
 	}
 	var counted []string
 	for _, p := range []*phaseResult{r.a, r.b, r.w} {
-		if p != nil && p.events > 0 && p.switches >= 0 {
+		if p != nil && p.events > 0 && p.counted.switches >= 0 {
 			per := func(v int64) string {
 				if v < 0 {
 					return "—"
 				}
 				return fmt.Sprintf("%.1f", float64(v)*1000/float64(p.events))
 			}
-			counted = append(counted, fmt.Sprintf("%c %s / %s / %s", p.phase, per(p.switches), per(p.faults), per(p.gcs)))
+			counted = append(counted, fmt.Sprintf("%c %s / %s / %s", p.phase, per(p.counted.switches), per(p.counted.faults), per(p.counted.gcs)))
 		}
 	}
 	if len(counted) > 0 {
