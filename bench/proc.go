@@ -79,15 +79,6 @@ type child struct {
 	exited  chan struct{}
 }
 
-// addRouterEnv is -router-env's flag function.
-func addRouterEnv(kv string) error {
-	if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
-		return fmt.Errorf("want KEY=VALUE, got %q", kv)
-	}
-	routerEnv = append(routerEnv, kv)
-	return nil
-}
-
 // counts is what the bench reads of a router child around a drain: every
 // thread's context switches, its minor page faults, and its garbage
 // collections (go_gc_duration_seconds_count from its /metrics). -1 is
@@ -118,11 +109,6 @@ func (a counts) to(b counts) counts {
 	}
 	return counts{d(a.switches, b.switches), d(a.faults, b.faults), d(a.gcs, b.gcs)}
 }
-
-// routerEnv is what -router-env adds to the router child's environment
-// (KEY=VALUE each), and to nothing else: the bench process, its
-// nats-server, sink and ceilings keep their own.
-var routerEnv []string
 
 func startChild(ctx context.Context, bin, cfgDir, dataDir, admin string) (*child, error) {
 	logPath := filepath.Join(filepath.Dir(cfgDir), filepath.Base(cfgDir)+".log")
