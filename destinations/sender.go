@@ -205,7 +205,8 @@ func NewSender(cfg SenderConfig) (*Sender, error) {
 		// JSON, read only for a status, an excerpt or a lookup; asking for
 		// gzip cost each request a header to write and the tool one to
 		// parse, and the client a check for compressed bodies: 6.6k of the
-		// exchange's 250k instructions (BenchmarkSenderNoBatch, callgrind).
+		// 132k instructions a Sender's exchange costs, client and loopback
+		// tool (BenchmarkSenderNoBatch less its bare client, callgrind).
 		// An excerpt in the DLQ is the tool's own text, never gzip bytes.
 		DisableCompression:    true,
 		MaxIdleConns:          max(100, cfg.Rate.Concurrency),
